@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "dio-torture",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dio-torture", targets: ["dio-torture"]),
+        .library(name: "DIOTorture", targets: ["DIOTorture"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CURing",
+            pkgConfig: "liburing",
+            providers: [.apt(["liburing-dev"])]
+        ),
+        .target(
+            name: "DIOTorture",
+            dependencies: [
+                "CURing",
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .executableTarget(
+            name: "dio-torture",
+            dependencies: [
+                "DIOTorture",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "DIOTortureTests",
+            dependencies: ["DIOTorture"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

@@ -1,0 +1,126 @@
+// The C side of dio-torture's syscall layer: liburing, plus what Swift cannot import by
+// itself (function-like ioctl macros, flexible-array structs, syscalls glibc 2.36 does not wrap).
+#ifndef DIO_TORTURE_SHIM_H
+#define DIO_TORTURE_SHIM_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+// A glibc header must come before liburing.h, or debug builds fail on fd_set.
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/stat.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
+#include <linux/fs.h>
+#include <linux/fiemap.h>
+#include <linux/loop.h>
+#include <linux/userfaultfd.h>
+#include <liburing.h>
+
+static const int DIOT_O_DIRECT = O_DIRECT;
+static const int DIOT_O_TMPFILE = O_TMPFILE;
+static const int DIOT_RWF_NOWAIT = RWF_NOWAIT;
+static const unsigned DIOT_IOSQE_ASYNC = IOSQE_ASYNC;
+static const unsigned long DIOT_LOOP_CONFIGURE = LOOP_CONFIGURE;
+static const unsigned long DIOT_LOOP_CTL_GET_FREE = LOOP_CTL_GET_FREE;
+static const unsigned DIOT_LO_FLAGS_AUTOCLEAR = LO_FLAGS_AUTOCLEAR;
+static const unsigned DIOT_FIEMAP_EXTENT_LAST = FIEMAP_EXTENT_LAST;
+static const unsigned DIOT_FIEMAP_EXTENT_UNWRITTEN = FIEMAP_EXTENT_UNWRITTEN;
+static const unsigned DIOT_FIEMAP_EXTENT_DELALLOC = FIEMAP_EXTENT_DELALLOC;
+static const unsigned DIOT_FIEMAP_EXTENT_UNKNOWN = FIEMAP_EXTENT_UNKNOWN;
+static const unsigned DIOT_FIEMAP_EXTENT_ENCODED = FIEMAP_EXTENT_ENCODED;
+
+static inline void diot_sqe_set_rw_flags(struct io_uring_sqe *sqe, int flags) { sqe->rw_flags = flags; }
+static inline void diot_sqe_or_flags(struct io_uring_sqe *sqe, unsigned flags) { sqe->flags |= flags; }
+
+static inline ssize_t diot_preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags) {
+    return preadv2(fd, iov, cnt, off, flags);
+}
+
+// The direct I/O alignment statx reports (Linux 6.1+); 0/0 when the filesystem gives none.
+static inline int diot_statx_dio(int fd, uint32_t *mem_align, uint32_t *offset_align) {
+    struct statx stx;
+    memset(&stx, 0, sizeof stx);
+    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) != 0) return -1;
+    if (!(stx.stx_mask & STATX_DIOALIGN)) { *mem_align = 0; *offset_align = 0; return 0; }
+    *mem_align = stx.stx_dio_mem_align;
+    *offset_align = stx.stx_dio_offset_align;
+    return 0;
+}
+
+// The filesystem magic (f_type) of a path, or -1.
+static inline long diot_statfs_type(const char *path) {
+    struct statfs info;
+    return statfs(path, &info) == 0 ? (long)info.f_type : -1;
+}
+
+// FIEMAP with FIEMAP_FLAG_SYNC; copies at most `max` extents to `out`, returns the count or -1.
+static inline int diot_fiemap(int fd, uint64_t start, uint64_t length,
+                              struct fiemap_extent *out, uint32_t max) {
+    size_t size = sizeof(struct fiemap) + (size_t)max * sizeof(struct fiemap_extent);
+    struct fiemap *fm = calloc(1, size);
+    if (!fm) return -1;
+    fm->fm_start = start;
+    fm->fm_length = length;
+    fm->fm_flags = FIEMAP_FLAG_SYNC;
+    fm->fm_extent_count = max;
+    int rc = ioctl(fd, FS_IOC_FIEMAP, fm);
+    if (rc == 0) {
+        memcpy(out, fm->fm_extents, fm->fm_mapped_extents * sizeof(struct fiemap_extent));
+        rc = (int)fm->fm_mapped_extents;
+    }
+    free(fm);
+    return rc;
+}
+
+// userfaultfd: MISSING-mode registration of a range, and resolving a fault by copying a page in.
+static inline int diot_userfaultfd_open(void) {
+    int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return -1;
+    struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+    if (ioctl(fd, UFFDIO_API, &api) != 0) { close(fd); return -1; }
+    return fd;
+}
+static inline int diot_userfaultfd_register(int fd, void *addr, uint64_t len) {
+    struct uffdio_register reg = { .range = { .start = (uint64_t)(uintptr_t)addr, .len = len },
+                                   .mode = UFFDIO_REGISTER_MODE_MISSING };
+    return ioctl(fd, UFFDIO_REGISTER, &reg);
+}
+// Reads one pagefault message; returns the faulting address, 0 if none is pending, -1 on error.
+static inline int64_t diot_userfaultfd_next_fault(int fd) {
+    struct uffd_msg msg;
+    ssize_t n = read(fd, &msg, sizeof msg);
+    if (n < 0) return -1;
+    if (n != sizeof msg || msg.event != UFFD_EVENT_PAGEFAULT) return 0;
+    return (int64_t)msg.arg.pagefault.address;
+}
+static inline int diot_userfaultfd_copy(int fd, void *dst, const void *src, uint64_t len) {
+    struct uffdio_copy copy = { .dst = (uint64_t)(uintptr_t)dst, .src = (uint64_t)(uintptr_t)src,
+                                .len = len, .mode = 0 };
+    return ioctl(fd, UFFDIO_COPY, &copy);
+}
+
+// The new mount API (glibc 2.36 has no wrappers that coexist with <linux/mount.h>).
+enum { DIOT_FSCONFIG_SET_FLAG = 0, DIOT_FSCONFIG_SET_STRING = 1, DIOT_FSCONFIG_CMD_CREATE = 6 };
+static inline int diot_fsopen(const char *fstype) { return (int)syscall(SYS_fsopen, fstype, 1 /* FSOPEN_CLOEXEC */); }
+static inline int diot_fsconfig(int fd, unsigned cmd, const char *key, const char *value) {
+    return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
+}
+static inline int diot_fsmount(int fd) { return (int)syscall(SYS_fsmount, fd, 1 /* FSMOUNT_CLOEXEC */, 0); }
+
+static inline int diot_loop_configure(int loopfd, int backingfd, uint32_t flags) {
+    struct loop_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.fd = (uint32_t)backingfd;
+    cfg.info.lo_flags = flags;
+    return ioctl(loopfd, LOOP_CONFIGURE, &cfg);
+}
+
+#endif

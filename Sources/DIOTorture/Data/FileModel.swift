@@ -1,0 +1,48 @@
+/// What a file holds, byte for byte: stamped data in some ranges, zeros elsewhere (holes,
+/// zeroed ranges), nothing past `size`. The oracle's expectation for every read.
+public struct FileModel: Sendable {
+    public struct Segment: Sendable {
+        public var range: Range<Int>
+        public var stamp: DataStamp
+    }
+
+    public private(set) var size: Int
+    /// Sorted, non-overlapping.
+    public private(set) var segments: [Segment] = []
+
+    public init(size: Int = 0) { self.size = size }
+
+    /// Records that `range` now holds `stamp`'s sectors (512-aligned), growing the file if needed.
+    public mutating func write(_ range: Range<Int>, stamp: DataStamp) {
+        clear(range)
+        segments.append(Segment(range: range, stamp: stamp))
+        segments.sort { $0.range.lowerBound < $1.range.lowerBound }
+        size = max(size, range.upperBound)
+    }
+
+    /// Records zeros over `range` (a punched hole, or never-written space).
+    public mutating func clear(_ range: Range<Int>) {
+        segments = segments.flatMap { segment -> [Segment] in
+            guard segment.range.overlaps(range) else { return [segment] }
+            var pieces: [Segment] = []
+            if segment.range.lowerBound < range.lowerBound {
+                pieces.append(Segment(range: segment.range.lowerBound..<range.lowerBound, stamp: segment.stamp))
+            }
+            if segment.range.upperBound > range.upperBound {
+                pieces.append(Segment(range: range.upperBound..<segment.range.upperBound, stamp: segment.stamp))
+            }
+            return pieces
+        }
+    }
+
+    /// The stamp at `offset`, or nil where the file reads as zeros.
+    public func stamp(at offset: Int) -> DataStamp? {
+        var low = 0, high = segments.count
+        while low < high {
+            let middle = (low + high) / 2
+            if segments[middle].range.upperBound <= offset { low = middle + 1 } else { high = middle }
+        }
+        guard low < segments.count, segments[low].range.contains(offset) else { return nil }
+        return segments[low].stamp
+    }
+}

@@ -1,0 +1,149 @@
+
+/// What one read did, judged on its first completion.
+public enum Outcome: String, Codable, Sendable, CaseIterable {
+    case full
+    case shortAtEOF = "short-at-eof"
+    case shortBeforeEOF = "short-before-eof"
+    case eagain
+    case error
+    case mismatch
+    case hang
+}
+
+public enum Verdict: String, Codable, Sendable, CaseIterable {
+    case pass = "PASS"
+    case fail = "FAIL"
+    case skip = "SKIP"
+    case inconclusive = "INCONCLUSIVE"
+    case broken = "BROKEN"
+}
+
+/// What the caller asked for, and what makes a short or failed read legal for it.
+public struct ReadContract: Sendable {
+    public var offset: Int
+    public var length: Int
+    /// The file size the model holds: the read must stop exactly there.
+    public var fileSize: Int
+    public var path: IOPath
+    /// Buffer offset of a PROT_NONE page, if the buffer has one.
+    public var inaccessibleOffset: Int?
+
+    public init(offset: Int, length: Int, fileSize: Int, path: IOPath, inaccessibleOffset: Int?) {
+        self.offset = offset
+        self.length = length
+        self.fileSize = fileSize
+        self.path = path
+        self.inaccessibleOffset = inaccessibleOffset
+    }
+
+    public var expectedLength: Int { max(0, min(length, fileSize - offset)) }
+}
+
+/// The first completion as the kernel gave it, or nothing within the watchdog's window.
+public enum ReadResult: Sendable, Equatable {
+    case completed(Int)
+    case failed(Errno)
+    case timedOut
+}
+
+public struct Judgement: Sendable, Equatable {
+    public enum Call: Sendable, Equatable {
+        case pass
+        case fail
+        /// The path cannot be exercised here (e.g. RWF_NOWAIT unsupported); say why.
+        case skip(String)
+    }
+    public var outcome: Outcome
+    public var call: Call
+    /// Why a short or failed read was legal, or what exactly went wrong.
+    public var note: String?
+}
+
+/// The one place that decides what is a bug (DESIGN.md, "The oracle").
+public enum Oracle {
+    /// Judges the first completion. `verify` checks the bytes the kernel claims to have filled.
+    public static func judge(_ result: ReadResult, contract: ReadContract,
+                             verify: (_ count: Int) -> Verification) -> Judgement {
+        let count: Int
+        switch result {
+        case .timedOut:
+            return Judgement(outcome: .hang, call: .fail, note: "no completion within the watchdog's window")
+        case .failed(let error):
+            return judgeError(error, contract: contract)
+        case .completed(let bytes):
+            count = bytes
+        }
+        let expected = contract.expectedLength
+        if count > expected {
+            return Judgement(outcome: .error, call: .fail, note: "returned \(count) bytes, more than the \(expected) the file holds there")
+        }
+        let verification = verify(count)
+        if let first = verification.badRanges.first {
+            return Judgement(outcome: .mismatch, call: .fail,
+                             note: "\(first.diagnosis.rawValue) data at offset \(first.offset) (\(count) of \(contract.length) bytes returned)")
+        }
+        if count == expected {
+            return expected == contract.length
+                ? Judgement(outcome: .full, call: .pass)
+                : Judgement(outcome: .shortAtEOF, call: .pass, note: "stopped at EOF")
+        }
+        if let hole = contract.inaccessibleOffset, count == hole {
+            return Judgement(outcome: .shortBeforeEOF, call: .pass, note: "legal: stopped exactly at the PROT_NONE page")
+        }
+        if contract.path.nowait {
+            return Judgement(outcome: .shortBeforeEOF, call: .pass, note: "legal: partial read under an explicit RWF_NOWAIT")
+        }
+        return Judgement(outcome: .shortBeforeEOF, call: .fail,
+                         note: "res \(count) of \(expected) before EOF" + (contract.inaccessibleOffset.map { ", PROT_NONE page at \($0)" } ?? ""))
+    }
+
+    static func judgeError(_ error: Errno, contract: ReadContract) -> Judgement {
+        switch error {
+        case .resourceTemporarilyUnavailable:
+            return contract.path.nowait
+                ? Judgement(outcome: .eagain, call: .pass, note: "legal: EAGAIN under an explicit RWF_NOWAIT")
+                : Judgement(outcome: .eagain, call: .fail, note: "EAGAIN reached the application without RWF_NOWAIT")
+        case .notSupported where contract.path.nowait:
+            return Judgement(outcome: .error, call: .skip("RWF_NOWAIT direct reads are not supported here (EOPNOTSUPP)"))
+        case .badAddress where contract.inaccessibleOffset != nil:
+            return Judgement(outcome: .error, call: .pass, note: "legal: EFAULT for the PROT_NONE page")
+        default:
+            return Judgement(outcome: .error, call: .fail, note: "\(error.symbol): \(error)")
+        }
+    }
+
+    /// A path and pattern that cannot be combined: the reason to SKIP before anything runs.
+    public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern) -> String? {
+        if path.method == .uringReadFixed && pattern != .allResident {
+            return "registering a buffer faults in and pins every page, so \(pattern.rawValue) cannot hold for read_fixed"
+        }
+        return nil
+    }
+
+    /// The case's verdict from its iterations. A failure is a failure whatever the preconditions;
+    /// a PASS needs every precondition proved in every judged iteration.
+    public static func verdict(layout: LayoutStatus?, tally: Tally) -> (Verdict, String?) {
+        if tally.failures > 0 { return (.fail, "\(tally.failures)/\(tally.iterations) iterations failed") }
+        if tally.judged == 0 {
+            return (.skip, tally.skipReason ?? "nothing ran")
+        }
+        if layout == .notReached { return (.inconclusive, "planned extent layout not reached") }
+        if layout == .unverifiable { return (.inconclusive, "extent layout unverifiable: no FIEMAP here") }
+        if tally.residencyHeld < tally.judged {
+            return (.inconclusive, "buffer residency as planned in \(tally.residencyHeld)/\(tally.judged) iterations")
+        }
+        return (.pass, tally.skipReason.map { "\(tally.judged)/\(tally.iterations) judged; rest skipped: \($0)" })
+    }
+}
+
+/// Counts over a case's iterations, for the verdict.
+public struct Tally: Sendable {
+    public var iterations = 0
+    public var judged = 0
+    public var failures = 0
+    public var residencyHeld = 0
+    public var skipReason: String?
+    public var outcomes: [Outcome: Int] = [:]
+
+    public init() {}
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// Version of the JSON report's schema (docs/report-schema.md). Bump on any incompatible change.
+public let reportSchemaVersion = 1
+
+/// The whole run: what the JSON report holds.
+public struct RunReport: Codable, Sendable {
+    public var schemaVersion = reportSchemaVersion
+    public var tool = "dio-torture"
+    public var startedAt: String
+    public var hostKernel: String
+    public var seed: UInt64
+    public var iterations: Int
+    /// False when the run was cut short (interrupted): the cases present are all that ran.
+    public var complete: Bool
+    public var durationSeconds: Double
+    public var cases: [CaseRecord]
+
+    public var counts: [Verdict: Int] {
+        cases.reduce(into: [:]) { $0[$1.verdict, default: 0] += 1 }
+    }
+}
+
+public struct FilesystemRecord: Codable, Sendable, Hashable {
+    public var type: String
+    /// "scratch" (made on a loop device or tmpfs by dio-torture) or "directory" (the user's).
+    public var origin: String
+    public var location: String?
+    public var mkfsOptions: [String]
+    public var mountOptions: [String]
+}
+
+public struct ReadRecord: Codable, Sendable {
+    public var offset: Int
+    public var length: Int
+    public var fileSize: Int
+}
+
+public struct LayoutRecord: Codable, Sendable {
+    public var planned: ExtentPlan
+    public var plannedExtents: [[Int]]
+    public var status: LayoutStatus
+    public var found: [MappedExtent]
+    public var note: String?
+}
+
+public struct ResidencyRecord: Codable, Sendable {
+    /// One character a page: '#' resident, '.' not.
+    public var planned: String
+    /// Each residency mincore found just before submission, with how many iterations saw it.
+    public var found: [String: Int]
+    public var heldIterations: Int
+}
+
+/// One failing iteration, with everything needed to replay and explain it.
+public struct FailureRecord: Codable, Sendable {
+    public var iteration: Int
+    public var seed: UInt64
+    public var outcome: Outcome
+    public var expectedLength: Int
+    /// The completion's result: bytes, or -errno.
+    public var result: Int?
+    public var errno: String?
+    public var firstBadOffset: Int?
+    public var badRanges: [BadRange]
+    /// What the part of the buffer past a short read holds.
+    public var unfilledTail: [BadRange]
+    public var note: String?
+    public var kernelStacks: [String: String]?
+}
+
+public struct CaseRecord: Codable, Sendable {
+    public var id: String
+    public var kernel: String
+    public var filesystem: FilesystemRecord
+    public var scenario: String
+    public var pattern: FaultPattern?
+    public var path: IOPath?
+    public var read: ReadRecord?
+    public var dioAlignment: [String: Int]?
+    public var layout: LayoutRecord?
+    public var residency: ResidencyRecord?
+    public var seed: UInt64
+    public var iterations: Int
+    public var verdict: Verdict
+    public var reason: String?
+    public var failures: Int
+    public var outcomes: [String: Int]
+    /// The first failing iterations in full (at most `maxFailureDetails`); `failures` counts all.
+    public var failureDetails: [FailureRecord]
+    public var durationSeconds: Double
+
+    public static let maxFailureDetails = 20
+}
+
+extension RunReport {
+    public func jsonData() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try encoder.encode(self)
+    }
+
+    public static func decode(_ data: Data) throws -> RunReport {
+        try JSONDecoder().decode(RunReport.self, from: data)
+    }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import Glibc
+
+/// Runs one read case: lay out the file, check its extents, then per iteration set up the buffer,
+/// prove its residency, fire one read and judge the first completion.
+struct ReadCase {
+    let spec: CaseSpec
+    let area: WorkArea
+    let options: RunOptions
+
+    /// A case that ends before any read is judged.
+    struct Stop: Error {
+        var verdict: Verdict
+        var reason: String
+    }
+
+    func run() -> CaseRecord {
+        let started = Date()
+        let caseSeed = Seeds.forCase(run: options.seed, id: spec.id)
+        var record = CaseRecord(
+            id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario,
+            pattern: spec.pattern, path: spec.path,
+            read: ReadRecord(offset: spec.readOffset, length: spec.readLength, fileSize: spec.layout.fileSize),
+            seed: caseSeed, iterations: options.iterations, verdict: .broken, failures: 0, outcomes: [:],
+            failureDetails: [], durationSeconds: 0)
+        do {
+            try execute(seed: caseSeed, into: &record)
+        } catch let stop as Stop {
+            record.verdict = stop.verdict
+            record.reason = stop.reason
+        } catch {
+            record.verdict = .broken
+            record.reason = "harness: \(error)"
+        }
+        record.durationSeconds = Date().timeIntervalSince(started)
+        return record
+    }
+
+    private func execute(seed caseSeed: UInt64, into record: inout CaseRecord) throws {
+        if let reason = Oracle.incompatibility(spec.path, spec.pattern) { throw Stop(verdict: .skip, reason: reason) }
+        let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: caseSeed >> 32) | 1, generation: 1, seed: caseSeed)
+        let path = area.directory + "/case-\(stamp.fileID).dat"
+        let file: OpenFile
+        do {
+            file = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC | SystemFlags.direct)
+        } catch Errno.invalidArgument {
+            throw Stop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
+        }
+        defer { unlink(path) }
+
+        let alignment = try file.dioAlignment()
+        record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset]
+        if alignment.offset > spec.layout.size || alignment.memory > pageSize {
+            throw Stop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(spec.layout.size)-byte extents")
+        }
+
+        var model = try LayoutWriter.write(spec.layout, to: file, stamp: stamp, spacerDirectory: area.directory)
+        let layout = checkLayout(file)
+        record.layout = LayoutRecord(planned: spec.layout, plannedExtents: spec.layout.extents.map { [$0.lowerBound, $0.count] },
+                                     status: layout.status, found: layout.found, note: layout.note)
+
+        // A spare range past the data, for buffers that map another part of the same file.
+        let mirrorOffset = (spec.layout.fileSize + spec.readLength + (1 << 20)) / (1 << 20) * (1 << 20)
+        if spec.pattern == .sameFileMmap {
+            let mirrorStamp = DataStamp(fileID: stamp.fileID, generation: stamp.generation &+ 1, seed: stamp.seed)
+            model.write(mirrorOffset..<mirrorOffset + spec.readLength.roundedUp(to: pageSize), stamp: mirrorStamp)
+        }
+        try file.dropCache()
+
+        let ring: Ring?
+        if spec.path.usesRing {
+            do { ring = try Ring(entries: 8) } catch let error as Errno {
+                throw Stop(verdict: .skip, reason: "io_uring unavailable: \(error.symbol)")
+            }
+        } else {
+            ring = nil
+        }
+
+        var tally = Tally()
+        var residencies: [String: Int] = [:]
+        var plannedResidency = ""
+        for iteration in 0..<options.iterations {
+            let seed = Seeds.forIteration(case: caseSeed, iteration)
+            let context = BufferContext(
+                length: spec.readLength.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
+                userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: file,
+                fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: spec.readOffset)
+            let buffer: ReadBuffer
+            do {
+                buffer = try ReadBuffer(spec.pattern, context: context)
+            } catch let error as BufferSetupError where error.isUnsupported {
+                throw Stop(verdict: .skip, reason: error.description)
+            }
+            let target = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<spec.readLength])
+            if spec.path.method == .uringReadFixed {
+                do { try ring!.registerBuffers([buffer.bytes]) } catch let error as Errno {
+                    throw Stop(verdict: .skip, reason: "cannot register a \(spec.pattern.rawValue) buffer: \(error.symbol)")
+                }
+            }
+            defer { if spec.path.method == .uringReadFixed { ring!.unregisterBuffers() } }
+
+            plannedResidency = buffer.plannedResidency.residencyMap
+            let found = try buffer.foundResidency()
+            residencies[found.residencyMap, default: 0] += 1
+            let held = found == buffer.plannedResidency && (spec.pattern != .thp || buffer.hugePageBytes >= 2 << 20)
+
+            let result = try fire(ring: ring, file: file, into: target, iteration: iteration)
+            if options.injectCorruption, case .completed(let count) = result, count > 0 {
+                target[count / 2] ^= 0xFF
+            }
+            let contract = ReadContract(offset: spec.readOffset, length: spec.readLength, fileSize: model.size,
+                                        path: spec.path, inaccessibleOffset: buffer.inaccessibleOffset)
+            var verification = Verification()
+            let judgement = Oracle.judge(result, contract: contract) { count in
+                verification = Verifier.verify(UnsafeRawBufferPointer(rebasing: target[0..<count]),
+                                               fileOffset: spec.readOffset, model: model, prior: buffer.prior(at:))
+                return verification
+            }
+
+            tally.iterations += 1
+            tally.outcomes[judgement.outcome, default: 0] += 1
+            switch judgement.call {
+            case .skip(let reason):
+                tally.skipReason = tally.skipReason ?? reason
+                continue
+            case .pass:
+                tally.judged += 1
+                if held { tally.residencyHeld += 1 }
+            case .fail:
+                tally.judged += 1
+                if held { tally.residencyHeld += 1 }
+                tally.failures += 1
+                if record.failureDetails.count < CaseRecord.maxFailureDetails {
+                    record.failureDetails.append(failure(iteration: iteration, seed: seed, result: result, judgement: judgement,
+                                                         contract: contract, verification: verification,
+                                                         buffer: buffer, target: target, model: model))
+                }
+            }
+            // A hung read still owns the ring and the buffer: nothing more can run in this case.
+            if judgement.outcome == .hang { tally.iterations = options.iterations; break }
+        }
+
+        record.residency = ResidencyRecord(planned: plannedResidency, found: residencies, heldIterations: tally.residencyHeld)
+        record.outcomes = Dictionary(uniqueKeysWithValues: tally.outcomes.map { ($0.key.rawValue, $0.value) })
+        record.failures = tally.failures
+        (record.verdict, record.reason) = Oracle.verdict(layout: layout.status, tally: tally)
+        if record.verdict == .pass, layout.status == .notApplicable { record.reason = layout.note }
+    }
+
+    /// Submits the read on `path` and returns its first completion, unjudged and never resubmitted.
+    private func fire(ring: Ring?, file: OpenFile, into target: UnsafeMutableRawBufferPointer, iteration: Int) throws -> ReadResult {
+        let flags = spec.path.nowait ? SystemFlags.nowait : 0
+        switch spec.path.method {
+        case .pread:
+            do { return .completed(try file.read(into: target, at: spec.readOffset)) } catch let error as Errno { return .failed(error) }
+        case .preadv2:
+            switch file.readV2(into: target, at: spec.readOffset, flags: flags) {
+            case .success(let count): return .completed(count)
+            case .failure(let error): return .failed(error)
+            }
+        case .uringRead, .uringReadv, .uringReadFixed:
+            let kind: RingRead = switch spec.path.method {
+            case .uringRead: .read
+            case .uringReadv: .readv
+            default: .readFixed(index: 0)
+            }
+            try ring!.queueRead(kind, file: file.descriptor, into: target, offset: spec.readOffset, rwFlags: flags,
+                                async: spec.path.async, userData: UInt64(iteration))
+            try ring!.submit()
+            guard let completion = try ring!.waitCompletion(timeout: options.timeout) else { return .timedOut }
+            return completion.result < 0 ? .failed(Errno(rawValue: -completion.result)) : .completed(Int(completion.result))
+        }
+    }
+
+    private func checkLayout(_ file: OpenFile) -> LayoutCheck {
+        do {
+            return LayoutCheck.compare(spec.layout, found: try file.extents())
+        } catch {
+            if area.filesystem.type == "tmpfs" {
+                return LayoutCheck(status: .notApplicable, found: [], note: "tmpfs has no extents (no FIEMAP)")
+            }
+            return LayoutCheck(status: .unverifiable, found: [], note: "FIEMAP failed: \(error)")
+        }
+    }
+
+    private func failure(iteration: Int, seed: UInt64, result: ReadResult, judgement: Judgement, contract: ReadContract,
+                         verification: Verification, buffer: ReadBuffer, target: UnsafeMutableRawBufferPointer,
+                         model: FileModel) -> FailureRecord {
+        var record = FailureRecord(iteration: iteration, seed: seed, outcome: judgement.outcome,
+                                   expectedLength: contract.expectedLength, result: nil, errno: nil,
+                                   firstBadOffset: verification.firstBadOffset, badRanges: verification.badRanges,
+                                   unfilledTail: [], note: judgement.note, kernelStacks: nil)
+        switch result {
+        case .completed(let count):
+            record.result = count
+            if count < contract.expectedLength {
+                record.unfilledTail = Verifier.diagnoseTail(UnsafeRawBufferPointer(target), bufferOffset: count,
+                                                            fileOffset: spec.readOffset, model: model, prior: buffer.prior(at:))
+                record.firstBadOffset = record.firstBadOffset ?? spec.readOffset + count
+            }
+        case .failed(let error):
+            record.result = -Int(error.rawValue)
+            record.errno = error.symbol
+        case .timedOut:
+            record.kernelStacks = kernelStacks()
+        }
+        return record
+    }
+}
+
+extension Int {
+    func roundedUp(to multiple: Int) -> Int { (self + multiple - 1) / multiple * multiple }
+}

@@ -1,0 +1,20 @@
+/// The catalogue of buffers: the MariaDB file read into every fault pattern through every path.
+public struct FaultPatterns: Scenario {
+    public let name = "fault-patterns"
+    public let summary = "the MariaDB file read into every buffer fault pattern (anon, file mappings, PROT_NONE, uffd, THP) through every path"
+
+    public init() {}
+
+    public func cases(_ selection: Selection) -> [CaseSpec] {
+        let patterns = selection.patterns ?? FaultPattern.allCases.filter { $0 != .sameRangeMmap }
+        let paths = selection.paths ?? IOPath.all
+        return product(layouts: [mariadbLayout], patterns: patterns, paths: paths)
+            .filter { selection.paths != nil || Oracle.incompatibility($0.path, $0.pattern) == nil || $0.path.isPlain }
+    }
+}
+
+extension IOPath {
+    /// The path without modifiers: kept in the default matrix even when it can only SKIP, so the
+    /// reason shows.
+    var isPlain: Bool { !nowait && !async }
+}

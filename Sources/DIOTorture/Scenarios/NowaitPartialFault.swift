@@ -1,0 +1,23 @@
+/// The MariaDB case: a multi-extent file read in one io_uring request into a buffer whose pages
+/// are only partly faulted in. io_uring's inline NOWAIT attempt faults on the first missing page
+/// after the first extent; a kernel that hands that partial result back is the 2022 bug.
+public struct NowaitPartialFault: Scenario {
+    public let name = "nowait-partial-fault"
+    public let summary = "multi-extent file, one io_uring read into a partly faulted buffer: must be full (the 2022 btrfs/MariaDB short read)"
+
+    public init() {}
+
+    public func cases(_ selection: Selection) -> [CaseSpec] {
+        let layouts = [
+            mariadbLayout,
+            ExtentPlan(count: 2, size: 4096, order: .reverse),
+            ExtentPlan(count: 4, size: 65536, order: .interleaved),
+            ExtentPlan(count: 4, size: 4096, gap: 4096, order: .reverse),
+        ]
+        let patterns = selection.patterns ?? [.firstPageOnly]
+        let paths = selection.paths ?? unregisteredPaths
+        // The last variant reads past EOF: the read must stop exactly there.
+        return product(layouts: layouts, patterns: patterns, paths: paths)
+            + product(layouts: [mariadbLayout], patterns: patterns, paths: paths, readLength: { $0.fileSize + 4096 })
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+public struct CommandError: Error, CustomStringConvertible {
+    public var command: [String]
+    public var status: Int32
+    public var output: String
+    public var description: String {
+        let lastLine = output.split(separator: "\n").last.map(String.init) ?? ""
+        return "\(command.joined(separator: " ")) exited \(status)" + (lastLine.isEmpty ? "" : ": \(lastLine)")
+    }
+}
+
+/// Runs an external tool (mkfs.*) to completion, with its output captured for error messages.
+public func runCommand(_ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else {
+        throw CommandError(command: arguments, status: process.terminationStatus,
+                           output: String(decoding: output, as: UTF8.self))
+    }
+}
+
+/// Where `tool` is on PATH (plus the sbin directories a non-login root shell may lack), or nil.
+public func findExecutable(_ tool: String) -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+    let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+    return directories.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+}

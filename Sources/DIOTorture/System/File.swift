@@ -1,0 +1,80 @@
+import CURing
+import Glibc
+
+/// The direct I/O alignment a file demands, as statx(STATX_DIOALIGN) reports it.
+public struct DIOAlignment: Equatable, Sendable {
+    public var memory: Int
+    public var offset: Int
+}
+
+/// An open file descriptor with the handful of calls the harness makes on it. Closed on deinit.
+public final class OpenFile {
+    public let descriptor: Int32
+    public let path: String
+
+    public init(path: String, flags: Int32, mode: mode_t = 0o600) throws {
+        self.path = path
+        descriptor = try checked { open(path, flags | O_CLOEXEC, mode) }
+    }
+
+    /// An unnamed file (O_TMPFILE) in `directory`: it never appears in the tree, and vanishes
+    /// with its last reference even if the process is killed.
+    public static func anonymous(in directory: String) throws -> OpenFile {
+        try OpenFile(path: directory, flags: DIOT_O_TMPFILE | O_RDWR)
+    }
+
+    deinit { close(descriptor) }
+
+    @discardableResult
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws -> Int {
+        try checked { pwrite(descriptor, bytes.baseAddress, bytes.count, off_t(offset)) }
+    }
+
+    public func read(into bytes: UnsafeMutableRawBufferPointer, at offset: Int) throws -> Int {
+        try checked { pread(descriptor, bytes.baseAddress, bytes.count, off_t(offset)) }
+    }
+
+    /// One preadv2 call; the raw result, so the oracle sees a short read as the kernel gave it.
+    public func readV2(into bytes: UnsafeMutableRawBufferPointer, at offset: Int, flags: Int32) -> Result<Int, Errno> {
+        var vector = iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)
+        let result = diot_preadv2(descriptor, &vector, 1, off_t(offset), flags)
+        return result < 0 ? .failure(Errno(rawValue: errno)) : .success(result)
+    }
+
+    public func sync() throws { _ = try checked { fsync(descriptor) } }
+
+    public func truncate(to size: Int) throws { _ = try checked { ftruncate(descriptor, off_t(size)) } }
+
+    public func allocate(mode: Int32, offset: Int, length: Int) throws {
+        _ = try checked { fallocate(descriptor, mode, off_t(offset), off_t(length)) }
+    }
+
+    /// Drops the file's clean page-cache pages (the per-file alternative to drop_caches).
+    public func dropCache() throws {
+        let rc = posix_fadvise(descriptor, 0, 0, POSIX_FADV_DONTNEED)
+        if rc != 0 { throw Errno(rawValue: rc) }
+    }
+
+    public func dioAlignment() throws -> DIOAlignment {
+        var memory: UInt32 = 0, offset: UInt32 = 0
+        _ = try checked { diot_statx_dio(descriptor, &memory, &offset) }
+        return DIOAlignment(memory: Int(memory), offset: Int(offset))
+    }
+
+    public func size() throws -> Int {
+        var info = stat()
+        _ = try checked { fstat(descriptor, &info) }
+        return Int(info.st_size)
+    }
+}
+
+/// The filesystem type name of a path, as the kernel's statfs magic identifies it.
+public func filesystemType(of path: String) -> String {
+    let type = diot_statfs_type(path)
+    guard type >= 0 else { return "unknown" }
+    let magics: [Int: String] = [
+        0x9123683E: "btrfs", 0x58465342: "xfs", 0xEF53: "ext4", 0x01021994: "tmpfs",
+        0xE0F5E1E2: "erofs", 0x65735546: "fuse", 0x6969: "nfs", 0x794C7630: "overlay",
+    ]
+    return magics[type] ?? "0x" + String(type, radix: 16)
+}

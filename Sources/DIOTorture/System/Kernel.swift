@@ -1,0 +1,25 @@
+import Glibc
+
+/// Facts about the running kernel that decide what can be tested.
+public enum Kernel {
+    public static var release: String {
+        var info = utsname()
+        uname(&info)
+        return withUnsafeBytes(of: &info.release) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+    }
+
+    public static var isRoot: Bool { geteuid() == 0 }
+
+    /// Filesystem types the kernel knows now (/proc/filesystems); built-in or loaded modules only.
+    public static var filesystems: Set<String> {
+        let text = (try? readTextFile("/proc/filesystems")) ?? ""
+        return Set(text.split(separator: "\n").compactMap { $0.split(separator: "\t").last.map(String.init) })
+    }
+
+    /// "always", "madvise" or "never": the bracketed word of the THP setting, nil without THP.
+    public static var transparentHugePages: String? {
+        guard let text = try? readTextFile("/sys/kernel/mm/transparent_hugepage/enabled"),
+              let open = text.firstIndex(of: "["), let close = text.firstIndex(of: "]") else { return nil }
+        return String(text[text.index(after: open)..<close])
+    }
+}

@@ -1,0 +1,80 @@
+import Glibc
+
+/// A mapping made with mmap and removed on deinit: the read buffers and their fault patterns.
+public final class MappedRegion {
+    public let base: UnsafeMutableRawPointer
+    public let length: Int
+
+    /// Private anonymous memory: nothing is resident until touched.
+    public init(anonymousLength length: Int, alignment: Int = pageSize) throws {
+        // Over-map and trim so that huge-page buffers can start on a 2 MiB boundary.
+        let span = length + (alignment > pageSize ? alignment : 0)
+        let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let raw, raw != MAP_FAILED else { throw Errno(rawValue: errno) }
+        let address = UInt(bitPattern: raw)
+        let aligned = (address + UInt(alignment) - 1) / UInt(alignment) * UInt(alignment)
+        if aligned > address { munmap(raw, Int(aligned - address)) }
+        let tail = address + UInt(span) - (aligned + UInt(length))
+        if tail > 0 { munmap(UnsafeMutableRawPointer(bitPattern: aligned + UInt(length)), Int(tail)) }
+        base = UnsafeMutableRawPointer(bitPattern: aligned)!
+        self.length = length
+    }
+
+    /// A shared mapping of `file` at `offset`: writes through it land in that file's page cache.
+    public init(file: OpenFile, offset: Int, length: Int) throws {
+        let raw = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, file.descriptor, off_t(offset))
+        guard let raw, raw != MAP_FAILED else { throw Errno(rawValue: errno) }
+        base = raw
+        self.length = length
+    }
+
+    deinit { munmap(base, length) }
+
+    public var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: length) }
+
+    public func protect(pageRange: Range<Int>, _ protection: Int32) throws {
+        _ = try checked { mprotect(base + pageRange.lowerBound * pageSize, pageRange.count * pageSize, protection) }
+    }
+
+    public func advise(pageRange: Range<Int>, _ advice: Int32) throws {
+        _ = try checked { madvise(base + pageRange.lowerBound * pageSize, pageRange.count * pageSize, advice) }
+    }
+
+    /// Which pages are resident now (mincore). Touches nothing.
+    public func residency() throws -> [Bool] {
+        var vector = [UInt8](repeating: 0, count: (length + pageSize - 1) / pageSize)
+        _ = try checked { mincore(base, length, &vector) }
+        return vector.map { $0 & 1 == 1 }
+    }
+
+    /// Size of the anonymous huge pages backing this mapping, from /proc/self/smaps.
+    public func anonHugePagesBytes() -> Int {
+        guard let smaps = try? readTextFile("/proc/self/smaps") else { return 0 }
+        let start = UInt(bitPattern: base), end = start + UInt(length)
+        var inside = false, total = 0
+        for line in smaps.split(separator: "\n") {
+            if let dash = line.firstIndex(of: "-"), let space = line.firstIndex(of: " "), dash < space,
+               let low = UInt(line[..<dash], radix: 16),
+               let high = UInt(line[line.index(after: dash)..<space], radix: 16) {
+                inside = low < end && high > start
+            } else if inside, line.hasPrefix("AnonHugePages:") {
+                total += (Int(line.split(separator: " ")[1]) ?? 0) * 1024
+            }
+        }
+        return total
+    }
+}
+
+/// Reads a small text file such as a /proc or /sys entry.
+public func readTextFile(_ path: String) throws -> String {
+    let descriptor = try checked { open(path, O_RDONLY | O_CLOEXEC) }
+    defer { close(descriptor) }
+    var data = [UInt8]()
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = try checked { chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) } }
+        if count == 0 { break }
+        data += chunk[..<count]
+    }
+    return String(decoding: data, as: UTF8.self)
+}

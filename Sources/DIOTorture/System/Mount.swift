@@ -1,0 +1,64 @@
+import CURing
+import Glibc
+
+public struct MountError: Error, CustomStringConvertible {
+    public var step: String
+    public var errno: Errno
+    /// What the filesystem logged into its fs_context, e.g. "Block device required".
+    public var log: [String]
+    public var description: String {
+        "\(step): \(errno.symbol) (\(errno))" + (log.isEmpty ? "" : ": " + log.joined(separator: "; "))
+    }
+}
+
+/// A filesystem mounted with the new mount API and never attached to the tree: it is reached
+/// through `/proc/PID/fd/N` and vanishes, with whatever holds its device, when the descriptor
+/// closes, including at process death. No mount point is ever left behind.
+public final class DetachedMount {
+    private let descriptor: Int32
+    public let fsType: String
+
+    /// `options` are "key=value" strings or bare flags, as in `mount -o`.
+    public init(fsType: String, source: String?, options: [String]) throws {
+        self.fsType = fsType
+        let context = diot_fsopen(fsType)
+        guard context >= 0 else { throw MountError(step: "fsopen(\(fsType))", errno: Errno(rawValue: errno), log: []) }
+        defer { close(context) }
+        func configure(_ command: Int, _ key: String?, _ value: String?, step: String) throws {
+            if diot_fsconfig(context, UInt32(command), key, value) != 0 {
+                let error = Errno(rawValue: errno)
+                throw MountError(step: step, errno: error, log: Self.drainLog(context))
+            }
+        }
+        if let source { try configure(DIOT_FSCONFIG_SET_STRING, "source", source, step: "source \(source)") }
+        for option in options where !option.isEmpty {
+            if let equals = option.firstIndex(of: "=") {
+                let key = String(option[..<equals]), value = String(option[option.index(after: equals)...])
+                try configure(DIOT_FSCONFIG_SET_STRING, key, value, step: "option \(option)")
+            } else {
+                try configure(DIOT_FSCONFIG_SET_FLAG, option, nil, step: "option \(option)")
+            }
+        }
+        try configure(DIOT_FSCONFIG_CMD_CREATE, nil, nil, step: "mount \(fsType)")
+        let mount = diot_fsmount(context)
+        guard mount >= 0 else { throw MountError(step: "fsmount", errno: Errno(rawValue: errno), log: Self.drainLog(context)) }
+        descriptor = mount
+    }
+
+    deinit { close(descriptor) }
+
+    /// A path to the root of the mount that this process and its children can use.
+    public var root: String { "/proc/\(getpid())/fd/\(descriptor)" }
+
+    private static func drainLog(_ context: Int32) -> [String] {
+        var lines: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 1024)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(context, $0.baseAddress, $0.count) }
+            if count <= 0 { break }
+            let line = String(decoding: buffer[..<count], as: UTF8.self)
+            lines.append(line.count > 2 ? String(line.dropFirst(2)) : line)
+        }
+        return lines
+    }
+}

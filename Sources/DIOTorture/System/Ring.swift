@@ -1,0 +1,104 @@
+import CURing
+import Glibc
+
+/// The read opcodes the harness submits.
+public enum RingRead: Sendable {
+    case read
+    case readv
+    /// IORING_OP_READ_FIXED on the buffer registered at `index`.
+    case readFixed(index: Int)
+}
+
+/// One completion, exactly as the kernel posted it: `result` is bytes or -errno.
+public struct Completion: Sendable, Equatable {
+    public var userData: UInt64
+    public var result: Int32
+}
+
+/// An io_uring instance (liburing). The io_uring struct lives at a fixed address because
+/// liburing keeps pointers into it.
+public final class Ring {
+    private let ring: UnsafeMutablePointer<io_uring>
+    /// iovecs of readv submissions must stay valid until the kernel has consumed them.
+    private var vectors: [UInt64: UnsafeMutablePointer<iovec>] = [:]
+
+    public init(entries: UInt32 = 64, flags: UInt32 = 0) throws {
+        ring = .allocate(capacity: 1)
+        ring.initialize(to: io_uring())
+        let rc = io_uring_queue_init(entries, ring, flags)
+        if rc < 0 {
+            ring.deallocate()
+            throw Errno(rawValue: -rc)
+        }
+    }
+
+    deinit {
+        io_uring_queue_exit(ring)
+        ring.deallocate()
+        for vector in vectors.values { vector.deallocate() }
+    }
+
+    public func registerBuffers(_ buffers: [UnsafeMutableRawBufferPointer]) throws {
+        let vectors = buffers.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
+        _ = try checkedNegative(vectors.withUnsafeBufferPointer {
+            io_uring_register_buffers(ring, $0.baseAddress, UInt32($0.count))
+        })
+    }
+
+    public func unregisterBuffers() {
+        _ = io_uring_unregister_buffers(ring)
+    }
+
+    /// Queues one read; nothing reaches the kernel until `submit`.
+    public func queueRead(_ kind: RingRead, file: Int32, into buffer: UnsafeMutableRawBufferPointer,
+                          offset: Int, rwFlags: Int32, async: Bool, userData: UInt64) throws {
+        guard let sqe = io_uring_get_sqe(ring) else { throw Errno.resourceTemporarilyUnavailable }
+        switch kind {
+        case .read:
+            io_uring_prep_read(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset))
+        case .readv:
+            let vector = UnsafeMutablePointer<iovec>.allocate(capacity: 1)
+            vector.initialize(to: iovec(iov_base: buffer.baseAddress, iov_len: buffer.count))
+            vectors[userData]?.deallocate()
+            vectors[userData] = vector
+            io_uring_prep_readv(sqe, file, vector, 1, UInt64(offset))
+        case .readFixed(let index):
+            io_uring_prep_read_fixed(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset), Int32(index))
+        }
+        diot_sqe_set_rw_flags(sqe, rwFlags)
+        if async { diot_sqe_or_flags(sqe, DIOT_IOSQE_ASYNC) }
+        io_uring_sqe_set_data64(sqe, userData)
+    }
+
+    @discardableResult
+    public func submit() throws -> Int {
+        Int(try checkedNegative(io_uring_submit(ring)))
+    }
+
+    /// The next completion, or nil when none arrives within `timeout` (the watchdog's window).
+    /// The completion is consumed: it is judged once, never resubmitted.
+    public func waitCompletion(timeout: Duration) throws -> Completion? {
+        let (seconds, attoseconds) = timeout.components
+        var span = __kernel_timespec(tv_sec: seconds, tv_nsec: attoseconds / 1_000_000_000)
+        var cqe: UnsafeMutablePointer<io_uring_cqe>?
+        let rc = io_uring_wait_cqe_timeout(ring, &cqe, &span)
+        if rc == -ETIME { return nil }
+        _ = try checkedNegative(rc)
+        guard let cqe else { return nil }
+        let completion = Completion(userData: cqe.pointee.user_data, result: cqe.pointee.res)
+        io_uring_cqe_seen(ring, cqe)
+        if let vector = vectors.removeValue(forKey: completion.userData) { vector.deallocate() }
+        return completion
+    }
+
+    /// The opcodes this kernel's io_uring supports, by IORING_OP_ number (io_uring_get_probe).
+    public static func supportedOpcodes() -> Set<Int32>? {
+        guard let probe = io_uring_get_probe() else { return nil }
+        defer { io_uring_free_probe(probe) }
+        var opcodes = Set<Int32>()
+        for opcode in 0..<Int32(probe.pointee.last_op) + 1 where io_uring_opcode_supported(probe, opcode) != 0 {
+            opcodes.insert(opcode)
+        }
+        return opcodes
+    }
+}

@@ -1,0 +1,95 @@
+import Glibc
+
+/// Filesystems dio-torture can make for itself.
+public enum ScratchKind: String, CaseIterable, Codable, Sendable {
+    case btrfs, xfs, ext4, tmpfs
+
+    var mkfsTool: String? {
+        switch self {
+        case .btrfs: "mkfs.btrfs"
+        case .xfs: "mkfs.xfs"
+        case .ext4: "mkfs.ext4"
+        case .tmpfs: nil
+        }
+    }
+
+    /// Quiet, forced, and no discard (slow, and pointless on a fresh sparse image).
+    var mkfsArguments: [String] {
+        switch self {
+        case .btrfs: ["-q", "-f", "-K"]
+        case .xfs: ["-q", "-f", "-K"]
+        case .ext4: ["-q", "-F", "-E", "nodiscard"]
+        case .tmpfs: []
+        }
+    }
+
+    /// xfs refuses images under 300 MiB; the images are sparse, so size costs little.
+    var imageSize: Int { 512 << 20 }
+
+    /// Why this machine cannot make this filesystem, or nil.
+    public var unavailableReason: String? {
+        if !Kernel.isRoot { return "scratch filesystems need root (loop devices and mounts)" }
+        if !Kernel.filesystems.contains(rawValue) && self != .tmpfs { return "the kernel has no \(rawValue) (not in /proc/filesystems)" }
+        if let tool = mkfsTool, findExecutable(tool) == nil { return "\(tool) is not installed" }
+        return nil
+    }
+}
+
+public struct ScratchOptions: Sendable, Hashable {
+    public var kind: ScratchKind
+    public var mkfsOptions: [String]
+    public var mountOptions: [String]
+
+    public init(kind: ScratchKind, mkfsOptions: [String] = [], mountOptions: [String] = []) {
+        self.kind = kind
+        self.mkfsOptions = mkfsOptions
+        self.mountOptions = mountOptions
+    }
+}
+
+/// Where loop images live: a private tmpfs, itself a detached mount. Images are O_TMPFILE files
+/// in it, so nothing of them is ever visible, and all of it is freed when the process ends.
+public final class ImageStore {
+    private let mount: DetachedMount
+
+    public init() throws {
+        mount = try DetachedMount(fsType: "tmpfs", source: "dio-torture-images", options: ["size=8g", "mode=0700"])
+    }
+
+    func newImage(size: Int) throws -> OpenFile {
+        let image = try OpenFile.anonymous(in: mount.root)
+        try image.truncate(to: size)
+        return image
+    }
+}
+
+/// A filesystem made for the run: mkfs on a loop device over an image in the `ImageStore`
+/// (or a tmpfs), mounted detached. Everything goes away with the object, or with the process.
+public final class ScratchFilesystem {
+    public let options: ScratchOptions
+    private let mount: DetachedMount
+    private let loop: LoopDevice?
+
+    public init(_ options: ScratchOptions, images: ImageStore?) throws {
+        self.options = options
+        if let reason = options.kind.unavailableReason { throw TargetError(reason) }
+        if options.kind == .tmpfs {
+            loop = nil
+            mount = try DetachedMount(fsType: "tmpfs", source: "dio-torture", options: ["size=1g"] + options.mountOptions)
+            return
+        }
+        guard let images else { throw TargetError("no image store for a \(options.kind.rawValue) image") }
+        let image = try images.newImage(size: options.kind.imageSize)
+        let loop = try LoopDevice(backing: image)
+        try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [loop.path])
+        mount = try DetachedMount(fsType: options.kind.rawValue, source: loop.path, options: options.mountOptions)
+        self.loop = loop
+    }
+
+    public var root: String { mount.root }
+
+    public var record: FilesystemRecord {
+        FilesystemRecord(type: options.kind.rawValue, origin: "scratch", location: loop?.path,
+                         mkfsOptions: options.mkfsOptions, mountOptions: options.mountOptions)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Glibc
+
+/// A fresh directory the cases create their files in, on the filesystem under test.
+public struct WorkArea: Sendable {
+    public var directory: String
+    public var filesystem: FilesystemRecord
+    public var kernel: String
+}
+
+public struct TargetError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Creates `dio-torture.PID.RANDOM` inside `parent` and removes it (with everything in it) when
+/// closed or when the run is interrupted. Nothing outside it is touched.
+public final class ScratchDirectory {
+    public let path: String
+    private var interruptToken: Int?
+
+    public init(in parent: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) else {
+            throw TargetError("\(parent): no such directory")
+        }
+        guard isDirectory.boolValue else { throw TargetError("\(parent): not a directory") }
+        let name = "dio-torture.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        path = parent.hasSuffix("/") ? parent + name : parent + "/" + name
+        guard mkdir(path, 0o700) == 0 else {
+            throw TargetError("\(parent): cannot create a scratch directory: \(Errno(rawValue: errno))")
+        }
+        let path = self.path
+        interruptToken = InterruptCleanup.register { try? FileManager.default.removeItem(atPath: path) }
+    }
+
+    public func remove() {
+        if let token = interruptToken { InterruptCleanup.unregister(token) }
+        interruptToken = nil
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    deinit { remove() }
+}

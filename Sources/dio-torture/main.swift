@@ -1,0 +1,201 @@
+import ArgumentParser
+import DIOTorture
+import Foundation
+import Glibc
+
+struct DIOTortureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dio-torture",
+        abstract: "Catches kernel bugs where direct I/O and the page cache break their promises.",
+        subcommands: [Run.self, List.self, Probe.self],
+        defaultSubcommand: Run.self)
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fire the catalogue's reads and judge every first completion.",
+        discussion: """
+        With no target, as root: scratch btrfs, xfs, ext4 and tmpfs filesystems on loop devices, \
+        removed afterwards. Not root: a scratch directory under /var/tmp.
+        Exit status: 0 all passed (SKIP/INCONCLUSIVE allowed), 1 a FAIL (or a BROKEN harness), \
+        2 usage error, 3 nothing could run.
+        """)
+
+    @Option(name: .long, help: "Run in a fresh subdirectory of this mounted directory instead of scratch filesystems.")
+    var dir: String?
+
+    @Option(name: .long, help: "Scratch filesystems to make, comma-separated: btrfs,xfs,ext4,tmpfs.")
+    var fs: String?
+
+    @Option(name: .customLong("mkfs-options"), help: "Extra mkfs arguments for one filesystem, as FS=ARGS (repeatable).")
+    var mkfsOptions: [String] = []
+
+    @Option(name: .customLong("mount-options"), help: "Mount options for one filesystem, as FS=OPT,OPT (repeatable).")
+    var mountOptions: [String] = []
+
+    @Option(name: .long, help: "Scenarios, comma-separated (see `dio-torture list`); default: all.")
+    var scenario: String?
+
+    @Option(name: .long, help: "Fault patterns, comma-separated; default: each scenario's own.")
+    var pattern: String?
+
+    @Option(name: .customLong("io-path"), help: "I/O paths, comma-separated; default: each scenario's own.")
+    var ioPath: String?
+
+    @Option(name: .long, help: "Iterations per case.")
+    var iterations: Int = 10
+
+    @Option(name: .long, help: "Run seed (default: random, printed).")
+    var seed: UInt64?
+
+    @Option(name: .long, help: "Watchdog: seconds without a completion before a read is a HANG.")
+    var timeout: Int = 10
+
+    @Option(name: .long, help: "Write the JSON report here.")
+    var json: String?
+
+    @Flag(name: .customLong("no-color"), help: "No colour, even on a terminal.")
+    var noColor = false
+
+    @Flag(name: .customLong("self-test-corruption"), help: "Harness self-test: flip a byte of every completed read before verifying it; every judged case must FAIL.")
+    var selfTestCorruption = false
+
+    func validate() throws {
+        if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
+        if timeout < 1 { throw ValidationError("--timeout must be at least 1 second") }
+        if dir != nil && fs != nil { throw ValidationError("--dir and --fs are exclusive: one target kind per run") }
+    }
+
+    func run() throws {
+        let plan = try makePlan()
+        InterruptCleanup.install()
+        let colour = !noColor && isatty(STDOUT_FILENO) != 0
+        let showProgress = isatty(STDERR_FILENO) != 0
+        let total = plan.cases.count * plan.targets.count
+        printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
+        let report = Runner.run(plan) { progress in
+            guard showProgress else { return }
+            let line = "\r\u{1B}[K[\(progress.done)/\(progress.total)] \(progress.failures) failed  \(progress.current)"
+            printError(String(line.prefix(160)))
+            if progress.done == progress.total { printError("\r\u{1B}[K") }
+        }
+        print(TextReport.table(report, colour: colour), terminator: "")
+        let failures = TextReport.failures(report)
+        if !failures.isEmpty { print("\n" + failures, terminator: "") }
+        if let json {
+            do {
+                try report.jsonData().write(to: URL(fileURLWithPath: json))
+                print("JSON report: \(json)")
+            } catch {
+                throw UsageError("cannot write \(json): \(error.localizedDescription)")
+            }
+        }
+        throw ExitCode(report.exitCode)
+    }
+
+    private func makePlan() throws -> RunPlan {
+        let scenarios = try scenario.map { try names($0).map { name in
+            guard let found = DIOTorture.scenario(named: name) else {
+                throw UsageError("unknown scenario '\(name)'; choose from \(catalogue.map(\.name).joined(separator: ", "))")
+            }
+            return found
+        } } ?? catalogue
+        let patterns = try pattern.map { try names($0).map { name in
+            guard let found = FaultPattern(rawValue: name) else {
+                throw UsageError("unknown fault pattern '\(name)'; choose from \(FaultPattern.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return found
+        } }
+        let paths = try ioPath.map { try names($0).map { name in
+            guard let found = IOPath(name: name) else {
+                throw UsageError("unknown I/O path '\(name)'; choose from \(IOPath.all.map(\.description).joined(separator: ", "))")
+            }
+            return found
+        } }
+        let seed = seed ?? UInt64.random(in: 1...UInt64.max)
+        return RunPlan(targets: try targets(), scenarios: scenarios, selection: Selection(patterns: patterns, paths: paths),
+                       options: RunOptions(iterations: iterations, seed: seed, timeout: .seconds(timeout),
+                                           injectCorruption: selfTestCorruption))
+    }
+
+    private func targets() throws -> [TargetSpec] {
+        if let dir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else { throw UsageError("--dir \(dir): no such directory") }
+            guard isDirectory.boolValue else { throw UsageError("--dir \(dir): not a directory") }
+            return [.directory(dir)]
+        }
+        if fs == nil && !Kernel.isRoot {
+            printError("dio-torture: not root, so no scratch filesystems (loop devices and mounts need root); running in /var/tmp instead\n")
+            return [.directory("/var/tmp")]
+        }
+        let kinds = try names(fs ?? "btrfs,xfs,ext4,tmpfs").map { name in
+            guard let kind = ScratchKind(rawValue: name) else {
+                throw UsageError("unknown filesystem '\(name)'; choose from \(ScratchKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return kind
+        }
+        let mkfs = try perFilesystem(mkfsOptions, option: "--mkfs-options")
+        let mount = try perFilesystem(mountOptions, option: "--mount-options")
+        return kinds.map { kind in
+            .scratch(ScratchOptions(kind: kind,
+                                    mkfsOptions: mkfs[kind].map { $0.split(separator: " ").map(String.init) } ?? [],
+                                    mountOptions: mount[kind].map { names($0) } ?? []))
+        }
+    }
+
+    private func perFilesystem(_ values: [String], option: String) throws -> [ScratchKind: String] {
+        var result: [ScratchKind: String] = [:]
+        for value in values {
+            guard let equals = value.firstIndex(of: "="), let kind = ScratchKind(rawValue: String(value[..<equals])) else {
+                throw UsageError("\(option) \(value): expected FS=VALUE with FS one of \(ScratchKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            result[kind] = String(value[value.index(after: equals)...])
+        }
+        return result
+    }
+
+    private func names(_ list: String) -> [String] {
+        list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the catalogue: scenarios, fault patterns and I/O paths.")
+
+    func run() {
+        print("Scenarios:")
+        for scenario in catalogue { print("  \(scenario.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(scenario.summary)") }
+        print("\nFault patterns:")
+        for pattern in FaultPattern.allCases { print("  \(pattern.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)) \(pattern.summary)") }
+        print("\nI/O paths:")
+        print("  " + IOPath.all.map(\.description).joined(separator: ", "))
+    }
+}
+
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the kernel, io_uring support, privileges and usable filesystems.")
+
+    func run() { print(EnvironmentProbe.current().text) }
+}
+
+/// Writes to standard error, unbuffered, so progress and messages interleave correctly.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}
+
+/// A usage or configuration error: one line, exit 2.
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+do {
+    var command = try DIOTortureCommand.parseAsRoot()
+    try command.run()
+} catch let error as UsageError {
+    printError("dio-torture: \(error.description)\n")
+    exit(2)
+} catch {
+    DIOTortureCommand.exit(withError: error)
+}
