@@ -126,6 +126,8 @@ public final class ReadBuffer {
             if pattern == .sameFileMmap {
                 try Self.writeStamped(context.file, range: offset..<offset + pages * pageSize, stamp: stamp)
             }
+            // An earlier read through such a mapping left these pages dirty; DONTNEED drops clean ones only.
+            try context.file.sync()
             try context.file.dropCache()
             region = try MappedRegion(file: context.file, offset: offset, length: pages * pageSize)
             plan = (0..<pages).map { PagePlan(resident: false, prior: .stamped(stamp, fileOffset: offset + $0 * pageSize)) }

@@ -4,8 +4,6 @@ public enum WriteOrder: String, Codable, Sendable, CaseIterable {
     case forward
     /// Last to first, fsync after each: separate extents on btrfs, xfs and ext4 at 4 KiB.
     case reverse
-    /// Forward, with a write to a spacer file between extents so their blocks cannot be adjacent.
-    case interleaved
 }
 
 /// A file made of `count` extents of `size` bytes, `gap` bytes of hole between neighbours.
@@ -14,12 +12,16 @@ public struct ExtentPlan: Codable, Hashable, Sendable, CustomStringConvertible {
     public var size: Int
     public var gap: Int
     public var order: WriteOrder
+    /// Write to a spacer file between extents, so that their blocks cannot be adjacent (ext4
+    /// at 64 KiB merges reverse-written extents without it).
+    public var spacer: Bool
 
-    public init(count: Int, size: Int, gap: Int = 0, order: WriteOrder) {
+    public init(count: Int, size: Int, gap: Int = 0, order: WriteOrder, spacer: Bool = false) {
         self.count = count
         self.size = size
         self.gap = gap
         self.order = order
+        self.spacer = spacer
     }
 
     /// File ranges of the extents, in file order.
@@ -33,7 +35,7 @@ public struct ExtentPlan: Codable, Hashable, Sendable, CustomStringConvertible {
     public var fileSize: Int { count * size + (count - 1) * gap }
 
     public var description: String {
-        "\(count)x\(formatBytes(size))" + (gap > 0 ? "+\(formatBytes(gap))-holes" : "") + " \(order.rawValue)"
+        "\(count)x\(formatBytes(size))" + (gap > 0 ? "+gap\(formatBytes(gap))" : "") + "-\(order.rawValue)" + (spacer ? "+spacer" : "")
     }
 }
 

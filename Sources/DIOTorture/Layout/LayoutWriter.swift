@@ -10,7 +10,7 @@ public enum LayoutWriter {
         var model = FileModel()
         let bounce = try MappedRegion(anonymousLength: plan.size)
         var spacer: OpenFile?
-        if plan.order == .interleaved {
+        if plan.spacer {
             let path = spacerDirectory + "/spacer-\(stamp.fileID).dat"
             spacer = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC | SystemFlags.direct)
             unlink(path)

@@ -1,10 +1,11 @@
 /// The human summary: one row per case, colour on a terminal.
 public enum TextReport {
     public static func table(_ report: RunReport, colour: Bool) -> String {
-        let header = ["FS", "SCENARIO", "LAYOUT", "PATTERN", "PATH", "ITER", "VERDICT", "FAIL/N", "NOTE"]
+        let header = ["FS", "SCENARIO", "LAYOUT", "READ", "PATTERN", "PATH", "ITER", "VERDICT", "FAIL/N", "NOTE"]
         let rows = report.cases.map { record -> [String] in
             [record.filesystem.type, record.scenario,
              record.layout.map { layoutCell($0) } ?? "-",
+             record.read.map { formatBytes($0.length) + ($0.offset + $0.length > $0.fileSize ? ">EOF" : "") } ?? "-",
              record.pattern?.rawValue ?? "-", record.path?.description ?? "-",
              "\(record.iterations)", record.verdict.rawValue,
              "\(record.failures)/\(record.iterations)", record.reason ?? ""]
@@ -16,7 +17,7 @@ public enum TextReport {
             var text = ""
             for (column, cell) in cells.enumerated() {
                 var padded = column < widths.count ? cell.padding(toLength: widths[column]) : cell
-                if column == 6, colour, let verdict { padded = paint(padded, verdict) }
+                if column == 7, colour, let verdict { padded = paint(padded, verdict) }
                 text += padded + (column < cells.count - 1 ? "  " : "")
             }
             return text

@@ -8,6 +8,8 @@ struct ReadCase {
     let area: WorkArea
     let options: RunOptions
 
+    static let layoutAttempts = 3
+
     /// A case that ends before any read is judged.
     struct Stop: Error {
         var verdict: Verdict
@@ -37,27 +39,37 @@ struct ReadCase {
     }
 
     private func execute(seed caseSeed: UInt64, into record: inout CaseRecord) throws {
-        if let reason = Oracle.incompatibility(spec.path, spec.pattern) { throw Stop(verdict: .skip, reason: reason) }
+        if let reason = Oracle.incompatibility(spec.path, spec.pattern, filesystem: area.filesystem.type) { throw Stop(verdict: .skip, reason: reason) }
         let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: caseSeed >> 32) | 1, generation: 1, seed: caseSeed)
-        let path = area.directory + "/case-\(stamp.fileID).dat"
-        let file: OpenFile
-        do {
-            file = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC | SystemFlags.direct)
-        } catch Errno.invalidArgument {
-            throw Stop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
+        var attempts: [OpenFile] = []
+        var file: OpenFile!
+        var model = FileModel()
+        var layout: LayoutCheck!
+        // Allocators sometimes merge what was planned apart: try again on a fresh file, keeping
+        // the failed attempts allocated so the next one lands elsewhere.
+        for attempt in 0..<Self.layoutAttempts {
+            let path = area.directory + "/case-\(stamp.fileID)-\(attempt).dat"
+            do {
+                file = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC | SystemFlags.direct)
+            } catch Errno.invalidArgument {
+                throw Stop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
+            }
+            unlink(path)
+            attempts.append(file)
+            if attempt == 0 {
+                let alignment = try file.dioAlignment()
+                record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset]
+                if alignment.offset > spec.layout.size || alignment.memory > pageSize {
+                    throw Stop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(spec.layout.size)-byte extents")
+                }
+            }
+            model = try LayoutWriter.write(spec.layout, to: file, stamp: stamp, spacerDirectory: area.directory)
+            layout = checkLayout(file)
+            if layout.status != .notReached { break }
         }
-        defer { unlink(path) }
-
-        let alignment = try file.dioAlignment()
-        record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset]
-        if alignment.offset > spec.layout.size || alignment.memory > pageSize {
-            throw Stop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(spec.layout.size)-byte extents")
-        }
-
-        var model = try LayoutWriter.write(spec.layout, to: file, stamp: stamp, spacerDirectory: area.directory)
-        let layout = checkLayout(file)
         record.layout = LayoutRecord(planned: spec.layout, plannedExtents: spec.layout.extents.map { [$0.lowerBound, $0.count] },
-                                     status: layout.status, found: layout.found, note: layout.note)
+                                     status: layout.status, found: layout.found,
+                                     note: layout.note.map { attempts.count > 1 ? "\($0) (attempt \(attempts.count))" : $0 })
 
         // A spare range past the data, for buffers that map another part of the same file.
         let mirrorOffset = (spec.layout.fileSize + spec.readLength + (1 << 20)) / (1 << 20) * (1 << 20)

@@ -9,7 +9,7 @@ public struct FaultPatterns: Scenario {
         let patterns = selection.patterns ?? FaultPattern.allCases.filter { $0 != .sameRangeMmap }
         let paths = selection.paths ?? IOPath.all
         return product(layouts: [mariadbLayout], patterns: patterns, paths: paths)
-            .filter { selection.paths != nil || Oracle.incompatibility($0.path, $0.pattern) == nil || $0.path.isPlain }
+            .filter { selection.paths != nil || Oracle.incompatibility($0.path, $0.pattern, filesystem: nil) == nil || $0.path.isPlain }
     }
 }
 

@@ -8,7 +8,7 @@ public struct MmapSameFile: Scenario {
     public init() {}
 
     public func cases(_ selection: Selection) -> [CaseSpec] {
-        product(layouts: [mariadbLayout, ExtentPlan(count: 4, size: 65536, order: .interleaved)],
+        product(layouts: [mariadbLayout, largeExtentLayout],
                 patterns: selection.patterns ?? [.sameFileMmap, .sameRangeMmap],
                 paths: selection.paths ?? unregisteredPaths)
     }

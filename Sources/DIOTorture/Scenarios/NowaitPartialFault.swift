@@ -11,7 +11,7 @@ public struct NowaitPartialFault: Scenario {
         let layouts = [
             mariadbLayout,
             ExtentPlan(count: 2, size: 4096, order: .reverse),
-            ExtentPlan(count: 4, size: 65536, order: .interleaved),
+            largeExtentLayout,
             ExtentPlan(count: 4, size: 4096, gap: 4096, order: .reverse),
         ]
         let patterns = selection.patterns ?? [.firstPageOnly]
