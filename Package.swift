@@ -34,7 +34,8 @@ let package = Package(
         ),
         .testTarget(
             name: "DIOTortureTests",
-            dependencies: ["DIOTorture"],
+            // The CLI is a dependency so that its binary is built for the end-to-end tests.
+            dependencies: ["DIOTorture", "dio-torture"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]

@@ -197,5 +197,10 @@ do {
     printError("dio-torture: \(error.description)\n")
     exit(2)
 } catch {
+    // Parse and validation errors: one line, exit 2 (ArgumentParser would print usage and exit 64).
+    if DIOTortureCommand.exitCode(for: error) == .validationFailure {
+        printError("dio-torture: \(DIOTortureCommand.message(for: error)) (see 'dio-torture --help')\n")
+        exit(2)
+    }
     DIOTortureCommand.exit(withError: error)
 }

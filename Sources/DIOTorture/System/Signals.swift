@@ -29,12 +29,18 @@ public enum InterruptCleanup {
             FileHandle.standardError.write("dio-torture: interrupted by \(name); scratch removed\n".data(using: .utf8)!)
             _exit(128 + signalNumber)
         }
+        // A parent may have started us with these blocked (the mask is inherited): unblock them,
+        // before any other thread exists, so that they reach the handler.
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
         for signalNumber in [SIGINT, SIGTERM] {
+            sigaddset(&unblock, signalNumber)
             signal(signalNumber) { received in
                 var value = received
                 _ = write(InterruptCleanup.pipeWriteEnd, &value, MemoryLayout<Int32>.size)
             }
         }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
     }
 
     /// Registers an action; the returned token removes it once the resource is gone.
