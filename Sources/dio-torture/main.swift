@@ -43,7 +43,7 @@ struct Run: ParsableCommand {
     var ioPath: String?
 
     @Option(name: .long, help: "Iterations per case.")
-    var iterations: Int = 10
+    var iterations: Int = 20
 
     @Option(name: .long, help: "Run seed (default: random, printed).")
     var seed: UInt64?

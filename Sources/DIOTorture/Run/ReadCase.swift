@@ -57,10 +57,11 @@ struct ReadCase {
             unlink(path)
             attempts.append(file)
             if attempt == 0 {
-                let alignment = try file.dioAlignment()
-                record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset]
-                if alignment.offset > spec.layout.size || alignment.memory > pageSize {
-                    throw Stop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(spec.layout.size)-byte extents")
+                if let alignment = try file.dioAlignment() {
+                    record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset]
+                    if alignment.offset > spec.layout.size || alignment.memory > pageSize {
+                        throw Stop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(spec.layout.size)-byte extents")
+                    }
                 }
             }
             model = try LayoutWriter.write(spec.layout, to: file, stamp: stamp, spacerDirectory: area.directory)

@@ -55,10 +55,11 @@ public final class OpenFile {
         if rc != 0 { throw Errno(rawValue: rc) }
     }
 
-    public func dioAlignment() throws -> DIOAlignment {
+    /// nil when the filesystem does not report it (statx without STATX_DIOALIGN, e.g. btrfs).
+    public func dioAlignment() throws -> DIOAlignment? {
         var memory: UInt32 = 0, offset: UInt32 = 0
         _ = try checked { diot_statx_dio(descriptor, &memory, &offset) }
-        return DIOAlignment(memory: Int(memory), offset: Int(offset))
+        return memory == 0 && offset == 0 ? nil : DIOAlignment(memory: Int(memory), offset: Int(offset))
     }
 
     public func size() throws -> Int {
