@@ -3,10 +3,10 @@
 #ifndef DIO_TORTURE_SHIM_H
 #define DIO_TORTURE_SHIM_H
 
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-// A glibc header must come before liburing.h, or debug builds fail on fd_set.
+// No _GNU_SOURCE here: the C module must see glibc's headers exactly as SwiftGlibc does, or
+// fd_set's members differ between the two modules and debug builds fail. For the same reason a
+// glibc header comes before liburing.h (which would define _GNU_SOURCE itself). What only
+// _GNU_SOURCE exposes is taken from the kernel's uapi headers or called as a raw syscall.
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,13 +19,14 @@
 #include <sys/mman.h>
 #include <sys/vfs.h>
 #include <linux/fs.h>
+#include <linux/stat.h>
 #include <linux/fiemap.h>
 #include <linux/loop.h>
 #include <linux/userfaultfd.h>
 #include <liburing.h>
 
-static const int DIOT_O_DIRECT = O_DIRECT;
-static const int DIOT_O_TMPFILE = O_TMPFILE;
+static const int DIOT_O_DIRECT = __O_DIRECT;
+static const int DIOT_O_TMPFILE = __O_TMPFILE | O_DIRECTORY;
 static const int DIOT_RWF_NOWAIT = RWF_NOWAIT;
 static const unsigned DIOT_IOSQE_ASYNC = IOSQE_ASYNC;
 static const unsigned long DIOT_LOOP_CONFIGURE = LOOP_CONFIGURE;
@@ -41,14 +42,16 @@ static inline void diot_sqe_set_rw_flags(struct io_uring_sqe *sqe, int flags) { 
 static inline void diot_sqe_or_flags(struct io_uring_sqe *sqe, unsigned flags) { sqe->flags |= flags; }
 
 static inline ssize_t diot_preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags) {
-    return preadv2(fd, iov, cnt, off, flags);
+    // pos_l, pos_h: on 64-bit the whole offset goes in pos_l.
+    return syscall(SYS_preadv2, fd, iov, cnt, (unsigned long)off, 0UL, flags);
 }
+
 
 // The direct I/O alignment statx reports (Linux 6.1+); 0/0 when the filesystem gives none.
 static inline int diot_statx_dio(int fd, uint32_t *mem_align, uint32_t *offset_align) {
     struct statx stx;
     memset(&stx, 0, sizeof stx);
-    if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) != 0) return -1;
+    if (syscall(SYS_statx, fd, "", 0x1000 /* AT_EMPTY_PATH */, STATX_DIOALIGN, &stx) != 0) return -1;
     if (!(stx.stx_mask & STATX_DIOALIGN)) { *mem_align = 0; *offset_align = 0; return 0; }
     *mem_align = stx.stx_dio_mem_align;
     *offset_align = stx.stx_dio_offset_align;

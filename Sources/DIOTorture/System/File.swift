@@ -45,10 +45,6 @@ public final class OpenFile {
 
     public func truncate(to size: Int) throws { _ = try checked { ftruncate(descriptor, off_t(size)) } }
 
-    public func allocate(mode: Int32, offset: Int, length: Int) throws {
-        _ = try checked { fallocate(descriptor, mode, off_t(offset), off_t(length)) }
-    }
-
     /// Drops the file's clean page-cache pages (the per-file alternative to drop_caches).
     public func dropCache() throws {
         let rc = posix_fadvise(descriptor, 0, 0, POSIX_FADV_DONTNEED)

@@ -12,15 +12,12 @@ public final class UserfaultResolver: @unchecked Sendable {
     private let stopped = NSCondition()
     private var stopRequested = false
     private var running = true
-    /// When false the resolver leaves faults pending: the read blocks forever (a hang on purpose).
-    private let resolves: Bool
     public private(set) var resolvedFaults = 0
 
-    public init(region: MappedRegion, fill: UInt8, delay: Duration, resolves: Bool = true) throws {
+    public init(region: MappedRegion, fill: UInt8, delay: Duration) throws {
         descriptor = try checked { diot_userfaultfd_open() }
         self.fill = fill
         self.delay = delay
-        self.resolves = resolves
         do {
             _ = try checked { diot_userfaultfd_register(descriptor, region.base, UInt64(region.length)) }
         } catch {
@@ -43,7 +40,7 @@ public final class UserfaultResolver: @unchecked Sendable {
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
             guard poll(&poller, 1, 5) > 0 else { continue }
             let address = diot_userfaultfd_next_fault(descriptor)
-            guard address > 0, resolves else { continue }
+            guard address > 0 else { continue }
             Thread.sleep(forTimeInterval: Double(delay.components.attoseconds) / 1e18 + Double(delay.components.seconds))
             let page = UnsafeMutableRawPointer(bitPattern: UInt(address) & ~UInt(pageSize - 1))
             if diot_userfaultfd_copy(descriptor, page, source, UInt64(pageSize)) == 0 { resolvedFaults += 1 }
