@@ -3,75 +3,77 @@ import Glibc
 import Testing
 @testable import DIOTorture
 
-/// The CLI end to end: exit codes, one-line errors, and no leftovers on failure or SIGINT.
-@Suite(.serialized) struct CommandLineTests {
-    @Test(arguments: [
-        (["run", "--scenario", "nowait-partial-fualt"], "unknown scenario 'nowait-partial-fualt'"),
-        (["run", "--pattern", "first-page"], "unknown fault pattern 'first-page'"),
-        (["run", "--io-path", "uring-readv+maybe"], "unknown I/O path 'uring-readv+maybe'"),
-        (["run", "--fs", "zfs"], "unknown filesystem 'zfs'"),
-        (["run", "--dir", "/nonexistent/dio"], "no such directory"),
-        (["run", "--dir", "/etc/hostname"], "not a directory"),
-        (["run", "--iterations", "0"], "--iterations must be at least 1"),
-        (["run", "--mount-options", "noatime"], "expected FS=VALUE"),
-        (["run", "--iteratons", "5"], "Unknown option '--iteratons'"),
-    ])
-    func badInputIsOneLineAndExitTwo(_ arguments: [String], _ message: String) throws {
-        let result = try runTool(arguments)
-        #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains(message), "\(result.stderr)")
-        #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"))
-        #expect(result.stdout.isEmpty)
-        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
-    }
-
-    @Test func listNamesEveryScenarioPatternAndPath() throws {
-        let result = try runTool(["list"])
-        #expect(result.status == 0)
-        for name in catalogue.map(\.name) + FaultPattern.allCases.map(\.rawValue) + IOPath.all.map(\.description) {
-            #expect(result.stdout.contains(name))
+extension OnTheRealKernel {
+    /// The CLI end to end: exit codes, one-line errors, and no leftovers on failure or SIGINT.
+    @Suite(.serialized) struct CommandLineTests {
+        @Test(arguments: [
+            (["run", "--scenario", "nowait-partial-fualt"], "unknown scenario 'nowait-partial-fualt'"),
+            (["run", "--pattern", "first-page"], "unknown fault pattern 'first-page'"),
+            (["run", "--io-path", "uring-readv+maybe"], "unknown I/O path 'uring-readv+maybe'"),
+            (["run", "--fs", "zfs"], "unknown filesystem 'zfs'"),
+            (["run", "--dir", "/nonexistent/dio"], "no such directory"),
+            (["run", "--dir", "/etc/hostname"], "not a directory"),
+            (["run", "--iterations", "0"], "--iterations must be at least 1"),
+            (["run", "--mount-options", "noatime"], "expected FS=VALUE"),
+            (["run", "--iteratons", "5"], "Unknown option '--iteratons'"),
+        ])
+        func badInputIsOneLineAndExitTwo(_ arguments: [String], _ message: String) throws {
+            let result = try runTool(arguments)
+            #expect(result.status == 2, "\(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+            #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"))
+            #expect(result.stdout.isEmpty)
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
         }
-    }
 
-    @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
-    func failingRunExitsOneAndLeavesNothing() throws {
-        try #require(missingTools([.btrfs, .tmpfs]) == nil, Comment(rawValue: missingTools([.btrfs, .tmpfs]) ?? ""))
-        let loopsBefore = attachedLoopDevices()
-        let json = FileManager.default.temporaryDirectory.appendingPathComponent("diot-fail-\(getpid()).json").path
-        defer { unlink(json) }
-        let result = try runTool(["run", "--fs", "btrfs,tmpfs", "--scenario", "nowait-partial-fault", "--io-path", "uring-readv,pread",
-                                  "--iterations", "2", "--seed", "3", "--self-test-corruption", "--json", json])
-        #expect(result.status == 1, "\(result.stderr)")
-        let report = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: json)))
-        #expect(!report.cases.isEmpty && report.cases.allSatisfy { $0.verdict == .fail })
-        #expect(report.cases.flatMap(\.failureDetails).allSatisfy { $0.outcome == .mismatch && $0.badRanges.first?.diagnosis == .garbage })
-        #expect(settles { attachedLoopDevices() == loopsBefore })
-        #expect(ourMounts().isEmpty)
-    }
+        @Test func listNamesEveryScenarioPatternAndPath() throws {
+            let result = try runTool(["list"])
+            #expect(result.status == 0)
+            for name in catalogue.map(\.name) + FaultPattern.allCases.map(\.rawValue) + IOPath.all.map(\.description) {
+                #expect(result.stdout.contains(name))
+            }
+        }
 
-    /// SIGINT runs the clean-up; SIGKILL runs nothing, and still nothing may stay: images are
-    /// O_TMPFILE files, loop devices autoclear and mounts are detached, so the kernel drops them.
-    @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")), arguments: [SIGINT, SIGKILL])
-    func killedRunLeavesNoLoopDeviceMountOrFile(_ signal: Int32) throws {
-        try #require(missingTools(ScratchKind.allCases) == nil, Comment(rawValue: missingTools(ScratchKind.allCases) ?? ""))
-        let loopsBefore = attachedLoopDevices()
-        let result = try runTool(["run", "--iterations", "50", "--seed", "5"], interruptAfter: .milliseconds(1500), signal: signal)
-        if signal == SIGINT {
+        @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+        func failingRunExitsOneAndLeavesNothing() throws {
+            try #require(missingTools([.btrfs, .tmpfs]) == nil, Comment(rawValue: missingTools([.btrfs, .tmpfs]) ?? ""))
+            let loopsBefore = attachedLoopDevices()
+            let json = FileManager.default.temporaryDirectory.appendingPathComponent("diot-fail-\(getpid()).json").path
+            defer { unlink(json) }
+            let result = try runTool(["run", "--fs", "btrfs,tmpfs", "--scenario", "nowait-partial-fault", "--io-path", "uring-readv,pread",
+                                      "--iterations", "2", "--seed", "3", "--self-test-corruption", "--json", json])
+            #expect(result.status == 1, "\(result.stderr)")
+            let report = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+            #expect(!report.cases.isEmpty && report.cases.allSatisfy { $0.verdict == .fail })
+            #expect(report.cases.flatMap(\.failureDetails).allSatisfy { $0.outcome == .mismatch && $0.badRanges.first?.diagnosis == .garbage })
+            #expect(settles { attachedLoopDevices().isSubset(of: loopsBefore) })
+            #expect(ourMounts().isEmpty)
+        }
+
+        /// SIGINT runs the clean-up; SIGKILL runs nothing, and still nothing may stay: images are
+        /// O_TMPFILE files, loop devices autoclear and mounts are detached, so the kernel drops them.
+        @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")), arguments: [SIGINT, SIGKILL])
+        func killedRunLeavesNoLoopDeviceMountOrFile(_ signal: Int32) throws {
+            try #require(missingTools(ScratchKind.allCases) == nil, Comment(rawValue: missingTools(ScratchKind.allCases) ?? ""))
+            let loopsBefore = attachedLoopDevices()
+            let result = try runTool(["run", "--iterations", "50", "--seed", "5"], interruptAfter: .milliseconds(1500), signal: signal)
+            if signal == SIGINT {
+                #expect(result.status == 128 + SIGINT, "\(result.stderr)")
+                #expect(result.stderr.contains("interrupted by SIGINT"))
+            } else {
+                #expect(result.status == SIGKILL, "killed by the signal, not exited: \(result.stderr)")
+            }
+            #expect(settles { attachedLoopDevices().isSubset(of: loopsBefore) }, "left attached: \(attachedLoopDevices().subtracting(loopsBefore))")
+            #expect(ourMounts().isEmpty)
+        }
+
+        @Test func interruptedDirectoryRunRemovesItsScratchDirectory() throws {
+            let parent = FileManager.default.temporaryDirectory.appendingPathComponent("diot-int-\(getpid())").path
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: parent) }
+            let result = try runTool(["run", "--dir", parent, "--iterations", "200"], interruptAfter: .milliseconds(1000))
             #expect(result.status == 128 + SIGINT, "\(result.stderr)")
-            #expect(result.stderr.contains("interrupted by SIGINT"))
-        } else {
-            #expect(result.status == SIGKILL, "killed by the signal, not exited: \(result.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: parent).isEmpty)
         }
-        #expect(settles { attachedLoopDevices() == loopsBefore }, "left attached: \(attachedLoopDevices().subtracting(loopsBefore))")
-        #expect(ourMounts().isEmpty)
-    }
-
-    @Test func interruptedDirectoryRunRemovesItsScratchDirectory() throws {
-        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("diot-int-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: parent) }
-        let result = try runTool(["run", "--dir", parent, "--iterations", "200"], interruptAfter: .milliseconds(1000))
-        #expect(result.status == 128 + SIGINT, "\(result.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: parent).isEmpty)
     }
 }

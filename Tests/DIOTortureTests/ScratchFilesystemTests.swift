@@ -3,90 +3,92 @@ import Glibc
 import Testing
 @testable import DIOTorture
 
-/// Integration tests on real loop-backed filesystems. Serialized: they count loop devices.
-@Suite(.serialized, .enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
-struct ScratchFilesystemTests {
-    func run(_ kind: ScratchKind, scenario name: String, patterns: [FaultPattern], paths: [IOPath], iterations: Int = 5) -> RunReport {
-        let plan = RunPlan(targets: [.scratch(ScratchOptions(kind: kind))], scenarios: [scenario(named: name)!],
-                           selection: Selection(patterns: patterns, paths: paths),
-                           options: RunOptions(iterations: iterations, seed: 42))
-        return Runner.run(plan)
-    }
-
-    @Test(arguments: [ScratchKind.btrfs, .xfs, .ext4, .tmpfs])
-    func mariadbReadIsFullWithItsLayoutAndResidencyProved(_ kind: ScratchKind) throws {
-        try #require(missingTools([kind]) == nil, Comment(rawValue: missingTools([kind]) ?? ""))
-        let report = run(kind, scenario: "nowait-partial-fault", patterns: [.firstPageOnly], paths: [IOPath(.uringReadv)])
-        let mariadb = try #require(report.cases.first { $0.layout?.planned == mariadbLayout && $0.read?.length == 16384 })
-        #expect(mariadb.verdict == .pass, "\(mariadb.reason ?? "")")
-        #expect(mariadb.outcomes == ["full": 5])
-        #expect(mariadb.residency?.planned == "#..." && mariadb.residency?.found == ["#...": 5])
-        if kind == .tmpfs {
-            #expect(mariadb.layout?.status == .notApplicable)
-        } else {
-            #expect(mariadb.layout?.status == .verified)
-            #expect(mariadb.layout?.found.count == 4)
+extension OnTheRealKernel {
+    /// Integration tests on real loop-backed filesystems. Serialized: they count loop devices.
+    @Suite(.serialized, .enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+    struct ScratchFilesystemTests {
+        func run(_ kind: ScratchKind, scenario name: String, patterns: [FaultPattern], paths: [IOPath], iterations: Int = 5) -> RunReport {
+            let plan = RunPlan(targets: [.scratch(ScratchOptions(kind: kind))], scenarios: [scenario(named: name)!],
+                               selection: Selection(patterns: patterns, paths: paths),
+                               options: RunOptions(iterations: iterations, seed: 42))
+            return Runner.run(plan)
         }
-        #expect(report.cases.allSatisfy { $0.verdict == .pass }, "\(report.cases.filter { $0.verdict != .pass }.map { "\($0.id): \($0.reason ?? "")" })")
-    }
 
-    /// btrfs and tmpfs really return a short read at a PROT_NONE page; it is legal only because of
-    /// the hole: the same completion without the hole must fail.
-    @Test(arguments: [ScratchKind.btrfs, .tmpfs])
-    func protNoneShortReadIsLegalOnlyBecauseOfTheHole(_ kind: ScratchKind) throws {
-        try #require(missingTools([kind]) == nil, Comment(rawValue: missingTools([kind]) ?? ""))
-        let report = run(kind, scenario: "fault-patterns", patterns: [.protNoneHole], paths: [IOPath(.uringReadv), IOPath(.pread)])
-        #expect(report.cases.count == 2)
-        for record in report.cases {
-            #expect(record.verdict == .pass)
-            #expect(record.outcomes == ["short-before-eof": 5], "\(record.id)")
-            #expect(record.residency?.found == ["##.#": 5])
-            let hole = 2 * pageSize
-            let withHole = ReadContract(offset: 0, length: 16384, fileSize: 16384, path: record.path!, inaccessibleOffset: hole)
-            let withoutHole = ReadContract(offset: 0, length: 16384, fileSize: 16384, path: record.path!, inaccessibleOffset: nil)
-            #expect(Oracle.judge(.completed(hole), contract: withHole) { _ in Verification() }.call == .pass)
-            #expect(Oracle.judge(.completed(hole), contract: withoutHole) { _ in Verification() }.call == .fail)
+        @Test(arguments: [ScratchKind.btrfs, .xfs, .ext4, .tmpfs])
+        func mariadbReadIsFullWithItsLayoutAndResidencyProved(_ kind: ScratchKind) throws {
+            try #require(missingTools([kind]) == nil, Comment(rawValue: missingTools([kind]) ?? ""))
+            let report = run(kind, scenario: "nowait-partial-fault", patterns: [.firstPageOnly], paths: [IOPath(.uringReadv)])
+            let mariadb = try #require(report.cases.first { $0.layout?.planned == mariadbLayout && $0.read?.length == 16384 })
+            #expect(mariadb.verdict == .pass, "\(mariadb.reason ?? "")")
+            #expect(mariadb.outcomes == ["full": 5])
+            #expect(mariadb.residency?.planned == "#..." && mariadb.residency?.found == ["#...": 5])
+            if kind == .tmpfs {
+                #expect(mariadb.layout?.status == .notApplicable)
+            } else {
+                #expect(mariadb.layout?.status == .verified)
+                #expect(mariadb.layout?.found.count == 4)
+            }
+            #expect(report.cases.allSatisfy { $0.verdict == .pass }, "\(report.cases.filter { $0.verdict != .pass }.map { "\($0.id): \($0.reason ?? "")" })")
         }
-    }
 
-    @Test func xfsAndExt4FaultOnTheProtNonePage() throws {
-        try #require(missingTools([.xfs, .ext4]) == nil, Comment(rawValue: missingTools([.xfs, .ext4]) ?? ""))
-        for kind in [ScratchKind.xfs, .ext4] {
-            let report = run(kind, scenario: "fault-patterns", patterns: [.protNoneHole], paths: [IOPath(.uringReadv)])
-            #expect(report.cases.map(\.verdict) == [.pass])
-            #expect(report.cases.first?.outcomes == ["error": 5])
-        }
-    }
-
-    @Test func everyFaultPatternHoldsOnBtrfs() throws {
-        try #require(missingTools([.btrfs]) == nil, Comment(rawValue: missingTools([.btrfs]) ?? ""))
-        let report = run(.btrfs, scenario: "fault-patterns", patterns: FaultPattern.allCases, paths: [IOPath(.uringRead)], iterations: 3)
-        #expect(report.cases.count == FaultPattern.allCases.count)
-        for record in report.cases {
-            #expect(record.verdict == .pass, "\(record.id): \(record.reason ?? "")")
-            #expect(record.residency?.heldIterations == 3, "\(record.id): \(record.residency?.found ?? [:])")
-        }
-    }
-
-    @Test func largerExtentsReachTheirLayoutOnEveryFilesystem() throws {
-        try #require(missingTools([.btrfs, .xfs, .ext4]) == nil, Comment(rawValue: missingTools([.btrfs, .xfs, .ext4]) ?? ""))
-        for kind in [ScratchKind.btrfs, .xfs, .ext4] {
-            let report = run(kind, scenario: "mmap-same-file", patterns: [.sameFileMmap], paths: [IOPath(.uringReadv)])
+        /// btrfs and tmpfs really return a short read at a PROT_NONE page; it is legal only because of
+        /// the hole: the same completion without the hole must fail.
+        @Test(arguments: [ScratchKind.btrfs, .tmpfs])
+        func protNoneShortReadIsLegalOnlyBecauseOfTheHole(_ kind: ScratchKind) throws {
+            try #require(missingTools([kind]) == nil, Comment(rawValue: missingTools([kind]) ?? ""))
+            let report = run(kind, scenario: "fault-patterns", patterns: [.protNoneHole], paths: [IOPath(.uringReadv), IOPath(.pread)])
+            #expect(report.cases.count == 2)
             for record in report.cases {
-                #expect(record.layout?.status == .verified, "\(kind) \(record.id): \(record.layout?.note ?? "")")
-                #expect(record.verdict == .pass, "\(kind) \(record.id): \(record.reason ?? "")")
+                #expect(record.verdict == .pass)
+                #expect(record.outcomes == ["short-before-eof": 5], "\(record.id)")
+                #expect(record.residency?.found == ["##.#": 5])
+                let hole = 2 * pageSize
+                let withHole = ReadContract(offset: 0, length: 16384, fileSize: 16384, path: record.path!, inaccessibleOffset: hole)
+                let withoutHole = ReadContract(offset: 0, length: 16384, fileSize: 16384, path: record.path!, inaccessibleOffset: nil)
+                #expect(Oracle.judge(.completed(hole), contract: withHole) { _ in Verification() }.call == .pass)
+                #expect(Oracle.judge(.completed(hole), contract: withoutHole) { _ in Verification() }.call == .fail)
             }
         }
-    }
 
-    @Test func directoryTargetLeavesNothingBehind() throws {
-        let parent = FileManager.default.temporaryDirectory.appendingPathComponent("diot-dir-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: parent) }
-        let plan = RunPlan(targets: [.directory(parent)], scenarios: [NowaitPartialFault()],
-                           selection: Selection(paths: [IOPath(.uringRead), IOPath(.pread)]), options: RunOptions(iterations: 2, seed: 1))
-        let report = Runner.run(plan)
-        #expect(!report.cases.isEmpty && report.cases.allSatisfy { $0.verdict != .fail && $0.verdict != .broken })
-        #expect(try FileManager.default.contentsOfDirectory(atPath: parent).isEmpty)
+        @Test func xfsAndExt4FaultOnTheProtNonePage() throws {
+            try #require(missingTools([.xfs, .ext4]) == nil, Comment(rawValue: missingTools([.xfs, .ext4]) ?? ""))
+            for kind in [ScratchKind.xfs, .ext4] {
+                let report = run(kind, scenario: "fault-patterns", patterns: [.protNoneHole], paths: [IOPath(.uringReadv)])
+                #expect(report.cases.map(\.verdict) == [.pass])
+                #expect(report.cases.first?.outcomes == ["error": 5])
+            }
+        }
+
+        @Test func everyFaultPatternHoldsOnBtrfs() throws {
+            try #require(missingTools([.btrfs]) == nil, Comment(rawValue: missingTools([.btrfs]) ?? ""))
+            let report = run(.btrfs, scenario: "fault-patterns", patterns: FaultPattern.allCases, paths: [IOPath(.uringRead)], iterations: 3)
+            #expect(report.cases.count == FaultPattern.allCases.count)
+            for record in report.cases {
+                #expect(record.verdict == .pass, "\(record.id): \(record.reason ?? "")")
+                #expect(record.residency?.heldIterations == 3, "\(record.id): \(record.residency?.found ?? [:])")
+            }
+        }
+
+        @Test func largerExtentsReachTheirLayoutOnEveryFilesystem() throws {
+            try #require(missingTools([.btrfs, .xfs, .ext4]) == nil, Comment(rawValue: missingTools([.btrfs, .xfs, .ext4]) ?? ""))
+            for kind in [ScratchKind.btrfs, .xfs, .ext4] {
+                let report = run(kind, scenario: "mmap-same-file", patterns: [.sameFileMmap], paths: [IOPath(.uringReadv)])
+                for record in report.cases {
+                    #expect(record.layout?.status == .verified, "\(kind) \(record.id): \(record.layout?.note ?? "")")
+                    #expect(record.verdict == .pass, "\(kind) \(record.id): \(record.reason ?? "")")
+                }
+            }
+        }
+
+        @Test func directoryTargetLeavesNothingBehind() throws {
+            let parent = FileManager.default.temporaryDirectory.appendingPathComponent("diot-dir-\(getpid())").path
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: parent) }
+            let plan = RunPlan(targets: [.directory(parent)], scenarios: [NowaitPartialFault()],
+                               selection: Selection(paths: [IOPath(.uringRead), IOPath(.pread)]), options: RunOptions(iterations: 2, seed: 1))
+            let report = Runner.run(plan)
+            #expect(!report.cases.isEmpty && report.cases.allSatisfy { $0.verdict != .fail && $0.verdict != .broken })
+            #expect(try FileManager.default.contentsOfDirectory(atPath: parent).isEmpty)
+        }
     }
 }

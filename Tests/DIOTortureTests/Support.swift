@@ -1,6 +1,11 @@
 import Foundation
 import Glibc
+import Testing
 @testable import DIOTorture
+
+/// Suites that attach loop devices or run the CLI nest in here, so that they run one at a time:
+/// the leftover checks count the machine's loop devices.
+@Suite(.serialized) enum OnTheRealKernel {}
 
 /// Why integration tests cannot run here, or nil: they need root for loop devices and mounts.
 let rootRequirement: String? = Kernel.isRoot ? nil : "needs root (loop devices and mounts); run the tests as root"
