@@ -4,7 +4,7 @@ SWIFT ?= swift
 REPORT ?= dio-torture-report.json
 ARGS ?=
 
-.PHONY: deps build run test clean
+.PHONY: deps build run test bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -14,6 +14,9 @@ build: deps
 
 run: build
 	$$($(SWIFT) build -c release --show-bin-path)/dio-torture run --json $(REPORT) $(ARGS)
+
+bench: build
+	$$($(SWIFT) build -c release --show-bin-path)/dio-torture bench $(ARGS)
 
 test: deps
 	$(SWIFT) test

@@ -3,7 +3,7 @@
 # Not root: says what is missing and carries on (the tests that need it skip with the reason).
 set -euo pipefail
 
-packages=(liburing-dev pkg-config btrfs-progs xfsprogs e2fsprogs)
+packages=(liburing-dev pkg-config btrfs-progs xfsprogs e2fsprogs fio)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -12,6 +12,11 @@ public struct CommandError: Error, CustomStringConvertible {
 
 /// Runs an external tool (mkfs.*) to completion, with its output captured for error messages.
 public func runCommand(_ arguments: [String]) throws {
+    _ = try runCommandCapturing(arguments)
+}
+
+/// Runs an external tool to completion and returns what it printed (stdout and stderr).
+public func runCommandCapturing(_ arguments: [String]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = arguments
@@ -22,10 +27,11 @@ public func runCommand(_ arguments: [String]) throws {
     try process.run()
     let output = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    let text = String(decoding: output, as: UTF8.self)
     guard process.terminationStatus == 0 else {
-        throw CommandError(command: arguments, status: process.terminationStatus,
-                           output: String(decoding: output, as: UTF8.self))
+        throw CommandError(command: arguments, status: process.terminationStatus, output: text)
     }
+    return text
 }
 
 /// Where `tool` is on PATH (plus the sbin directories a non-login root shell may lack), or nil.

@@ -23,3 +23,17 @@ public enum Kernel {
         return String(text[text.index(after: open)..<close])
     }
 }
+
+/// User + system CPU time of this process, all threads (io-wq workers included).
+public func processCPUSeconds() -> Double { cpuSeconds(RUSAGE_SELF) }
+
+/// The same for the children this process has waited for: an external tool's whole cost,
+/// its own io-wq workers included.
+public func childrenCPUSeconds() -> Double { cpuSeconds(RUSAGE_CHILDREN) }
+
+private func cpuSeconds(_ who: __rusage_who) -> Double {
+    var usage = rusage()
+    getrusage(who.rawValue, &usage)
+    let seconds = { (time: timeval) in Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

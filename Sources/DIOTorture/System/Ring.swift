@@ -9,6 +9,11 @@ public enum RingRead: Sendable {
     case readFixed(index: Int)
 }
 
+/// Ring setup for throughput: completions are posted when this task asks for them, with no
+/// interrupting wake-ups (what fio's io_uring engine does). The catalogue keeps the default setup,
+/// as the applications it stands for use it.
+public let throughputRingFlags = UInt32(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN)
+
 /// One completion, exactly as the kernel posted it: `result` is bytes or -errno.
 public struct Completion: Sendable, Equatable {
     public var userData: UInt64
@@ -21,6 +26,8 @@ public final class Ring {
     private let ring: UnsafeMutablePointer<io_uring>
     /// iovecs of readv submissions must stay valid until the kernel has consumed them.
     private var vectors: [UInt64: UnsafeMutablePointer<iovec>] = [:]
+    /// Reads queued and not yet reaped.
+    public private(set) var inFlight = 0
 
     public init(entries: UInt32 = 64, flags: UInt32 = 0) throws {
         ring = .allocate(capacity: 1)
@@ -68,6 +75,7 @@ public final class Ring {
         diot_sqe_set_rw_flags(sqe, rwFlags)
         if async { diot_sqe_or_flags(sqe, DIOT_IOSQE_ASYNC) }
         io_uring_sqe_set_data64(sqe, userData)
+        inFlight += 1
     }
 
     @discardableResult
@@ -87,7 +95,31 @@ public final class Ring {
         guard let cqe else { return nil }
         let completion = Completion(userData: cqe.pointee.user_data, result: cqe.pointee.res)
         io_uring_cqe_seen(ring, cqe)
+        inFlight -= 1
         if let vector = vectors.removeValue(forKey: completion.userData) { vector.deallocate() }
+        return completion
+    }
+
+    /// Submits what is queued and waits for at least one completion, in one syscall; nil when
+    /// none arrives within `timeout`. Take it and the rest with `nextCompletion`.
+    public func submitAndWait(timeout: Duration) throws -> Bool {
+        let (seconds, attoseconds) = timeout.components
+        var span = __kernel_timespec(tv_sec: seconds, tv_nsec: attoseconds / 1_000_000_000)
+        var cqe: UnsafeMutablePointer<io_uring_cqe>?
+        let rc = io_uring_submit_and_wait_timeout(ring, &cqe, 1, &span, nil)
+        if rc == -ETIME { return false }
+        _ = try checkedNegative(rc)
+        return cqe != nil
+    }
+
+    /// A completion that has already arrived, without a syscall; nil when none has.
+    public func nextCompletion() -> Completion? {
+        var cqe: UnsafeMutablePointer<io_uring_cqe>?
+        guard io_uring_peek_cqe(ring, &cqe) == 0, let cqe else { return nil }
+        let completion = Completion(userData: cqe.pointee.user_data, result: cqe.pointee.res)
+        io_uring_cqe_seen(ring, cqe)
+        inFlight -= 1
+        if !vectors.isEmpty, let vector = vectors.removeValue(forKey: completion.userData) { vector.deallocate() }
         return completion
     }
 

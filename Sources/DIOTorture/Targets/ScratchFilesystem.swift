@@ -23,9 +23,6 @@ public enum ScratchKind: String, CaseIterable, Codable, Sendable {
         }
     }
 
-    /// xfs refuses images under 300 MiB; the images are sparse, so size costs little.
-    var imageSize: Int { 512 << 20 }
-
     /// Why this machine cannot make this filesystem, or nil.
     public var unavailableReason: String? {
         if !Kernel.isRoot { return "scratch filesystems need root (loop devices and mounts)" }
@@ -35,15 +32,20 @@ public enum ScratchKind: String, CaseIterable, Codable, Sendable {
     }
 }
 
+/// How to make a scratch filesystem. The default size suits every kind: xfs refuses images
+/// under 300 MiB, and images are sparse, so size costs little.
 public struct ScratchOptions: Sendable, Hashable {
     public var kind: ScratchKind
     public var mkfsOptions: [String]
     public var mountOptions: [String]
+    /// The loop image's size (sparse), or the tmpfs size limit.
+    public var imageSize: Int
 
-    public init(kind: ScratchKind, mkfsOptions: [String] = [], mountOptions: [String] = []) {
+    public init(kind: ScratchKind, mkfsOptions: [String] = [], mountOptions: [String] = [], imageSize: Int = 512 << 20) {
         self.kind = kind
         self.mkfsOptions = mkfsOptions
         self.mountOptions = mountOptions
+        self.imageSize = imageSize
     }
 }
 
@@ -75,11 +77,11 @@ public final class ScratchFilesystem {
         if let reason = options.kind.unavailableReason { throw TargetError(reason) }
         if options.kind == .tmpfs {
             loop = nil
-            mount = try DetachedMount(fsType: "tmpfs", source: "dio-torture", options: ["size=1g"] + options.mountOptions)
+            mount = try DetachedMount(fsType: "tmpfs", source: "dio-torture", options: ["size=\(options.imageSize)"] + options.mountOptions)
             return
         }
         guard let images else { throw TargetError("no image store for a \(options.kind.rawValue) image") }
-        let image = try images.newImage(size: options.kind.imageSize)
+        let image = try images.newImage(size: options.imageSize)
         let loop = try LoopDevice(backing: image)
         try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [loop.path])
         mount = try DetachedMount(fsType: options.kind.rawValue, source: loop.path, options: options.mountOptions)

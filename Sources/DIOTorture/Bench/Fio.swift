@@ -1,0 +1,43 @@
+import Foundation
+
+/// fio, the reference users reach for, run on the same file system with the same block size,
+/// depth and time: `--ioengine=io_uring --direct=1 --rw=randread`.
+struct Fio {
+    struct Result {
+        var reads: Int
+        var seconds: Double
+        var cpuSeconds: Double
+    }
+
+    static var isInstalled: Bool { findExecutable("fio") != nil }
+
+    /// Lays out a file with fio's own crc32c verify headers for `blockSize`, for the verified runs.
+    static func writeVerifyFile(_ path: String, size: Int, blockSize: Int) throws {
+        try runCommand(["fio", "--name=layout", "--filename=\(path)", "--size=\(size)", "--bs=\(blockSize)",
+                        "--rw=write", "--ioengine=psync", "--direct=1", "--verify=crc32c", "--do_verify=0",
+                        "--output-format=terse"])
+    }
+
+    /// Random reads for `seconds`. With `verify`, fio checks each block's crc32c header; it then
+    /// reads every block once and stops, so the rate is reads over the time it took.
+    static func randomReads(_ path: String, size: Int, blockSize: Int, depth: Int, seconds: Int, verify: Bool) throws -> Result {
+        var arguments = ["fio", "--name=bench", "--filename=\(path)", "--size=\(size)", "--bs=\(blockSize)",
+                         "--rw=randread", "--ioengine=io_uring", "--iodepth=\(depth)", "--direct=1",
+                         "--time_based", "--runtime=\(seconds)", "--output-format=json"]
+        if verify { arguments += ["--verify=crc32c"] }
+        let cpuBefore = childrenCPUSeconds()
+        let output = try runCommandCapturing(arguments)
+        let cpuSeconds = childrenCPUSeconds() - cpuBefore
+        guard let start = output.firstIndex(of: "{"),
+              let json = try JSONSerialization.jsonObject(with: Data(output[start...].utf8)) as? [String: Any],
+              let job = (json["jobs"] as? [[String: Any]])?.first,
+              let read = job["read"] as? [String: Any],
+              let reads = read["total_ios"] as? Int, let runtime = read["runtime"] as? Double ?? (read["runtime"] as? Int).map(Double.init) else {
+            throw TargetError("fio printed no usable JSON: \(output.prefix(200))")
+        }
+        if let error = job["error"] as? Int, error != 0 { throw TargetError("fio reported error \(error)") }
+        // fio's own usr_cpu/sys_cpu leave out its io-wq workers; the child's rusage does not. It
+        // also counts fio's start-up, so per-read CPU is slightly in fio's disfavour at short runs.
+        return Result(reads: reads, seconds: runtime / 1000, cpuSeconds: cpuSeconds)
+    }
+}
