@@ -1,0 +1,27 @@
+import Glibc
+import Testing
+@testable import DIOTorture
+
+extension OnTheRealKernel {
+    /// The benchmark's fast loop must still judge every completion: speed may not come from
+    /// checking less.
+    @Suite(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+    struct BenchTests {
+        @Test func fastLoopVerifiesEveryRead() throws {
+            let filesystem = try ScratchFilesystem(ScratchOptions(kind: .tmpfs, imageSize: 64 << 20), images: nil)
+            let file = try OpenFile(path: filesystem.root + "/bench.dat", flags: O_RDWR | O_CREAT | SystemFlags.direct)
+            let written = DataStamp(fileID: 1, generation: 1, seed: 7)
+            let model = try Benchmark.writeStamped(file, size: 4 << 20, stamp: written)
+
+            let honest = try VerifiedReadLoop(file: file, model: model, blockSize: 16384, depth: 8).run(for: .milliseconds(200), seed: 1)
+            #expect(honest.reads > 100)
+            #expect(honest.failures == 0)
+
+            var otherGeneration = FileModel()
+            otherGeneration.write(0..<(4 << 20), stamp: DataStamp(fileID: 1, generation: 2, seed: 7))
+            let stale = try VerifiedReadLoop(file: file, model: otherGeneration, blockSize: 4096, depth: 4).run(for: .milliseconds(100), seed: 2)
+            #expect(stale.reads > 10)
+            #expect(stale.failures == stale.reads)
+        }
+    }
+}
