@@ -69,7 +69,7 @@ public enum Benchmark {
                 let fioPath = filesystem.root + "/bench-fio-\(blockSize).dat"
                 progress("\(kind.rawValue): fio lays out its crc32c file for \(formatBytes(blockSize)) blocks")
                 try Fio.writeVerifyFile(fioPath, size: options.fileSize, blockSize: blockSize)
-                defer { unlink(fioPath) }
+                defer { removeFile(fioPath) }
                 for depth in options.depths {
                     var dio: [VerifiedReadLoop.Result] = [], plain: [Fio.Result] = [], verified: [Fio.Result] = []
                     for round in 0..<options.rounds {
@@ -92,7 +92,7 @@ public enum Benchmark {
                         failures: dio.reduce(0) { $0 + $1.failures }))
                 }
             }
-            unlink(dataPath)
+            removeFile(dataPath)
         }
         return BenchReport(kernel: Kernel.release, rows: rows, patternSetupMicros: patternSetup)
     }

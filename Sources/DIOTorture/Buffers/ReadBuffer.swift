@@ -109,8 +109,7 @@ public final class ReadBuffer {
         case .coldFileMmap:
             let coldStamp = DataStamp(fileID: context.fileStamp.fileID &+ 1, generation: 1, seed: context.fileStamp.seed ^ 0xC01D)
             let path = context.directory + "/cold-\(context.fileStamp.fileID).dat"
-            let file = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC)
-            unlink(path)
+            let file = try OpenFile.scratch(at: path, flags: O_RDWR)
             try Self.writeStamped(file, range: 0..<pages * pageSize, stamp: coldStamp)
             try file.sync()
             try file.dropCache()

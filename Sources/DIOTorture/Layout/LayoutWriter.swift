@@ -12,8 +12,7 @@ public enum LayoutWriter {
         var spacer: OpenFile?
         if plan.spacer {
             let path = spacerDirectory + "/spacer-\(stamp.fileID).dat"
-            spacer = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC | SystemFlags.direct)
-            unlink(path)
+            spacer = try OpenFile.scratch(at: path, flags: O_RDWR | SystemFlags.direct)
         }
         let extents = plan.order == .reverse ? Array(plan.extents.reversed()) : plan.extents
         for (index, range) in extents.enumerated() {

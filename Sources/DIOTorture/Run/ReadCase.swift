@@ -50,11 +50,10 @@ struct ReadCase {
         for attempt in 0..<Self.layoutAttempts {
             let path = area.directory + "/case-\(stamp.fileID)-\(attempt).dat"
             do {
-                file = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC | SystemFlags.direct)
+                file = try OpenFile.scratch(at: path, flags: O_RDWR | SystemFlags.direct)
             } catch Errno.invalidArgument {
                 throw Stop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
             }
-            unlink(path)
             attempts.append(file)
             if attempt == 0 {
                 if let alignment = try file.dioAlignment() {

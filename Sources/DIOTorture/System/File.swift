@@ -23,6 +23,14 @@ public final class OpenFile {
         try OpenFile(path: directory, flags: DIOT_O_TMPFILE | O_RDWR)
     }
 
+    /// A new file at `path`, unlinked at once: it lives on only through this descriptor, so a
+    /// killed run leaves no file behind. For filesystems where O_TMPFILE may be missing.
+    public static func scratch(at path: String, flags: Int32) throws -> OpenFile {
+        let file = try OpenFile(path: path, flags: flags | O_CREAT | O_TRUNC)
+        Glibc.unlink(path)
+        return file
+    }
+
     deinit { close(descriptor) }
 
     @discardableResult
@@ -75,3 +83,6 @@ public func filesystemType(of path: String) -> String {
     ]
     return magics[type] ?? "0x" + String(type, radix: 16)
 }
+
+/// Removes a file by name; a missing file is not an error.
+public func removeFile(_ path: String) { unlink(path) }

@@ -92,12 +92,7 @@ public final class Ring {
         let rc = io_uring_wait_cqe_timeout(ring, &cqe, &span)
         if rc == -ETIME { return nil }
         _ = try checkedNegative(rc)
-        guard let cqe else { return nil }
-        let completion = Completion(userData: cqe.pointee.user_data, result: cqe.pointee.res)
-        io_uring_cqe_seen(ring, cqe)
-        inFlight -= 1
-        if let vector = vectors.removeValue(forKey: completion.userData) { vector.deallocate() }
-        return completion
+        return cqe.map(consume)
     }
 
     /// Submits what is queued and waits for at least one completion, in one syscall; nil when
@@ -116,6 +111,10 @@ public final class Ring {
     public func nextCompletion() -> Completion? {
         var cqe: UnsafeMutablePointer<io_uring_cqe>?
         guard io_uring_peek_cqe(ring, &cqe) == 0, let cqe else { return nil }
+        return consume(cqe)
+    }
+
+    private func consume(_ cqe: UnsafeMutablePointer<io_uring_cqe>) -> Completion {
         let completion = Completion(userData: cqe.pointee.user_data, result: cqe.pointee.res)
         io_uring_cqe_seen(ring, cqe)
         inFlight -= 1
