@@ -24,7 +24,6 @@ public struct BufferSetupError: Error, CustomStringConvertible {
 /// A read buffer set up in one fault pattern. Owns its mappings (and the userfaultfd thread)
 /// until deinit.
 public final class ReadBuffer {
-    public let pattern: FaultPattern
     public let bytes: UnsafeMutableRawBufferPointer
     public let plan: [PagePlan]
     /// The buffer offset of the first PROT_NONE page: a short read may legally stop there.
@@ -36,7 +35,6 @@ public final class ReadBuffer {
     public let hugePageBytes: Int
 
     public init(_ pattern: FaultPattern, context: BufferContext) throws {
-        self.pattern = pattern
         let length = context.length
         let pages = (length + pageSize - 1) / pageSize
         let touched = PriorContent.fill(context.poison)

@@ -65,12 +65,6 @@ public final class OpenFile {
         _ = try checked { diot_statx_dio(descriptor, &memory, &offset) }
         return memory == 0 && offset == 0 ? nil : DIOAlignment(memory: Int(memory), offset: Int(offset))
     }
-
-    public func size() throws -> Int {
-        var info = stat()
-        _ = try checked { fstat(descriptor, &info) }
-        return Int(info.st_size)
-    }
 }
 
 /// The filesystem type name of a path, as the kernel's statfs magic identifies it.

@@ -6,6 +6,7 @@ import Glibc
 /// also when the process is killed.
 public final class LoopDevice {
     public let path: String
+    /// Held open so that autoclear cannot detach the device while mkfs opens and closes it.
     private let device: OpenFile
 
     public init(backing: OpenFile) throws {
@@ -23,7 +24,4 @@ public final class LoopDevice {
         }
         throw Errno.resourceBusy
     }
-
-    /// Keeps the device attached while a filesystem is being made on it.
-    public var descriptor: Int32 { device.descriptor }
 }

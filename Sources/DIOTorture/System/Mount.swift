@@ -16,11 +16,9 @@ public struct MountError: Error, CustomStringConvertible {
 /// closes, including at process death. No mount point is ever left behind.
 public final class DetachedMount {
     private let descriptor: Int32
-    public let fsType: String
 
     /// `options` are "key=value" strings or bare flags, as in `mount -o`.
     public init(fsType: String, source: String?, options: [String]) throws {
-        self.fsType = fsType
         let context = diot_fsopen(fsType)
         guard context >= 0 else { throw MountError(step: "fsopen(\(fsType))", errno: Errno(rawValue: errno), log: []) }
         defer { close(context) }
