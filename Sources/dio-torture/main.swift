@@ -7,7 +7,7 @@ struct DIOTortureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dio-torture",
         abstract: "Catches kernel bugs where direct I/O and the page cache break their promises.",
-        subcommands: [Run.self, List.self, Probe.self, Bench.self],
+        subcommands: [Run.self, VM.self, List.self, Probe.self, Bench.self],
         defaultSubcommand: Run.self)
 }
 
@@ -32,6 +32,10 @@ struct Run: ParsableCommand {
 
     @Option(name: .customLong("mount-options"), help: "Mount options for one filesystem, as FS=OPT,OPT (repeatable).")
     var mountOptions: [String] = []
+
+    @Option(name: .customLong("scratch-device"),
+            help: ArgumentHelp("Make each disk-backed scratch filesystem, in turn, on this block device instead of a loop device. It is OVERWRITTEN: meant for a test VM's spare disk.", valueName: "dev"))
+    var scratchDevice: String?
 
     @Option(name: .long, help: "Scenarios, comma-separated (see `dio-torture list`); default: all.")
     var scenario: String?
@@ -64,6 +68,10 @@ struct Run: ParsableCommand {
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         if timeout < 1 { throw ValidationError("--timeout must be at least 1 second") }
         if dir != nil && fs != nil { throw ValidationError("--dir and --fs are exclusive: one target kind per run") }
+        if dir != nil && scratchDevice != nil { throw ValidationError("--dir and --scratch-device are exclusive: one target kind per run") }
+        if let scratchDevice, let reason = ScratchFilesystem.unusableDeviceReason(scratchDevice) {
+            throw ValidationError("--scratch-device: \(reason)")
+        }
     }
 
     func run() throws {
@@ -115,7 +123,8 @@ struct Run: ParsableCommand {
         let seed = seed ?? UInt64.random(in: 1...UInt64.max)
         return RunPlan(targets: try targets(), scenarios: scenarios, selection: Selection(patterns: patterns, paths: paths),
                        options: RunOptions(iterations: iterations, seed: seed, timeout: .seconds(timeout),
-                                           injectCorruption: selfTestCorruption))
+                                           injectCorruption: selfTestCorruption),
+                       scratchDevice: scratchDevice)
     }
 
     private func targets() throws -> [TargetSpec] {
@@ -157,6 +166,106 @@ struct Run: ParsableCommand {
 
     private func names(_ list: String) -> [String] {
         list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}
+
+struct VM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vm",
+        abstract: "Run dio-torture inside other kernels, booted under QEMU, and print one kernel matrix.",
+        discussion: """
+        Each kernel boots under qemu-system-x86_64 (KVM when it works, else TCG) with a busybox \
+        initramfs; the guest mounts this machine's root read-only over 9p and runs this same binary \
+        with the command after `--` (default: `run`), scratch filesystems on a virtio disk. Debian \
+        kernels need their modules: --modules DIR, or found as ROOT/lib/modules/RELEASE beside \
+        ROOT/boot/vmlinuz-RELEASE. Needs root, qemu-system-x86 and busybox-static.
+        Example: dio-torture vm --kernel bzImage-btrfs-nowait-bug -- run --fs btrfs --iterations 100
+        Exit status as for `run`; a guest that fails to boot, panics or hangs is BROKEN (1).
+        """)
+
+    @Option(name: .long, help: ArgumentHelp("A kernel image (bzImage) to boot; repeat for a matrix.", valueName: "image"))
+    var kernel: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("A module directory (lib/modules/RELEASE), matched to its kernel by release; repeatable.", valueName: "dir"))
+    var modules: [String] = []
+
+    @Option(name: .long, help: "Guests at once (one vCPU each); default: the number of CPUs.")
+    var jobs: Int?
+
+    @Option(name: .long, help: "Guest memory in MiB.")
+    var memory: Int = 2048
+
+    @Option(name: .long, help: "Seconds before a guest still running is killed and reported BROKEN.")
+    var timeout: Int = 1200
+
+    @Option(name: .customLong("append"), help: ArgumentHelp("Extra kernel command-line arguments.", valueName: "args"))
+    var kernelArguments: String?
+
+    @Option(name: .long, help: "Write the merged JSON report here.")
+    var json: String?
+
+    @Flag(name: .customLong("no-color"), help: "No colour, even on a terminal.")
+    var noColor = false
+
+    @Argument(parsing: .postTerminator, help: "The dio-torture command to run in each guest, after `--`.")
+    var guestCommand: [String] = []
+
+    func validate() throws {
+        if kernel.isEmpty { throw ValidationError("give at least one --kernel") }
+        if timeout < 1 || memory < 256 { throw ValidationError("--timeout must be at least 1 and --memory at least 256") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if ["vm", "bench"].contains(guestCommand.first ?? "") { throw ValidationError("the guest command cannot be '\(guestCommand[0])'") }
+        // The guest would only fail on what the host can reject now.
+        do {
+            _ = try DIOTortureCommand.parseAsRoot(guestCommand.isEmpty || guestCommand[0].hasPrefix("-") ? ["run"] + guestCommand : guestCommand)
+        } catch {
+            throw ValidationError("guest command: \(DIOTortureCommand.message(for: error))")
+        }
+    }
+
+    func run() throws {
+        if !Kernel.isRoot { throw UsageError("vm needs root (QEMU's 9p shares the host's root, and the disks live on a private tmpfs)") }
+        if let reason = VMRunner.unavailableReason { throw UsageError(reason) }
+        let trees = try modules.map { directory -> (String, String) in
+            guard FileManager.default.fileExists(atPath: directory + "/modules.dep") || FileManager.default.fileExists(atPath: directory) else {
+                throw UsageError("--modules \(directory): no such directory")
+            }
+            return (URL(fileURLWithPath: directory).lastPathComponent, directory)
+        }
+        let kernels = try kernel.map { image in
+            do {
+                let release = try GuestKernel(image: image, modules: nil).release
+                return try GuestKernel(image: image, modules: trees.first { $0.0 == release }?.1)
+            } catch let error as TargetError {
+                throw UsageError("--kernel \(image): \(error)")
+            }
+        }
+        let options = VMOptions(kernels: kernels, command: guestCommand, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+                                memoryMiB: memory, timeout: .seconds(timeout),
+                                kernelArguments: kernelArguments.map { $0.split(separator: " ").map(String.init) } ?? [])
+        InterruptCleanup.install()
+        let started = Date()
+        printError("dio-torture vm: \(kernels.count) kernel(s), \(options.jobs) at once: \(kernels.map(\.release).joined(separator: ", "))\n")
+        let runs = try VMRunner.run(options) { printError("dio-torture vm: \($0)\n") }
+        guard options.runsCatalogue else {
+            for run in runs { print("== \(run.record.release) (\(run.record.outcome.rawValue))\n\(run.output)") }
+            throw ExitCode(runs.allSatisfy { $0.record.status == 0 } ? 0 : 1)
+        }
+        let report = RunReport(merging: runs, startedAt: started, seed: nil, iterations: nil)
+        let colour = !noColor && isatty(STDOUT_FILENO) != 0
+        print(TextReport.table(report, colour: colour), terminator: "")
+        let failures = TextReport.failures(report)
+        if !failures.isEmpty { print("\n" + failures, terminator: "") }
+        print("\n" + TextReport.kernelMatrix(report, colour: colour), terminator: "")
+        if let json {
+            do {
+                try report.jsonData().write(to: URL(fileURLWithPath: json))
+                print("JSON report: \(json)")
+            } catch {
+                throw UsageError("cannot write \(json): \(error.localizedDescription)")
+            }
+        }
+        throw ExitCode(report.exitCode)
     }
 }
 

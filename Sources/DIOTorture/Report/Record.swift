@@ -15,6 +15,8 @@ public struct RunReport: Codable, Sendable {
     public var complete: Bool
     public var durationSeconds: Double
     public var cases: [CaseRecord]
+    /// For `dio-torture vm`: each guest kernel's boot and run; the cases carry the guest's release.
+    public var guests: [GuestRecord]?
 
     public var counts: [Verdict: Int] {
         cases.reduce(into: [:]) { $0[$1.verdict, default: 0] += 1 }
@@ -89,6 +91,8 @@ public struct CaseRecord: Codable, Sendable {
     /// The first failing iterations in full (at most `maxFailureDetails`); `failures` counts all.
     public var failureDetails: [FailureRecord]
     public var durationSeconds: Double
+    /// Time to first detection: from the start of the case (layout included) to its first FAIL.
+    public var firstFailureSeconds: Double?
 
     public static let maxFailureDetails = 20
 }

@@ -1,9 +1,14 @@
+import Foundation
+
 /// The human summary: one row per case, colour on a terminal.
 public enum TextReport {
+    /// With guest kernels (`dio-torture vm`), each row starts with the kernel it ran on.
     public static func table(_ report: RunReport, colour: Bool) -> String {
-        let header = ["FS", "SCENARIO", "LAYOUT", "READ", "PATTERN", "PATH", "ITER", "VERDICT", "FAIL/N", "NOTE"]
+        let showKernel = report.guests != nil
+        let header = (showKernel ? ["KERNEL"] : []) + ["FS", "SCENARIO", "LAYOUT", "READ", "PATTERN", "PATH", "ITER", "VERDICT", "FAIL/N", "NOTE"]
+        let verdictColumn = header.firstIndex(of: "VERDICT")!
         let rows = report.cases.map { record -> [String] in
-            [record.filesystem.type, record.scenario,
+            (showKernel ? [record.kernel] : []) + [record.filesystem.type, record.scenario,
              record.layout.map { layoutCell($0) } ?? "-",
              record.read.map { formatBytes($0.length) + ($0.offset + $0.length > $0.fileSize ? ">EOF" : "") } ?? "-",
              record.pattern?.rawValue ?? "-", record.path?.description ?? "-",
@@ -17,7 +22,7 @@ public enum TextReport {
             var text = ""
             for (column, cell) in cells.enumerated() {
                 var padded = column < widths.count ? cell.padding(toLength: widths[column]) : cell
-                if column == 7, colour, let verdict { padded = paint(padded, verdict) }
+                if column == verdictColumn, colour, let verdict { padded = paint(padded, verdict) }
                 text += padded + (column < cells.count - 1 ? "  " : "")
             }
             return text
@@ -34,15 +39,77 @@ public enum TextReport {
             return colour && counts[verdict, default: 0] > 0 ? paint(text, verdict) : text
         }
         let reads = report.cases.reduce(0) { $0 + $1.outcomes.values.reduce(0, +) }
-        return "\(report.cases.count) cases, \(reads) reads judged in \(String(format1: report.durationSeconds)) s on \(report.hostKernel), seed \(report.seed): "
+        return "\(report.cases.count) cases, \(reads) reads judged in \(String(format1: report.durationSeconds)) s on \(report.guests.map { $0.map(\.release).joined(separator: ", ") } ?? report.hostKernel), seed \(report.seed): "
             + parts.joined(separator: ", ") + "\n"
+    }
+
+    /// Kernels x filesystems, the verdicts of each cell counted, for a `dio-torture vm` run;
+    /// with each kernel's accelerator, boot time and time to first detection.
+    public static func kernelMatrix(_ report: RunReport, colour: Bool) -> String {
+        guard let guests = report.guests else { return "" }
+        var columns: [String] = []
+        for record in report.cases where record.filesystem.origin != "vm" && !columns.contains(filesystemLabel(record.filesystem)) {
+            columns.append(filesystemLabel(record.filesystem))
+        }
+        let header = ["KERNEL", "ACCEL", "BOOT"] + columns + ["FIRST FAIL"]
+        var rows: [[String]] = [], worst: [[Verdict?]] = []
+        for guest in guests {
+            let cases = report.cases.filter { $0.kernel == guest.release }
+            let broken = cases.first { $0.filesystem.origin == "vm" }
+            var row = [guest.release, guest.accelerator, guest.bootSeconds.map { String(format1: $0) + " s" } ?? "-"]
+            var verdicts: [Verdict?] = [nil, nil, nil]
+            for column in columns {
+                let cell = cases.filter { filesystemLabel($0.filesystem) == column }
+                if cell.isEmpty {
+                    row.append(broken == nil ? "-" : "BROKEN")
+                    verdicts.append(broken == nil ? nil : .broken)
+                    continue
+                }
+                let counts = cell.reduce(into: [Verdict: Int]()) { $0[$1.verdict, default: 0] += 1 }
+                let order: [Verdict] = [.broken, .fail, .inconclusive, .pass, .skip]
+                row.append(order.filter { counts[$0] != nil }.map { "\(counts[$0]!) \($0.rawValue)" }.joined(separator: " "))
+                verdicts.append(order.first { counts[$0] != nil })
+            }
+            let firstFailure = cases.compactMap(\.firstFailureSeconds).min()
+            row.append(firstFailure.map { String(format: "%.3f s", $0) } ?? "-")
+            verdicts.append(nil)
+            rows.append(row)
+            worst.append(verdicts)
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String], _ verdicts: [Verdict?]) -> String {
+            zip(cells.indices, cells).map { column, cell in
+                let padded = cell.padding(toLength: widths[column])
+                guard colour, let verdict = verdicts[column] else { return padded }
+                return paint(padded, verdict)
+            }.joined(separator: "  ")
+        }
+        var output = line(header, Array(repeating: nil, count: header.count)) + "\n"
+        for (row, verdicts) in zip(rows, worst) { output += line(row, verdicts) + "\n" }
+        for guest in guests where !guest.consoleTail.isEmpty {
+            output += "\n\(guest.release): \(guest.outcome.rawValue); last console lines:\n"
+            output += guest.consoleTail.suffix(12).map { "  | " + $0 }.joined(separator: "\n") + "\n"
+        }
+        for guest in guests where !guest.missingModules.isEmpty {
+            output += "\(guest.release): no module for \(guest.missingModules.joined(separator: ", ")) (neither built in nor shipped)\n"
+        }
+        for guest in guests where !guest.failedModules.isEmpty {
+            output += "\(guest.release): modules failed to load: \(guest.failedModules.joined(separator: ", "))\n"
+        }
+        return output
+    }
+
+    static func filesystemLabel(_ filesystem: FilesystemRecord) -> String {
+        ([filesystem.type] + filesystem.mkfsOptions + filesystem.mountOptions.map { "-o" + $0 }).joined(separator: " ")
     }
 
     /// Failing cases in full: every failing iteration's seed, offsets and diagnosis.
     public static func failures(_ report: RunReport) -> String {
         var output = ""
         for record in report.cases where record.verdict == .fail {
-            output += "FAIL \(record.filesystem.type) \(record.id)\n"
+            output += "FAIL \(record.kernel) \(record.filesystem.type) \(record.id)"
+            output += record.firstFailureSeconds.map { String(format: " (first detected %.3f s into the case)", $0) } ?? ""
+            output += "\n"
             for failure in record.failureDetails.prefix(3) {
                 output += "  iteration \(failure.iteration) seed \(failure.seed): \(failure.outcome.rawValue)"
                 output += ", res \(failure.result.map(String.init) ?? "none") of \(failure.expectedLength)"

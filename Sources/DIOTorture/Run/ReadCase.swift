@@ -26,7 +26,7 @@ struct ReadCase {
             seed: caseSeed, iterations: options.iterations, verdict: .broken, failures: 0, outcomes: [:],
             failureDetails: [], durationSeconds: 0)
         do {
-            try execute(seed: caseSeed, into: &record)
+            try execute(seed: caseSeed, started: started, into: &record)
         } catch let stop as Stop {
             record.verdict = stop.verdict
             record.reason = stop.reason
@@ -38,7 +38,7 @@ struct ReadCase {
         return record
     }
 
-    private func execute(seed caseSeed: UInt64, into record: inout CaseRecord) throws {
+    private func execute(seed caseSeed: UInt64, started: Date, into record: inout CaseRecord) throws {
         if let reason = Oracle.incompatibility(spec.path, spec.pattern, filesystem: area.filesystem.type) { throw Stop(verdict: .skip, reason: reason) }
         let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: caseSeed >> 32) | 1, generation: 1, seed: caseSeed)
         var attempts: [OpenFile] = []
@@ -142,6 +142,7 @@ struct ReadCase {
                 tally.judged += 1
                 if held { tally.residencyHeld += 1 }
                 tally.failures += 1
+                if record.firstFailureSeconds == nil { record.firstFailureSeconds = Date().timeIntervalSince(started) }
                 if record.failureDetails.count < CaseRecord.maxFailureDetails {
                     record.failureDetails.append(failure(iteration: iteration, seed: seed, result: result, judgement: judgement,
                                                          contract: contract, verification: verification,

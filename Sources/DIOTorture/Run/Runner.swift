@@ -18,12 +18,17 @@ public struct RunPlan: Sendable {
     public var scenarios: [any Scenario]
     public var selection: Selection
     public var options: RunOptions
+    /// A whole block device that every disk-backed scratch filesystem is made on in turn,
+    /// instead of loop devices (a test VM's virtio disk). Overwritten.
+    public var scratchDevice: String?
 
-    public init(targets: [TargetSpec], scenarios: [any Scenario], selection: Selection, options: RunOptions) {
+    public init(targets: [TargetSpec], scenarios: [any Scenario], selection: Selection, options: RunOptions,
+                scratchDevice: String? = nil) {
         self.targets = targets
         self.scenarios = scenarios
         self.selection = selection
         self.options = options
+        self.scratchDevice = scratchDevice
     }
 
     public var cases: [CaseSpec] { scenarios.flatMap { $0.cases(selection) } }
@@ -50,7 +55,7 @@ public enum Runner {
         var images: ImageStore?
         for target in plan.targets {
             do {
-                let (area, keepAlive) = try prepare(target, kernel: kernel, images: &images)
+                let (area, keepAlive) = try prepare(target, kernel: kernel, device: plan.scratchDevice, images: &images)
                 defer { withExtendedLifetime(keepAlive) {} }
                 let directory = try ScratchDirectory(in: area.directory)
                 defer { directory.remove() }
@@ -74,7 +79,8 @@ public enum Runner {
                          durationSeconds: Date().timeIntervalSince(started), cases: records)
     }
 
-    private static func prepare(_ target: TargetSpec, kernel: String, images: inout ImageStore?) throws -> (WorkArea, AnyObject?) {
+    private static func prepare(_ target: TargetSpec, kernel: String, device: String?,
+                                images: inout ImageStore?) throws -> (WorkArea, AnyObject?) {
         switch target {
         case .directory(let path):
             let record = FilesystemRecord(type: filesystemType(of: path), origin: "directory", location: path,
@@ -82,8 +88,8 @@ public enum Runner {
             return (WorkArea(directory: path, filesystem: record, kernel: kernel), nil)
         case .scratch(let options):
             if let reason = options.kind.unavailableReason { throw TargetError(reason) }
-            if images == nil, options.kind != .tmpfs { images = try ImageStore() }
-            let filesystem = try ScratchFilesystem(options, images: images)
+            if images == nil, device == nil, options.kind != .tmpfs { images = try ImageStore() }
+            let filesystem = try ScratchFilesystem(options, images: images, device: device)
             return (WorkArea(directory: filesystem.root, filesystem: filesystem.record, kernel: kernel), filesystem)
         }
     }

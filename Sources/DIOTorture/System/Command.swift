@@ -40,3 +40,38 @@ public func findExecutable(_ tool: String) -> String? {
     let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
     return directories.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 }
+
+/// How a supervised child ended.
+public enum ChildExit: Sendable, Equatable {
+    case exited(Int32)
+    case signalled(Int32)
+    case timedOut
+}
+
+/// Runs a long-lived program (QEMU) with its output into `output`. It is killed after `timeout`,
+/// when this process is interrupted, and, through the parent-death signal `setpriv` sets before
+/// exec, even when this process is killed outright. The calling thread must outlive the child:
+/// the parent-death signal fires when the thread that spawned it ends.
+public func runSupervised(_ arguments: [String], output: OpenFile, timeout: Duration) throws -> ChildExit {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: findExecutable("setpriv") ?? "/usr/bin/env")
+    process.arguments = (findExecutable("setpriv") != nil ? ["--pdeathsig", "KILL", "--"] : []) + arguments
+    let sink = FileHandle(fileDescriptor: output.descriptor, closeOnDealloc: false)
+    process.standardOutput = sink
+    process.standardError = sink
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let pid = process.processIdentifier
+    let token = InterruptCleanup.register { kill(pid, SIGKILL) }
+    defer { InterruptCleanup.unregister(token) }
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning {
+        if ContinuousClock.now >= deadline {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+            return .timedOut
+        }
+        usleep(20_000)
+    }
+    return process.terminationReason == .uncaughtSignal ? .signalled(process.terminationStatus) : .exited(process.terminationStatus)
+}

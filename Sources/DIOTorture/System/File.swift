@@ -80,3 +80,37 @@ public func filesystemType(of path: String) -> String {
 
 /// Removes a file by name; a missing file is not an error.
 public func removeFile(_ path: String) { unlink(path) }
+
+/// The device number of `path` as "MAJOR:MINOR" (the form /proc/self/mountinfo uses) when it
+/// is a block device; nil when it is something else.
+public func blockDeviceNumber(of path: String) throws -> String? {
+    var status = stat()
+    _ = try checked { stat(path, &status) }
+    guard status.st_mode & S_IFMT == S_IFBLK else { return nil }
+    // glibc's gnu_dev_major/minor are macros Swift cannot see; this is their encoding.
+    let device = UInt64(status.st_rdev)
+    let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
+    let minor = (device & 0xff) | ((device >> 12) & ~0xff)
+    return "\(major):\(minor)"
+}
+
+extension OpenFile {
+    /// A path to this descriptor that child processes (QEMU) can open: /proc/PID/fd/N reopens
+    /// even an unnamed O_TMPFILE file.
+    public var descriptorPath: String { "/proc/\(getpid())/fd/\(descriptor)" }
+
+    /// The whole file from its start, whatever the descriptor's offset.
+    public func contents() throws -> [UInt8] {
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { try read(into: $0, at: data.count) }
+            if count == 0 { return data }
+            data += chunk[..<count]
+        }
+    }
+}
+
+public func makeDirectory(_ path: String, mode: mode_t = 0o700) throws {
+    _ = try checked { mkdir(path, mode) }
+}

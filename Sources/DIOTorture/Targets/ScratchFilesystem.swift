@@ -49,7 +49,7 @@ public struct ScratchOptions: Sendable, Hashable {
     }
 }
 
-/// Where loop images live: a private tmpfs, itself a detached mount. Images are O_TMPFILE files
+/// Where loop images (and test VMs' disks and initramfs) live: a private tmpfs, itself a detached mount. Images are O_TMPFILE files
 /// in it, so nothing of them is ever visible, and all of it is freed when the process ends.
 public final class ImageStore {
     private let mount: DetachedMount
@@ -63,35 +63,61 @@ public final class ImageStore {
         try image.truncate(to: size)
         return image
     }
+
+    /// A named directory in the store (a QEMU 9p share needs a path), gone with the store.
+    func newDirectory(_ name: String) throws -> String {
+        let path = mount.root + "/" + name
+        try makeDirectory(path)
+        return path
+    }
 }
 
 /// A filesystem made for the run: mkfs on a loop device over an image in the `ImageStore`
 /// (or a tmpfs), mounted detached. Everything goes away with the object, or with the process.
+/// Inside a test VM, a whole (virtio) disk can stand in for the loop device.
 public final class ScratchFilesystem {
     public let options: ScratchOptions
     private let mount: DetachedMount
     private let loop: LoopDevice?
+    private let device: String?
 
-    public init(_ options: ScratchOptions, images: ImageStore?) throws {
+    /// `device`, when given, is overwritten by mkfs instead of making a loop device.
+    public init(_ options: ScratchOptions, images: ImageStore?, device: String? = nil) throws {
         self.options = options
         if let reason = options.kind.unavailableReason { throw TargetError(reason) }
         if options.kind == .tmpfs {
             loop = nil
+            self.device = nil
             mount = try DetachedMount(fsType: "tmpfs", source: "dio-torture", options: ["size=\(options.imageSize)"] + options.mountOptions)
             return
         }
-        guard let images else { throw TargetError("no image store for a \(options.kind.rawValue) image") }
-        let image = try images.newImage(size: options.imageSize)
-        let loop = try LoopDevice(backing: image)
-        try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [loop.path])
-        mount = try DetachedMount(fsType: options.kind.rawValue, source: loop.path, options: options.mountOptions)
-        self.loop = loop
+        if let device {
+            loop = nil
+            self.device = device
+        } else {
+            guard let images else { throw TargetError("no image store for a \(options.kind.rawValue) image") }
+            loop = try LoopDevice(backing: try images.newImage(size: options.imageSize))
+            self.device = loop!.path
+        }
+        try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [self.device!])
+        mount = try DetachedMount(fsType: options.kind.rawValue, source: self.device!, options: options.mountOptions)
     }
 
     public var root: String { mount.root }
 
+    /// Why `path` cannot serve as a scratch device, or nil: it must be a block device that
+    /// nothing has mounted, since mkfs will overwrite it.
+    public static func unusableDeviceReason(_ path: String) -> String? {
+        let number: String?
+        do { number = try blockDeviceNumber(of: path) } catch { return "\(path): \(error)" }
+        guard let number else { return "\(path) is not a block device" }
+        let mounted = (try? readTextFile("/proc/self/mountinfo"))?.split(separator: "\n")
+            .contains { $0.split(separator: " ").dropFirst(2).first.map(String.init) == number } ?? false
+        return mounted ? "\(path) is mounted; a scratch device is overwritten" : nil
+    }
+
     public var record: FilesystemRecord {
-        FilesystemRecord(type: options.kind.rawValue, origin: "scratch", location: loop?.path,
+        FilesystemRecord(type: options.kind.rawValue, origin: "scratch", location: device,
                          mkfsOptions: options.mkfsOptions, mountOptions: options.mountOptions)
     }
 }

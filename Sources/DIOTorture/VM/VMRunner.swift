@@ -1,0 +1,301 @@
+import Foundation
+import Glibc
+
+/// What to run in which kernels.
+public struct VMOptions: Sendable {
+    public var kernels: [GuestKernel]
+    /// The dio-torture command line for inside each guest, e.g. ["run", "--fs", "btrfs"].
+    public var command: [String]
+    /// Guests run side by side, one vCPU each.
+    public var jobs: Int
+    public var memoryMiB: Int
+    /// A guest still running after this is killed and its kernel reported BROKEN.
+    public var timeout: Duration
+    /// Appended to the kernel command line.
+    public var kernelArguments: [String]
+    /// The guest's scratch disk (sparse, in the host's private image store).
+    public var diskSize: Int
+
+    public init(kernels: [GuestKernel], command: [String], jobs: Int, memoryMiB: Int = 2048,
+                timeout: Duration, kernelArguments: [String] = [], diskSize: Int = 1 << 30) {
+        self.kernels = kernels
+        self.command = command
+        self.jobs = jobs
+        self.memoryMiB = memoryMiB
+        self.timeout = timeout
+        self.kernelArguments = kernelArguments
+        self.diskSize = diskSize
+    }
+
+    /// The command as the guest runs it: a `run` reports its JSON through the output share and
+    /// makes its scratch filesystems on the guest's virtio disk.
+    var guestCommand: [String] {
+        var command = command.isEmpty || command[0].hasPrefix("-") ? ["run"] + command : command
+        guard command[0] == "run" else { return command }
+        command += ["--json", GuestInit.outputDirectory + "/report.json", "--no-color"]
+        if !command.contains("--dir") { command += ["--scratch-device", GuestInit.scratchDisk] }
+        return command
+    }
+
+    public var runsCatalogue: Bool { guestCommand.first == "run" }
+}
+
+/// How a guest ended, as the host saw it.
+public enum GuestOutcome: String, Codable, Sendable {
+    /// dio-torture ran inside and exited (with whatever status).
+    case completed
+    case panicked = "kernel-panic"
+    case timedOut = "timed-out"
+    /// QEMU ended before dio-torture did, without a panic on the console.
+    case died
+}
+
+/// One guest's boot and run, for the report.
+public struct GuestRecord: Codable, Sendable {
+    public var kernelImage: String
+    public var release: String
+    public var accelerator: String
+    public var outcome: GuestOutcome
+    /// dio-torture's exit status inside the guest.
+    public var status: Int32?
+    /// Seconds from power-on to dio-torture's start, by the guest's clock.
+    public var bootSeconds: Double?
+    public var wallSeconds: Double
+    /// Modules the guest needed but the kernel has neither as a module nor built in.
+    public var missingModules: [String]
+    /// Modules that did not load in the guest (the console has the kernel's reason).
+    public var failedModules: [String]
+    /// The end of the console, kept when the guest did not complete.
+    public var consoleTail: [String]
+}
+
+/// A guest's record, its dio-torture report (for `run`), and what the tool printed inside.
+public struct GuestRun: Sendable {
+    public var record: GuestRecord
+    public var report: RunReport?
+    public var output: String
+}
+
+public enum VMRunner {
+    /// Modules a guest cannot do without, then the ones the catalogue's filesystems use. The
+    /// checksum algorithms come first: the filesystems ask for them by alias when they load (soft
+    /// dependencies, absent from modules.dep), and the guest has no modprobe to answer.
+    static let essentialModules = ["virtio_pci", "virtio_blk", "9pnet_virtio", "9p"]
+    static let wantedModules = ["crc32c_generic", "crc32c_intel", "blake2b_generic", "xxhash_generic", "sha256_generic",
+                                "loop", "ext4", "xfs", "btrfs", "erofs"]
+
+    /// Why VMs cannot run here, or nil.
+    public static var unavailableReason: String? {
+        if findExecutable("qemu-system-x86_64") == nil { return "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)" }
+        if staticBusybox == nil { return "no statically linked busybox for the initramfs (apt-get install busybox-static)" }
+        return nil
+    }
+
+    /// Boots every kernel (up to `jobs` at once) and runs the command in each.
+    public static func run(_ options: VMOptions, progress: @escaping (String) -> Void = { _ in }) throws -> [GuestRun] {
+        let store = try ImageStore()
+        let queue = GuestQueue(count: options.kernels.count)
+        let group = DispatchGroup()
+        for _ in 0..<max(1, min(options.jobs, options.kernels.count)) {
+            group.enter()
+            Thread.detachNewThread {
+                while let index = queue.take() {
+                    let kernel = options.kernels[index]
+                    progress("booting \(kernel.release)")
+                    let run = runGuest(kernel, index: index, options: options, store: store)
+                    progress("\(kernel.release): \(run.record.outcome.rawValue) after \(Int(run.record.wallSeconds)) s")
+                    queue.put(run, at: index)
+                }
+                group.leave()
+            }
+        }
+        group.wait()
+        return queue.results
+    }
+
+    static func runGuest(_ kernel: GuestKernel, index: Int, options: VMOptions, store: ImageStore) -> GuestRun {
+        let started = Date()
+        var record = GuestRecord(kernelImage: kernel.image, release: kernel.release, accelerator: "tcg", outcome: .died,
+                                 status: nil, bootSeconds: nil, wallSeconds: 0, missingModules: [], failedModules: [], consoleTail: [])
+        do {
+            let (modules, missing) = kernel.modules?.loadOrder(essentialModules + wantedModules) ?? ([], [])
+            record.missingModules = missing
+            if let absent = missing.first(where: essentialModules.contains) {
+                throw TargetError("kernel \(kernel.release) has no \(absent), neither built in nor as a module")
+            }
+            let initramfs = try store.newImage(size: 0)
+            try buildInitramfs(modules: modules, kernel: kernel, command: options.guestCommand, into: initramfs)
+            let output = try store.newDirectory("guest-\(index)")
+            for accelerator in usableAccelerators {
+                let disk = try store.newImage(size: options.diskSize)
+                let console = try store.newImage(size: 0)
+                record.accelerator = accelerator
+                let exit = try runSupervised(qemuArguments(kernel: kernel, initramfs: initramfs, disk: disk, output: output,
+                                                           accelerator: accelerator, options: options),
+                                             output: console, timeout: options.timeout)
+                let text = String(decoding: try console.contents(), as: UTF8.self)
+                let booted = text.contains("\(GuestInit.marker) booted")
+                if !booted && accelerator != usableAccelerators.last && exit != .timedOut { continue }
+                return finish(&record, exit: exit, console: text, output: output, started: started)
+            }
+        } catch {
+            record.consoleTail = ["dio-torture: \(error)"]
+        }
+        record.wallSeconds = Date().timeIntervalSince(started)
+        return GuestRun(record: record, report: nil, output: "")
+    }
+
+    private static func finish(_ record: inout GuestRecord, exit: ChildExit, console: String, output: String,
+                               started: Date) -> GuestRun {
+        record.wallSeconds = Date().timeIntervalSince(started)
+        // The serial console ends lines with "\r\n", one Character in Swift: split on newlines.
+        let lines = console.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map {
+            String($0).trimmingCharacters(in: .controlCharacters)
+        }
+        let status = (try? String(contentsOfFile: output + "/status", encoding: .utf8)).flatMap {
+            Int32($0.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        record.status = status
+        record.bootSeconds = lines.first { $0.hasPrefix("\(GuestInit.marker) running") }
+            .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+        if exit == .timedOut {
+            record.outcome = .timedOut
+        } else if lines.contains(where: { $0.contains("Kernel panic - not syncing") }) {
+            record.outcome = .panicked
+        } else {
+            record.outcome = status == nil ? .died : .completed
+        }
+        record.failedModules = lines.compactMap { line in
+            line.hasPrefix("\(GuestInit.marker) module-failed ") ? String(line.split(separator: " ").last!) : nil
+        }
+        if record.outcome != .completed { record.consoleTail = Array(lines.filter { !$0.isEmpty }.suffix(25)) }
+        let report = (try? Data(contentsOf: URL(fileURLWithPath: output + "/report.json"))).flatMap { try? RunReport.decode($0) }
+        return GuestRun(record: record, report: report, output: toolOutput(lines))
+    }
+
+    /// What dio-torture printed inside the guest: the console between the init script's
+    /// "running" and "finished" lines, without kernel messages.
+    static func toolOutput(_ lines: [String]) -> String {
+        guard let start = lines.firstIndex(where: { $0.hasPrefix("\(GuestInit.marker) running") }) else { return "" }
+        let end = lines[start...].firstIndex { $0.hasPrefix("\(GuestInit.marker) finished") } ?? lines.endIndex
+        return lines[(start + 1)..<end].filter { !$0.hasPrefix("[") }.joined(separator: "\n")
+    }
+
+    /// KVM first when /dev/kvm opens, then TCG: a KVM start that fails before the guest boots
+    /// (as on this project's development VM) falls back to TCG.
+    static var usableAccelerators: [String] {
+        let kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        guard kvm >= 0 else { return ["tcg"] }
+        close(kvm)
+        return ["kvm", "tcg"]
+    }
+
+    static func qemuArguments(kernel: GuestKernel, initramfs: OpenFile, disk: OpenFile, output: String,
+                              accelerator: String, options: VMOptions) -> [String] {
+        let hostRoot = "local,path=/,mount_tag=\(GuestInit.hostTag),security_model=none,readonly=on"
+        let outputShare = "local,path=\(output),mount_tag=\(GuestInit.outputTag),security_model=none"
+        return ["qemu-system-x86_64", "-accel", accelerator, "-cpu", accelerator == "kvm" ? "host" : "max",
+                "-m", "\(options.memoryMiB)", "-smp", "1", "-nodefaults", "-display", "none", "-no-reboot",
+                "-serial", "stdio", "-kernel", kernel.image, "-initrd", initramfs.descriptorPath,
+                "-append", (["console=ttyS0", "panic=-1", "quiet"] + options.kernelArguments).joined(separator: " "),
+                "-drive", "file=\(disk.descriptorPath),format=raw,if=virtio,cache=unsafe",
+                "-virtfs", hostRoot, "-virtfs", outputShare]
+    }
+
+    static func buildInitramfs(modules: [String], kernel: GuestKernel, command: [String], into file: OpenFile) throws {
+        guard let busybox = staticBusybox else { throw TargetError(unavailableReason ?? "no busybox") }
+        var archive = Initramfs()
+        for directory in ["/bin", "/dev", "/proc", "/sys", "/modules"] { archive.directory(directory) }
+        archive.characterDevice("/dev/console", major: 5, minor: 1)
+        archive.file("/bin/busybox", data: try readBytes(busybox), executable: true)
+        var inArchive: [String] = []
+        for (number, module) in modules.enumerated() {
+            let name = "/modules/\(number)-" + URL(fileURLWithPath: module).lastPathComponent
+            archive.file(name, data: try readBytes(kernel.modules!.directory + "/" + module))
+            inArchive.append(name)
+        }
+        let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        archive.file("/init", data: Array(GuestInit.script(modules: inArchive, command: [binary] + command).utf8), executable: true)
+        let bytes = archive.finished()
+        _ = try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+    }
+
+    private static func readBytes(_ path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw TargetError("\(path): cannot read") }
+        return [UInt8](data)
+    }
+
+    /// busybox on PATH when it is statically linked (no PT_INTERP program header): the
+    /// initramfs has no C library.
+    static var staticBusybox: String? {
+        guard let path = findExecutable("busybox"), let data = FileManager.default.contents(atPath: path),
+              data.count > 64, data.starts(with: [0x7F, 0x45, 0x4C, 0x46]) else { return nil }
+        func integer(_ offset: Int, _ size: Int) -> Int {
+            (0..<size).reduce(0) { $0 | Int(data[data.startIndex + offset + $1]) << (8 * $1) }
+        }
+        let headersAt = integer(0x20, 8), headerSize = integer(0x36, 2), headers = integer(0x38, 2)
+        let interpreted = (0..<headers).contains { integer(headersAt + $0 * headerSize, 4) == 3 }
+        return interpreted ? nil : path
+    }
+}
+
+/// Hands out kernel indexes to the worker threads and collects their runs.
+private final class GuestQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private var runs: [GuestRun?]
+
+    init(count: Int) { runs = Array(repeating: nil, count: count) }
+
+    func take() -> Int? {
+        lock.lock(); defer { lock.unlock() }
+        guard next < runs.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func put(_ run: GuestRun, at index: Int) {
+        lock.lock(); defer { lock.unlock() }
+        runs[index] = run
+    }
+
+    var results: [GuestRun] {
+        lock.lock(); defer { lock.unlock() }
+        return runs.map { $0! }
+    }
+}
+
+extension RunReport {
+    /// One report for a kernel matrix: every guest's cases, and a BROKEN case for each guest that
+    /// did not bring a report back (boot failure, panic, hang), with its last console line.
+    public init(merging runs: [GuestRun], startedAt: Date, seed: UInt64?, iterations: Int?) {
+        var cases: [CaseRecord] = []
+        for run in runs {
+            if let report = run.report { cases += report.cases }
+            guard let reason = Self.brokenReason(run) else { continue }
+            cases.append(CaseRecord(id: "vm/\(run.record.release)", kernel: run.record.release,
+                                    filesystem: FilesystemRecord(type: "-", origin: "vm", location: nil, mkfsOptions: [], mountOptions: []),
+                                    scenario: "vm", seed: seed ?? 0, iterations: 0, verdict: .broken, reason: reason,
+                                    failures: 0, outcomes: [:], failureDetails: [], durationSeconds: run.record.wallSeconds))
+        }
+        self.init(startedAt: ISO8601DateFormatter().string(from: startedAt), hostKernel: Kernel.release,
+                  seed: seed ?? runs.compactMap(\.report?.seed).first ?? 0,
+                  iterations: iterations ?? runs.compactMap(\.report?.iterations).first ?? 0,
+                  complete: runs.allSatisfy { $0.report?.complete ?? false },
+                  durationSeconds: Date().timeIntervalSince(startedAt), cases: cases, guests: runs.map(\.record))
+    }
+
+    private static func brokenReason(_ run: GuestRun) -> String? {
+        let record = run.record
+        let last = record.consoleTail.last.map { ": \($0)" } ?? ""
+        switch record.outcome {
+        case .completed where run.report == nil:
+            return "dio-torture exited \(record.status.map(String.init) ?? "?") in the guest without a report"
+                + (run.output.split(separator: "\n").last.map { ": \($0)" } ?? "")
+        case .completed: return nil
+        case .panicked: return "guest kernel panicked" + (record.consoleTail.first { $0.contains("Kernel panic") }.map { ": \($0)" } ?? last)
+        case .timedOut: return "guest still running after the timeout, killed after \(Int(record.wallSeconds)) s" + last
+        case .died: return "guest ended before dio-torture finished" + last
+        }
+    }
+}
