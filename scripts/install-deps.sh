@@ -3,7 +3,8 @@
 # Not root: says what is missing and carries on (the tests that need it skip with the reason).
 set -euo pipefail
 
-packages=(liburing-dev pkg-config btrfs-progs xfsprogs e2fsprogs fio)
+# qemu-system-x86, busybox-static, kmod (depmod) and xz-utils: the kernel matrix (`dio-torture vm`).
+packages=(liburing-dev pkg-config btrfs-progs xfsprogs e2fsprogs fio qemu-system-x86 busybox-static kmod xz-utils)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

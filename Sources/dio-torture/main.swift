@@ -101,7 +101,7 @@ struct Run: ParsableCommand {
         throw ExitCode(report.exitCode)
     }
 
-    private func makePlan() throws -> RunPlan {
+    func makePlan() throws -> RunPlan {
         let scenarios = try scenario.map { try names($0).map { name in
             guard let found = DIOTorture.scenario(named: name) else {
                 throw UsageError("unknown scenario '\(name)'; choose from \(catalogue.map(\.name).joined(separator: ", "))")
@@ -216,10 +216,14 @@ struct VM: ParsableCommand {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if ["vm", "bench"].contains(guestCommand.first ?? "") { throw ValidationError("the guest command cannot be '\(guestCommand[0])'") }
         // The guest would only fail on what the host can reject now.
+        let parsed: ParsableCommand
         do {
-            _ = try DIOTortureCommand.parseAsRoot(guestCommand.isEmpty || guestCommand[0].hasPrefix("-") ? ["run"] + guestCommand : guestCommand)
+            parsed = try DIOTortureCommand.parseAsRoot(guestCommand.isEmpty || guestCommand[0].hasPrefix("-") ? ["run"] + guestCommand : guestCommand)
         } catch {
             throw ValidationError("guest command: \(DIOTortureCommand.message(for: error))")
+        }
+        if let run = parsed as? Run {
+            do { _ = try run.makePlan() } catch let error as UsageError { throw ValidationError("guest command: \(error)") }
         }
     }
 

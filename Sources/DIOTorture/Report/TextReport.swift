@@ -51,13 +51,13 @@ public enum TextReport {
         for record in report.cases where record.filesystem.origin != "vm" && !columns.contains(filesystemLabel(record.filesystem)) {
             columns.append(filesystemLabel(record.filesystem))
         }
-        let header = ["KERNEL", "ACCEL", "BOOT"] + columns + ["FIRST FAIL"]
+        let header = ["KERNEL", "ACCEL", "GUEST", "BOOT"] + columns + ["FIRST FAIL"]
         var rows: [[String]] = [], worst: [[Verdict?]] = []
         for guest in guests {
             let cases = report.cases.filter { $0.kernel == guest.release }
             let broken = cases.first { $0.filesystem.origin == "vm" }
-            var row = [guest.release, guest.accelerator, guest.bootSeconds.map { String(format1: $0) + " s" } ?? "-"]
-            var verdicts: [Verdict?] = [nil, nil, nil]
+            var row = [guest.release, guest.accelerator, guest.outcome.rawValue, guest.bootSeconds.map { String(format1: $0) + " s" } ?? "-"]
+            var verdicts: [Verdict?] = [nil, nil, broken == nil ? nil : .broken, nil]
             for column in columns {
                 let cell = cases.filter { filesystemLabel($0.filesystem) == column }
                 if cell.isEmpty {

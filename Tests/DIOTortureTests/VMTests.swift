@@ -1,0 +1,181 @@
+import Foundation
+import Glibc
+import Testing
+@testable import DIOTorture
+
+/// The repository, and the test kernels `../shared/kernels` holds beside it.
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let sharedKernels = repository.deletingLastPathComponent().appendingPathComponent("shared/kernels").path
+let bugKernel = sharedKernels + "/bzImage-btrfs-nowait-bug"
+let fixedKernel = sharedKernels + "/bzImage-btrfs-nowait-fixed"
+
+/// Debian's 6.1 and 6.12 kernels as scripts/fetch-debian-kernels.sh unpacks them (`make test` runs it).
+let debianKernels: [String] = {
+    let root = repository.appendingPathComponent(".cache/kernels").path
+    let trees = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { !$0.hasSuffix(".partial") }.sorted()
+    return trees.compactMap { tree in
+        let boot = "\(root)/\(tree)/boot"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: boot)) ?? []).first { $0.hasPrefix("vmlinuz-") }.map { "\(boot)/\($0)" }
+    }
+}()
+
+let vmRequirement: String? = rootRequirement ?? VMRunner.unavailableReason
+    ?? (FileManager.default.fileExists(atPath: bugKernel) && FileManager.default.fileExists(atPath: fixedKernel)
+        ? nil : "the test kernels are not in \(sharedKernels)")
+
+/// The 2022 MariaDB case, exactly: btrfs, 4 extents of 4 KiB, a 16 KiB io_uring readv into a
+/// buffer with only its first page resident, no explicit RWF_NOWAIT.
+let mariadbCase = "nowait-partial-fault/4x4K-reverse/first-page-only/uring-readv"
+
+func qemuProcesses() -> [String] {
+    let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return pids.filter { Int($0) != nil }.compactMap { pid in
+        (try? readTextFile("/proc/\(pid)/comm")).flatMap { $0.hasPrefix("qemu-system") ? pid : nil }
+    }
+}
+
+@Suite struct GuestImageTests {
+    @Test func initramfsIsNewcWithTrailer() throws {
+        var archive = Initramfs()
+        archive.directory("/bin")
+        archive.file("/init", data: Array("#!/bin/sh\n".utf8), executable: true)
+        let bytes = archive.finished()
+        #expect(bytes.count % 4 == 0)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.hasPrefix("070701"))
+        #expect(text.components(separatedBy: "070701").count - 1 == 3)
+        #expect(text.contains("/init\0") && text.contains("#!/bin/sh\n") && text.contains("TRAILER!!!\0"))
+        // mode of /init, the second entry: its header's second field.
+        let second = text.range(of: "070701", range: text.index(text.startIndex, offsetBy: 6)..<text.endIndex)!
+        let mode = text[text.index(second.upperBound, offsetBy: 8)..<text.index(second.upperBound, offsetBy: 16)]
+        #expect(UInt32(mode, radix: 16) == 0o100755)
+    }
+
+    @Test func moduleLoadOrderPutsDependenciesFirst() throws {
+        let root = NSTemporaryDirectory() + "dio-torture-modules-\(getpid())/6.1.0-test"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: root).deletingLastPathComponent().path) }
+        try """
+        kernel/fs/btrfs/btrfs.ko.xz: kernel/crypto/xor.ko.xz kernel/lib/libcrc32c.ko.xz
+        kernel/lib/libcrc32c.ko.xz:
+        kernel/crypto/xor.ko.xz:
+        kernel/fs/9p/9p.ko.xz: kernel/net/9p/9pnet.ko.xz
+        kernel/net/9p/9pnet.ko.xz:
+        kernel/crypto/crc32c_generic.ko.xz:
+        """.write(toFile: root + "/modules.dep", atomically: true, encoding: .utf8)
+        try "kernel/fs/ext4/ext4.ko\n".write(toFile: root + "/modules.builtin", atomically: true, encoding: .utf8)
+        let tree = try ModuleTree(directory: root, release: "6.1.0-test")
+        let (files, missing) = tree.loadOrder(["crc32c-generic", "9p", "ext4", "btrfs", "nosuchfs"])
+        #expect(files == ["kernel/crypto/crc32c_generic.ko.xz", "kernel/net/9p/9pnet.ko.xz", "kernel/fs/9p/9p.ko.xz",
+                          "kernel/crypto/xor.ko.xz", "kernel/lib/libcrc32c.ko.xz", "kernel/fs/btrfs/btrfs.ko.xz"])
+        #expect(missing == ["nosuchfs"])
+        #expect(throws: TargetError.self) { try ModuleTree(directory: root, release: "6.12.0-other") }
+    }
+
+    @Test func guestRunReportsThroughTheShareOnTheVirtioDisk() {
+        let options = VMOptions(kernels: [], command: ["--fs", "btrfs"], jobs: 1, timeout: .seconds(1))
+        #expect(options.guestCommand == ["run", "--fs", "btrfs", "--json", "/diot-out/report.json", "--no-color",
+                                         "--scratch-device", "/dev/vda"])
+        #expect(VMOptions(kernels: [], command: ["probe"], jobs: 1, timeout: .seconds(1)).guestCommand == ["probe"])
+    }
+
+    @Test func kernelReleaseComesFromTheBzImageHeader() throws {
+        #expect(throws: TargetError.self) { try GuestKernel.release(ofImage: "/etc/hostname") }
+        try #require(FileManager.default.fileExists(atPath: bugKernel), "no test kernels in \(sharedKernels)")
+        #expect(try GuestKernel.release(ofImage: bugKernel) == "6.1.192-diot-bug")
+    }
+}
+
+extension OnTheRealKernel {
+    /// The kernel matrix end to end, under QEMU: it must catch the real bug, pass where the bug is
+    /// fixed, and report a guest that panics or hangs as BROKEN, leaving no QEMU behind.
+    @Suite(.serialized, .enabled(if: vmRequirement == nil, Comment(rawValue: vmRequirement ?? "")))
+    struct KernelMatrixTests {
+        let report = NSTemporaryDirectory() + "dio-torture-vm-\(getpid()).json"
+
+        func runVM(_ arguments: [String]) throws -> (ToolRun, RunReport?) {
+            defer { unlink(report) }
+            let result = try runTool(["vm", "--json", report, "--no-color"] + arguments)
+            let decoded = FileManager.default.contents(atPath: report).flatMap { try? RunReport.decode($0) }
+            #expect(qemuProcesses().isEmpty, "QEMU left running")
+            return (result, decoded)
+        }
+
+        @Test func catchesTheMariaDBShortReadOnTheBugKernel() throws {
+            let (result, report) = try runVM(["--kernel", bugKernel, "--", "run", "--fs", "btrfs", "--scenario", "nowait-partial-fault",
+                                              "--pattern", "first-page-only", "--io-path", "uring-readv", "--iterations", "100"])
+            #expect(result.status == 1, "\(result.stderr)")
+            let record = try #require(report?.cases.first { $0.id == mariadbCase && $0.filesystem.type == "btrfs" }, "\(result.stdout)")
+            #expect(record.kernel == "6.1.192-diot-bug")
+            #expect(record.verdict == .fail)
+            #expect(record.layout?.status == .verified && record.layout?.found.count == 4)
+            #expect(record.residency?.planned == "#..." && record.residency?.heldIterations == 100)
+            let short = record.outcomes["short-before-eof"] ?? 0
+            print("MariaDB case on \(record.kernel): \(short)/\(record.iterations) short-before-eof, \(record.failures) FAIL; first detection \(record.firstFailureSeconds ?? -1) s into the case")
+            #expect(short >= 99 && record.failures >= 99)
+            let first = try #require(record.failureDetails.first)
+            #expect(first.result == 4096 && first.expectedLength == 16384)
+            #expect((first.badRanges + first.unfilledTail).contains { $0.diagnosis == .unfilled })
+            #expect((record.firstFailureSeconds ?? 99) < 1.0)
+        }
+
+        @Test func quickSuiteMatrixFailsOnlyWhereTheBugIs() throws {
+            if debianKernels.count < 2 { print("Debian 6.1/6.12 kernels not fetched (scripts/fetch-debian-kernels.sh): matrix of the test kernels only") }
+            let kernels = [bugKernel, fixedKernel] + debianKernels
+            let (result, decoded) = try runVM(kernels.flatMap { ["--kernel", $0] } + ["--", "run"])
+            let report = try #require(decoded, "\(result.stderr)")
+            print(TextReport.kernelMatrix(report, colour: false))
+            #expect(result.status == 1)
+            #expect(report.guests?.count == kernels.count)
+            #expect(report.guests?.allSatisfy { $0.outcome == .completed && $0.failedModules.isEmpty } == true)
+            for guest in report.guests ?? [] {
+                let cases = report.cases.filter { $0.kernel == guest.release }
+                #expect(Set(cases.map(\.filesystem.type)) == ["btrfs", "xfs", "ext4", "tmpfs"], "\(guest.release)")
+                #expect(!cases.contains { $0.verdict == .broken || $0.verdict == .inconclusive }, "\(guest.release)")
+                let failures = cases.filter { $0.verdict == .fail }
+                if guest.release == "6.1.192-diot-bug" {
+                    #expect(failures.contains { $0.id == mariadbCase })
+                    #expect(failures.allSatisfy { $0.filesystem.type == "btrfs" && $0.outcomes.keys.sorted() == ["short-before-eof"] })
+                } else {
+                    #expect(failures.isEmpty, "\(guest.release): \(failures.map(\.id))")
+                }
+            }
+        }
+
+        @Test func panicAndHangAreBrokenWithTheConsole() throws {
+            let (panic, panicked) = try runVM(["--kernel", fixedKernel, "--append", "rdinit=/nonexistent", "--", "run", "--fs", "btrfs"])
+            #expect(panic.status == 1)
+            #expect(panicked?.guests?.first?.outcome == .panicked)
+            #expect(panicked?.cases.first?.verdict == .broken && panicked?.cases.first?.reason?.contains("Kernel panic") == true)
+            #expect(panic.stdout.contains("last console lines"))
+
+            let started = Date()
+            let (hang, hung) = try runVM(["--kernel", fixedKernel, "--timeout", "8", "--", "run"])
+            #expect(Date().timeIntervalSince(started) < 30)
+            #expect(hang.status == 1)
+            #expect(hung?.guests?.first?.outcome == .timedOut)
+            #expect(hung?.cases.first?.verdict == .broken)
+        }
+
+        @Test func interruptedVMLeavesNoQEMU() throws {
+            let result = try runTool(["vm", "--kernel", fixedKernel, "--kernel", bugKernel, "--", "run"], interruptAfter: .seconds(5))
+            #expect(result.status == 130)
+            #expect(settles { qemuProcesses().isEmpty }, "QEMU left running after SIGINT")
+            #expect(ourMounts().isEmpty)
+        }
+
+        @Test(arguments: [
+            (["vm", "--kernel", "/etc/hostname"], "not an x86 bzImage"),
+            (["vm", "--kernel", "/nonexistent/bzImage"], "cannot open the kernel image"),
+            (["vm", "--", "run"], "give at least one --kernel"),
+            (["vm", "--kernel", "K", "--", "run", "--fs", "zfs"], "guest command: unknown filesystem 'zfs'"),
+            (["vm", "--kernel", "K", "--", "run", "--iteratons", "3"], "guest command: Unknown option"),
+        ])
+        func badInputIsOneLineAndExitTwo(_ arguments: [String], _ message: String) throws {
+            let result = try runTool(arguments.map { $0 == "K" ? fixedKernel : $0 })
+            #expect(result.status == 2, "\(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        }
+    }
+}
