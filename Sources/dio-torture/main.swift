@@ -7,7 +7,7 @@ struct DIOTortureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dio-torture",
         abstract: "Catches kernel bugs where direct I/O and the page cache break their promises.",
-        subcommands: [Run.self, VM.self, List.self, Probe.self, Bench.self],
+        subcommands: [Run.self, VM.self, Compare.self, List.self, Probe.self, Bench.self],
         defaultSubcommand: Run.self)
 }
 
@@ -55,11 +55,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Watchdog: seconds without a completion before a read is a HANG.")
     var timeout: Int = 10
 
-    @Option(name: .long, help: "Write the JSON report here.")
-    var json: String?
-
-    @Flag(name: .customLong("no-color"), help: "No colour, even on a terminal.")
-    var noColor = false
+    @OptionGroup var outputs: ReportOutputs
 
     @Flag(name: .customLong("self-test-corruption"), help: "Harness self-test: flip a byte of every completed read before verifying it; every judged case must FAIL.")
     var selfTestCorruption = false
@@ -77,7 +73,6 @@ struct Run: ParsableCommand {
     func run() throws {
         let plan = try makePlan()
         InterruptCleanup.install()
-        let colour = !noColor && isatty(STDOUT_FILENO) != 0
         let showProgress = isatty(STDERR_FILENO) != 0
         let total = plan.cases.count * plan.targets.count
         printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
@@ -87,17 +82,7 @@ struct Run: ParsableCommand {
             printError(String(line.prefix(160)))
             if progress.done == progress.total { printError("\r\u{1B}[K") }
         }
-        print(TextReport.table(report, colour: colour), terminator: "")
-        let failures = TextReport.failures(report)
-        if !failures.isEmpty { print("\n" + failures, terminator: "") }
-        if let json {
-            do {
-                try report.jsonData().write(to: URL(fileURLWithPath: json))
-                print("JSON report: \(json)")
-            } catch {
-                throw UsageError("cannot write \(json): \(error.localizedDescription)")
-            }
-        }
+        try outputs.emit(report)
         throw ExitCode(report.exitCode)
     }
 
@@ -201,11 +186,7 @@ struct VM: ParsableCommand {
     @Option(name: .customLong("append"), help: ArgumentHelp("Extra kernel command-line arguments.", valueName: "args"))
     var kernelArguments: String?
 
-    @Option(name: .long, help: "Write the merged JSON report here.")
-    var json: String?
-
-    @Flag(name: .customLong("no-color"), help: "No colour, even on a terminal.")
-    var noColor = false
+    @OptionGroup var outputs: ReportOutputs
 
     @Argument(parsing: .postTerminator, help: "The dio-torture command to run in each guest, after `--`.")
     var guestCommand: [String] = []
@@ -256,20 +237,42 @@ struct VM: ParsableCommand {
             throw ExitCode(runs.allSatisfy { $0.record.status == 0 } ? 0 : 1)
         }
         let report = RunReport(merging: runs, startedAt: started, seed: nil, iterations: nil)
-        let colour = !noColor && isatty(STDOUT_FILENO) != 0
-        print(TextReport.table(report, colour: colour), terminator: "")
-        let failures = TextReport.failures(report)
-        if !failures.isEmpty { print("\n" + failures, terminator: "") }
-        print("\n" + TextReport.kernelMatrix(report, colour: colour), terminator: "")
-        if let json {
-            do {
-                try report.jsonData().write(to: URL(fileURLWithPath: json))
-                print("JSON report: \(json)")
-            } catch {
-                throw UsageError("cannot write \(json): \(error.localizedDescription)")
-            }
-        }
+        try outputs.emit(report)
         throw ExitCode(report.exitCode)
+    }
+}
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Gate: list new failures, fixed and unchanged cases of CURRENT against BASELINE.",
+        discussion: """
+        Cases match on filesystem and case id (on the same kernel when the baseline has it), so a \
+        baseline from the running kernel gates its upgrade. The expunge file lists known failures, \
+        one per line: KERNEL FILESYSTEM CASE # reason or fixing commit (shell globs).
+        Exit status: 1 only for a new failure that is not expunged; 2 for unreadable input.
+        """)
+
+    @Argument(help: "The baseline JSON report.")
+    var baseline: String
+
+    @Argument(help: "The current JSON report.")
+    var current: String
+
+    @Option(help: ArgumentHelp("Known failures not to gate on.", valueName: "file"))
+    var expunge: String?
+
+    func run() throws {
+        func load(_ path: String) throws -> RunReport {
+            guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("\(path): cannot read") }
+            do { return try RunReport.decode(data) } catch { throw UsageError("\(path): not a dio-torture JSON report") }
+        }
+        let expunged = try expunge.map { path -> ExpungeList in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw UsageError("\(path): cannot read") }
+            do { return try ExpungeList(text: text, file: path) } catch { throw UsageError("\(error)") }
+        }
+        let comparison = Comparison(baseline: try load(baseline), current: try load(current), expunge: expunged)
+        print(comparison.text, terminator: "")
+        throw ExitCode(comparison.exitCode)
     }
 }
 
@@ -348,6 +351,42 @@ struct Bench: ParsableCommand {
         printError("\r\u{1B}[K")
         print(Benchmark.table(report, options: options), terminator: "")
         if report.rows.contains(where: { $0.failures > 0 }) { throw ExitCode(1) }
+    }
+}
+
+/// The human table on stdout, and the report files a run or a kernel matrix can write.
+struct ReportOutputs: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Write the JSON report (docs/report-schema.md) here.", valueName: "file"))
+    var json: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write JUnit XML here (one testsuite per kernel and filesystem).", valueName: "file"))
+    var junit: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write KTAP (as kernel selftests print it) here.", valueName: "file"))
+    var ktap: String?
+
+    @Flag(name: .customLong("no-color"), help: "No colour, even on a terminal.")
+    var noColor = false
+
+    func emit(_ report: RunReport) throws {
+        let colour = !noColor && isatty(STDOUT_FILENO) != 0
+        print(TextReport.table(report, colour: colour), terminator: "")
+        let failures = TextReport.failures(report)
+        if !failures.isEmpty { print("\n" + failures, terminator: "") }
+        if report.guests != nil { print("\n" + TextReport.kernelMatrix(report, colour: colour), terminator: "") }
+        let files: [(String?, String, () throws -> Data)] = [
+            (json, "JSON report", { try report.jsonData() }),
+            (junit, "JUnit XML", { Data(JUnit.document(report).utf8) }),
+            (ktap, "KTAP", { Data(KTAP.document(report).utf8) }),
+        ]
+        for case let (path?, name, contents) in files {
+            do {
+                try contents().write(to: URL(fileURLWithPath: path))
+                print("\(name): \(path)")
+            } catch {
+                throw UsageError("cannot write \(path): \(error.localizedDescription)")
+            }
+        }
     }
 }
 

@@ -142,6 +142,26 @@ extension OnTheRealKernel {
             }
         }
 
+        /// The upgrade gate: a baseline from the fixed twin, the bug kernel as the candidate.
+        @Test func compareNamesTheMariaDBCaseUnlessExpunged() throws {
+            let directory = NSTemporaryDirectory() + "dio-torture-gate-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            for (name, kernel) in [("baseline", fixedKernel), ("current", bugKernel)] {
+                let result = try runTool(["vm", "--kernel", kernel, "--json", "\(directory)/\(name).json", "--", "run", "--fs", "btrfs",
+                                          "--scenario", "nowait-partial-fault", "--pattern", "first-page-only,all-resident"])
+                #expect(result.status == (name == "baseline" ? 0 : 1), "\(result.stderr)")
+            }
+            let gate = try runTool(["compare", "\(directory)/baseline.json", "\(directory)/current.json"])
+            #expect(gate.status == 1)
+            #expect(gate.stdout.contains("6.1.192-diot-bug btrfs \(mariadbCase):"), "\(gate.stdout)")
+            try "6.1.192-diot-bug btrfs nowait-partial-fault/*/first-page-only/* # the 2022 short read, put back on purpose\n"
+                .write(toFile: "\(directory)/expunge", atomically: true, encoding: .utf8)
+            let known = try runTool(["compare", "\(directory)/baseline.json", "\(directory)/current.json", "--expunge", "\(directory)/expunge"])
+            #expect(known.status == 0, "\(known.stdout)")
+            #expect(known.stdout.contains("NEW FAILURES: 0"))
+        }
+
         @Test func panicAndHangAreBrokenWithTheConsole() throws {
             let (panic, panicked) = try runVM(["--kernel", fixedKernel, "--append", "rdinit=/nonexistent", "--", "run", "--fs", "btrfs"])
             #expect(panic.status == 1)
