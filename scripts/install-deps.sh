@@ -3,8 +3,9 @@
 # Not root: says what is missing and carries on (the tests that need it skip with the reason).
 set -euo pipefail
 
-# qemu-system-x86, busybox-static, kmod (depmod) and xz-utils: the kernel matrix (`dio-torture vm`).
-packages=(liburing-dev pkg-config btrfs-progs xfsprogs e2fsprogs fio qemu-system-x86 busybox-static kmod xz-utils)
+# qemu-system-x86, busybox-static, kmod (depmod) and xz-utils: the kernel matrix (`dio-torture vm`);
+# gcc: the tests build the C reproducers dio-torture writes.
+packages=(liburing-dev pkg-config btrfs-progs xfsprogs e2fsprogs fio qemu-system-x86 busybox-static kmod xz-utils gcc)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -7,7 +7,7 @@ struct DIOTortureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dio-torture",
         abstract: "Catches kernel bugs where direct I/O and the page cache break their promises.",
-        subcommands: [Run.self, VM.self, Compare.self, List.self, Probe.self, Bench.self],
+        subcommands: [Run.self, VM.self, Compare.self, Repro.self, Exec.self, List.self, Probe.self, Bench.self],
         defaultSubcommand: Run.self)
 }
 
@@ -195,7 +195,7 @@ struct VM: ParsableCommand {
         if kernel.isEmpty { throw ValidationError("give at least one --kernel") }
         if timeout < 1 || memory < 256 { throw ValidationError("--timeout must be at least 1 and --memory at least 256") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        if ["vm", "bench"].contains(guestCommand.first ?? "") { throw ValidationError("the guest command cannot be '\(guestCommand[0])'") }
+        if ["vm", "bench", "compare", "repro"].contains(guestCommand.first ?? "") { throw ValidationError("the guest command cannot be '\(guestCommand[0])'") }
         // The guest would only fail on what the host can reject now.
         let parsed: ParsableCommand
         do {
@@ -273,6 +273,106 @@ struct Compare: ParsableCommand {
         let comparison = Comparison(baseline: try load(baseline), current: try load(current), expunge: expunged)
         print(comparison.text, terminator: "")
         throw ExitCode(comparison.exitCode)
+    }
+}
+
+struct Repro: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a standalone C reproducer (liburing only) of one case of a report.",
+        discussion: """
+        The C file rebuilds the case's extent layout, buffer fault pattern and read, judges the first \
+        completion and prints expected against got. Build: gcc repro.c -o repro -luring; \
+        run: ./repro DIR [ITERATIONS], or on a scratch filesystem: dio-torture exec --fs btrfs -- ./repro {}
+        """)
+
+    @Argument(help: "A JSON report.")
+    var report: String
+
+    @Argument(help: "The case id, as the report names it.")
+    var caseID: String
+
+    @Option(help: "Of several records with that id, the one on this kernel.")
+    var kernel: String?
+
+    @Option(help: "Of several records with that id, the one on this filesystem.")
+    var fs: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the C file here instead of stdout.", valueName: "file"))
+    var output: String?
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: report) else { throw UsageError("\(report): cannot read") }
+        guard let decoded = try? RunReport.decode(data) else { throw UsageError("\(report): not a dio-torture JSON report") }
+        let matching = decoded.cases.filter {
+            $0.id == caseID && (kernel == nil || $0.kernel == kernel) && (fs == nil || $0.filesystem.type == fs)
+        }
+        // The failing record when there is one: that is what a reproducer is for.
+        guard let record = matching.first(where: { $0.verdict == .fail }) ?? matching.first else {
+            throw UsageError("\(report): no case \(caseID)\(kernel.map { " on \($0)" } ?? "")\(fs.map { " on \($0)" } ?? "")")
+        }
+        let source: String
+        do { source = try Reproducer.source(for: record) } catch { throw UsageError("\(error)") }
+        guard let output else { print(source, terminator: ""); return }
+        do { try source.write(toFile: output, atomically: true, encoding: .utf8) } catch {
+            throw UsageError("cannot write \(output): \(error.localizedDescription)")
+        }
+        printError("dio-torture: wrote \(output) (\(record.kernel), \(record.filesystem.type), \(record.verdict.rawValue)); build with gcc \(output) -luring\n")
+    }
+}
+
+struct Exec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a program (a reproducer) in a fresh directory on a scratch filesystem, then remove it all.",
+        discussion: """
+        `{}` in the program's arguments becomes the directory (appended when absent). Exits with \
+        the program's status. Example: dio-torture exec --fs btrfs -- ./repro {} 100
+        """)
+
+    @Option(help: "The scratch filesystem: btrfs, xfs, ext4 or tmpfs.")
+    var fs: String
+
+    @Option(name: .customLong("mkfs-options"), help: "Extra mkfs arguments.")
+    var mkfsOptions: String?
+
+    @Option(name: .customLong("mount-options"), help: "Mount options, comma-separated.")
+    var mountOptions: String?
+
+    @Option(name: .customLong("scratch-device"), help: ArgumentHelp("Make the filesystem on this block device (OVERWRITTEN) instead of a loop device.", valueName: "dev"))
+    var scratchDevice: String?
+
+    @Argument(parsing: .postTerminator, help: "The program and its arguments, after `--`.")
+    var program: [String] = []
+
+    func validate() throws {
+        if program.isEmpty { throw ValidationError("give the program to run after `--`") }
+        if ScratchKind(rawValue: fs) == nil {
+            throw ValidationError("unknown filesystem '\(fs)'; choose from \(ScratchKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let scratchDevice, let reason = ScratchFilesystem.unusableDeviceReason(scratchDevice) {
+            throw ValidationError("--scratch-device: \(reason)")
+        }
+    }
+
+    func run() throws {
+        let kind = ScratchKind(rawValue: fs)!
+        InterruptCleanup.install()
+        let status: Int32
+        do {
+            let images = scratchDevice == nil && kind != .tmpfs ? try ImageStore() : nil
+            let options = ScratchOptions(kind: kind, mkfsOptions: mkfsOptions.map { $0.split(separator: " ").map(String.init) } ?? [],
+                                         mountOptions: mountOptions.map { $0.split(separator: ",").map(String.init) } ?? [])
+            let filesystem = try ScratchFilesystem(options, images: images, device: scratchDevice)
+            let directory = try ScratchDirectory(in: filesystem.root)
+            defer { directory.remove() }
+            let arguments = program.contains("{}") ? program.map { $0 == "{}" ? directory.path : $0 } : program + [directory.path]
+            status = try withExtendedLifetime(filesystem) { try runInheritingOutput(arguments) }
+        } catch let error as UsageError {
+            throw error
+        } catch {
+            printError("dio-torture exec: \(error)\n")
+            throw ExitCode(3)
+        }
+        throw ExitCode(status)
     }
 }
 

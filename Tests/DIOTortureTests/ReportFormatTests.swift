@@ -67,6 +67,21 @@ func sampleReport() -> RunReport {
         #expect(lines.contains("not ok 1 6.1-bug btrfs") && lines.contains("not ok 2 6.1-fixed btrfs"))
     }
 
+    @Test func reproducerCarriesTheCaseOrRefusesAPatternItCannotBuild() throws {
+        var record = sampleReport().cases[0]
+        record.layout = LayoutRecord(planned: ExtentPlan(count: 4, size: 4096, order: .reverse), plannedExtents: [], status: .verified, found: [], note: nil)
+        record.read = ReadRecord(offset: 0, length: 16384, fileSize: 16384)
+        record.pattern = .firstPageOnly
+        record.path = IOPath(.uringReadv)
+        let source = try Reproducer.source(for: record)
+        for line in ["#define EXTENTS 4", "#define REVERSE 1", "#define READ_LENGTH 16384", "#define PATTERN FIRST_PAGE_ONLY",
+                     "#define METHOD URING_READV", "#define NOWAIT 0", "#include <liburing.h>", "int main("] {
+            #expect(source.contains(line), "\(line)")
+        }
+        record.pattern = .uffd
+        #expect(throws: TargetError.self) { try Reproducer.source(for: record) }
+    }
+
     @Test func compareGatesOnlyOnNewFailuresThatAreNotExpunged() throws {
         let report = sampleReport()
         var baseline = report

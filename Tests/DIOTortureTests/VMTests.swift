@@ -162,6 +162,30 @@ extension OnTheRealKernel {
             #expect(known.stdout.contains("NEW FAILURES: 0"))
         }
 
+        /// `repro` turns the failing record into C that shows the short read on the bug kernel
+        /// and a full read on its twin, run there on a scratch btrfs by `exec`.
+        @Test(.enabled(if: findExecutable("gcc") != nil, "needs gcc to build the reproducer"))
+        func generatedReproducerShowsTheShortRead() throws {
+            let directory = NSTemporaryDirectory() + "dio-torture-repro-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let found = try runTool(["vm", "--kernel", bugKernel, "--json", "\(directory)/bug.json", "--", "run", "--fs", "btrfs",
+                                     "--scenario", "nowait-partial-fault", "--pattern", "first-page-only", "--io-path", "uring-readv", "--iterations", "5"])
+            #expect(found.status == 1)
+            let written = try runTool(["repro", "\(directory)/bug.json", mariadbCase, "-o", "\(directory)/repro.c"])
+            #expect(written.status == 0, "\(written.stderr)")
+            try runCommand(["gcc", "-Wall", "-Werror", "\(directory)/repro.c", "-o", "\(directory)/repro", "-luring"])
+            let bug = try runTool(["vm", "--kernel", bugKernel, "--", "exec", "--fs", "btrfs", "--", "\(directory)/repro", "{}", "10"])
+            print(bug.stdout)
+            #expect(bug.status == 1)
+            #expect(bug.stdout.contains("FIEMAP found 4"))
+            #expect(bug.stdout.contains("expected 16384, got 4096 -> SHORT READ before EOF"))
+            #expect(bug.stdout.contains("10 of 10 iterations illegal"))
+            let fixed = try runTool(["vm", "--kernel", fixedKernel, "--", "exec", "--fs", "btrfs", "--", "\(directory)/repro", "{}", "10"])
+            #expect(fixed.status == 0)
+            #expect(fixed.stdout.contains("0 of 10 iterations illegal"), "\(fixed.stdout)")
+        }
+
         @Test func panicAndHangAreBrokenWithTheConsole() throws {
             let (panic, panicked) = try runVM(["--kernel", fixedKernel, "--append", "rdinit=/nonexistent", "--", "run", "--fs", "btrfs"])
             #expect(panic.status == 1)

@@ -75,3 +75,17 @@ public func runSupervised(_ arguments: [String], output: OpenFile, timeout: Dura
     }
     return process.terminationReason == .uncaughtSignal ? .signalled(process.terminationStatus) : .exited(process.terminationStatus)
 }
+
+/// Runs a program with this process's standard input, output and error; its exit status, or
+/// 128 + the signal that killed it, as a shell reports it.
+public func runInheritingOutput(_ arguments: [String]) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    try process.run()
+    let pid = process.processIdentifier
+    let token = InterruptCleanup.register { kill(pid, SIGKILL) }
+    defer { InterruptCleanup.unregister(token) }
+    process.waitUntilExit()
+    return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+}

@@ -27,10 +27,11 @@ public struct VMOptions: Sendable {
         self.diskSize = diskSize
     }
 
-    /// The command as the guest runs it: a `run` reports its JSON through the output share and
-    /// makes its scratch filesystems on the guest's virtio disk.
+    /// The command as the guest runs it: a `run` reports its JSON through the output share, and
+    /// `run` and `exec` make their scratch filesystems on the guest's virtio disk.
     var guestCommand: [String] {
         var command = command.isEmpty || command[0].hasPrefix("-") ? ["run"] + command : command
+        if command[0] == "exec" { return ["exec", "--scratch-device", GuestInit.scratchDisk] + command.dropFirst() }
         guard command[0] == "run" else { return command }
         command += ["--json", GuestInit.outputDirectory + "/report.json", "--no-color"]
         if !command.contains("--dir") { command += ["--scratch-device", GuestInit.scratchDisk] }

@@ -1,0 +1,234 @@
+/// A standalone C reproducer of one case (liburing only: `gcc repro.c -o repro -luring`): it
+/// rebuilds the extent layout, the buffer's fault pattern and the read, fires it, judges the
+/// first completion as the oracle does, and prints expected against got.
+public enum Reproducer {
+    /// Patterns the C file can rebuild; the others need a second file, a mapping of the file
+    /// under test or a userfaultfd thread.
+    static let patterns: [FaultPattern: String] = [
+        .allResident: "ALL_RESIDENT", .firstPageOnly: "FIRST_PAGE_ONLY", .noneResident: "NONE_RESIDENT",
+        .everyOtherPage: "EVERY_OTHER_PAGE", .madvDontneedAfterTouch: "MADV_DONTNEED_AFTER_TOUCH",
+        .protNoneHole: "PROT_NONE_HOLE", .thp: "THP",
+    ]
+    static let methods: [IOPath.Method: String] = [
+        .uringRead: "URING_READ", .uringReadv: "URING_READV", .uringReadFixed: "URING_READ_FIXED",
+        .preadv2: "PREADV2", .pread: "PREAD",
+    ]
+
+    public static func source(for record: CaseRecord) throws -> String {
+        guard let layout = record.layout?.planned, let read = record.read, let pattern = record.pattern, let path = record.path else {
+            throw TargetError("case \(record.id) is not a read case: nothing to reproduce")
+        }
+        guard let patternName = patterns[pattern] else {
+            throw TargetError("repro cannot rebuild the \(pattern.rawValue) pattern yet; it can: \(patterns.keys.map(\.rawValue).sorted().joined(separator: ", "))")
+        }
+        let first = record.failureDetails.first.map {
+            "first failure: iteration \($0.iteration) seed \($0.seed), \($0.outcome.rawValue), res \($0.result.map(String.init) ?? "none") of \($0.expectedLength)"
+        } ?? "no failure recorded"
+        let header = """
+        /*
+         * dio-torture reproducer for \(record.id)
+         * Recorded: kernel \(record.kernel), \(record.filesystem.type), \(record.verdict.rawValue) in \(record.failures)/\(record.iterations) iterations;
+         * \(first).
+         *
+         * Build: gcc repro.c -o repro -luring
+         * Run:   ./repro DIR [ITERATIONS]     (DIR on the filesystem under test; a file is made and removed there)
+         * Exit:  0 every read legal and correct, 1 a short read or corruption the oracle forbids, 2 set-up error.
+         */
+        #define EXTENTS \(layout.count)
+        #define EXTENT_SIZE \(layout.size)
+        #define GAP \(layout.gap)
+        #define REVERSE \(layout.order == .reverse ? 1 : 0)
+        #define SPACER \(layout.spacer ? 1 : 0)
+        #define READ_OFFSET \(read.offset)
+        #define READ_LENGTH \(read.length)
+        #define FILE_SIZE \(read.fileSize)
+        #define PATTERN \(patternName)
+        #define METHOD \(methods[path.method]!)
+        #define NOWAIT \(path.nowait ? 1 : 0)
+        #define ASYNC \(path.async ? 1 : 0)
+        #define ITERATIONS \(record.iterations)
+
+        """
+        return header + body
+    }
+
+    /// The fixed part of every reproducer.
+    static let body = #"""
+    #define _GNU_SOURCE
+    #include <errno.h>
+    #include <fcntl.h>
+    #include <linux/fiemap.h>
+    #include <linux/fs.h>
+    #include <liburing.h>
+    #include <stdio.h>
+    #include <stdlib.h>
+    #include <string.h>
+    #include <sys/ioctl.h>
+    #include <sys/mman.h>
+    #include <sys/uio.h>
+    #include <unistd.h>
+
+    enum { ALL_RESIDENT, FIRST_PAGE_ONLY, NONE_RESIDENT, EVERY_OTHER_PAGE, MADV_DONTNEED_AFTER_TOUCH, PROT_NONE_HOLE, THP };
+    enum { URING_READ, URING_READV, URING_READ_FIXED, PREADV2, PREAD };
+    #define PAGE 4096
+    #define POISON 0xA5
+    #define HUGE (2 << 20)
+
+    /* What the file holds at `offset`: a byte of its offset's sector and position, never POISON. */
+    static unsigned char file_byte(long offset) {
+        unsigned char value = (unsigned char)((offset >> 9) * 31 + (offset & 511) * 7 + 0x11);
+        return value == POISON ? 0x5A : value;
+    }
+
+    static void die(const char *what) { perror(what); exit(2); }
+
+    /* The current buffer's whole mapping, unmapped after each iteration. */
+    static void *mapping;
+    static size_t mapping_length;
+
+    static void write_layout(int fd, const char *spacer_path) {
+        unsigned char *bounce;
+        if (posix_memalign((void **)&bounce, PAGE, EXTENT_SIZE)) die("posix_memalign");
+        int spacer = SPACER ? open(spacer_path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600) : -1;
+        if (SPACER && spacer < 0) die("open spacer");
+        for (int i = 0; i < EXTENTS; i++) {
+            int extent = REVERSE ? EXTENTS - 1 - i : i;
+            long start = (long)extent * (EXTENT_SIZE + GAP);
+            for (long b = 0; b < EXTENT_SIZE; b++) bounce[b] = file_byte(start + b);
+            if (pwrite(fd, bounce, EXTENT_SIZE, start) != EXTENT_SIZE) die("pwrite");
+            if (fsync(fd)) die("fsync");
+            if (SPACER) {
+                memset(bounce, 0x5A, EXTENT_SIZE);
+                if (pwrite(spacer, bounce, EXTENT_SIZE, (long)i * EXTENT_SIZE) != EXTENT_SIZE || fsync(spacer)) die("spacer");
+            }
+        }
+        if (SPACER) { close(spacer); unlink(spacer_path); }
+        free(bounce);
+    }
+
+    static int count_extents(int fd) {
+        struct { struct fiemap map; struct fiemap_extent extents[64]; } request = {0};
+        request.map.fm_length = FIEMAP_MAX_OFFSET;
+        request.map.fm_flags = FIEMAP_FLAG_SYNC;
+        request.map.fm_extent_count = 64;
+        if (ioctl(fd, FS_IOC_FIEMAP, &request.map)) return -1;
+        return (int)request.map.fm_mapped_extents;
+    }
+
+    /* Sets up the buffer; returns it, and where a PROT_NONE page makes a short read legal (-1: nowhere). */
+    static unsigned char *make_buffer(int pages, long *hole_offset, int *resident) {
+        unsigned char *base;
+        *hole_offset = -1;
+        if (PATTERN == THP) {
+            unsigned char *raw = mmap(NULL, 3 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (raw == MAP_FAILED) die("mmap");
+            mapping = raw;
+            mapping_length = 3 * HUGE;
+            unsigned char *aligned = (unsigned char *)(((unsigned long)raw + HUGE - 1) & ~(unsigned long)(HUGE - 1));
+            madvise(aligned, 2 * HUGE, MADV_HUGEPAGE);
+            memset(aligned, POISON, HUGE);
+            base = aligned + HUGE - (long)(pages / 2) * PAGE;
+            for (int p = 0; p < pages; p++) resident[p] = p < pages / 2;
+            return base;
+        }
+        base = mmap(NULL, (size_t)pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (base == MAP_FAILED) die("mmap");
+        mapping = base;
+        mapping_length = (size_t)pages * PAGE;
+        madvise(base, (size_t)pages * PAGE, MADV_NOHUGEPAGE);
+        for (int p = 0; p < pages; p++) {
+            int touch = PATTERN == ALL_RESIDENT || PATTERN == MADV_DONTNEED_AFTER_TOUCH || (PATTERN == FIRST_PAGE_ONLY && p == 0)
+                || (PATTERN == EVERY_OTHER_PAGE && p % 2 == 0) || (PATTERN == PROT_NONE_HOLE && p != pages / 2);
+            if (touch) memset(base + (long)p * PAGE, POISON, PAGE);
+            resident[p] = touch;
+        }
+        if (PATTERN == MADV_DONTNEED_AFTER_TOUCH) {
+            madvise(base + (long)(pages / 2) * PAGE, (size_t)(pages - pages / 2) * PAGE, MADV_DONTNEED);
+            for (int p = pages / 2; p < pages; p++) resident[p] = 0;
+        }
+        if (PATTERN == PROT_NONE_HOLE) {
+            if (mprotect(base + (long)(pages / 2) * PAGE, PAGE, PROT_NONE)) die("mprotect");
+            *hole_offset = (long)(pages / 2) * PAGE;
+        }
+        return base;
+    }
+
+    static int fire(struct io_uring *ring, int fd, unsigned char *buffer) {
+        if (METHOD == PREAD) { int r = (int)pread(fd, buffer, READ_LENGTH, READ_OFFSET); return r < 0 ? -errno : r; }
+        struct iovec vector = { buffer, READ_LENGTH };
+        if (METHOD == PREADV2) { int r = (int)preadv2(fd, &vector, 1, READ_OFFSET, RWF_NOWAIT); return r < 0 ? -errno : r; }
+        if (METHOD == URING_READ_FIXED && io_uring_register_buffers(ring, &vector, 1)) die("io_uring_register_buffers");
+        struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+        if (METHOD == URING_READ) io_uring_prep_read(sqe, fd, buffer, READ_LENGTH, READ_OFFSET);
+        else if (METHOD == URING_READV) io_uring_prep_readv(sqe, fd, &vector, 1, READ_OFFSET);
+        else io_uring_prep_read_fixed(sqe, fd, buffer, READ_LENGTH, READ_OFFSET, 0);
+        if (NOWAIT) sqe->rw_flags = RWF_NOWAIT;
+        if (ASYNC) sqe->flags |= IOSQE_ASYNC;
+        if (io_uring_submit(ring) != 1) die("io_uring_submit");
+        struct io_uring_cqe *cqe;
+        if (io_uring_wait_cqe(ring, &cqe)) die("io_uring_wait_cqe");
+        int result = cqe->res; /* the first completion, judged as is: never resubmitted */
+        io_uring_cqe_seen(ring, cqe);
+        if (METHOD == URING_READ_FIXED) io_uring_unregister_buffers(ring);
+        return result;
+    }
+
+    int main(int argc, char **argv) {
+        if (argc < 2) { fprintf(stderr, "usage: %s DIR [ITERATIONS]\n", argv[0]); return 2; }
+        int iterations = argc > 2 ? atoi(argv[2]) : ITERATIONS;
+        char path[4096], spacer_path[4096];
+        snprintf(path, sizeof path, "%s/repro-%d.dat", argv[1], getpid());
+        snprintf(spacer_path, sizeof spacer_path, "%s/repro-%d.spacer", argv[1], getpid());
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+        if (fd < 0) die("open O_DIRECT");
+        write_layout(fd, spacer_path);
+        int found = count_extents(fd);
+        printf("layout: %d extents of %d bytes planned, FIEMAP found %d%s\n", EXTENTS, EXTENT_SIZE, found,
+               found == EXTENTS ? "" : " (NOT the planned layout: the result proves nothing)");
+        struct io_uring ring;
+        if (METHOD <= URING_READ_FIXED && io_uring_queue_init(4, &ring, 0)) die("io_uring_queue_init");
+        long expected = FILE_SIZE - READ_OFFSET < READ_LENGTH ? FILE_SIZE - READ_OFFSET : READ_LENGTH;
+        int pages = (READ_LENGTH + PAGE - 1) / PAGE, bad = 0;
+        for (int i = 0; i < iterations; i++) {
+            int resident[pages];
+            long hole;
+            unsigned char *buffer = make_buffer(pages, &hole, resident);
+            unsigned char residency[pages];
+            char map[pages + 1];
+            mincore((void *)((unsigned long)buffer & ~(unsigned long)(PAGE - 1)), (size_t)pages * PAGE, residency);
+            for (int p = 0; p < pages; p++) map[p] = residency[p] & 1 ? '#' : '.';
+            map[pages] = 0;
+            int result = fire(&ring, fd, buffer);
+            long mismatch = -1;
+            for (long b = 0; result > 0 && b < result; b++)
+                if (buffer[b] != file_byte(READ_OFFSET + b)) { mismatch = b; break; }
+            const char *verdict = "ok: full and correct";
+            if (mismatch >= 0) verdict = "CORRUPTION: the bytes returned are not the file's";
+            else if (result == -EAGAIN && NOWAIT) verdict = "ok: EAGAIN, legal under an explicit RWF_NOWAIT";
+            else if (result == -EFAULT && hole >= 0) verdict = "ok: EFAULT at the PROT_NONE page";
+            else if (result < 0) verdict = "ERROR: the read failed";
+            else if (result < expected && NOWAIT) verdict = "ok: partial read, legal under an explicit RWF_NOWAIT";
+            else if (result < expected && result == hole) verdict = "ok: short read stopping at the PROT_NONE page";
+            else if (result < expected) verdict = "SHORT READ before EOF: the rest of the buffer is unfilled";
+            int illegal = strncmp(verdict, "ok", 2) != 0;
+            bad += illegal;
+            printf("iteration %d: residency %s, expected %ld, got %d%s%s -> %s\n", i, map, expected, result,
+                   result < 0 ? " " : "", result < 0 ? strerror(-result) : "", verdict);
+            if (illegal && mismatch >= 0) printf("  first bad byte at file offset %ld: expected 0x%02x, got 0x%02x\n",
+                                                  READ_OFFSET + mismatch, file_byte(READ_OFFSET + mismatch), buffer[mismatch]);
+            if (illegal && mismatch < 0 && result >= 0) {
+                long tail = result;
+                int prior = resident[tail / PAGE] ? POISON : 0;
+                long end = tail;
+                while (end < expected && (hole < 0 || end < hole) && buffer[end] == prior) end++;
+                printf("  bytes %ld..%ld still hold the buffer's prior content (0x%02x): unfilled\n", tail, end, prior);
+            }
+            munmap(mapping, mapping_length);
+        }
+        printf("%d of %d iterations illegal\n", bad, iterations);
+        close(fd);
+        unlink(path);
+        return bad ? 1 : 0;
+    }
+    """#
+}
