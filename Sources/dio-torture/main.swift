@@ -76,9 +76,12 @@ struct Run: ParsableCommand {
         let showProgress = isatty(STDERR_FILENO) != 0
         let total = plan.cases.count * plan.targets.count
         printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
+        let started = Date()
         let report = Runner.run(plan) { progress in
             guard showProgress else { return }
-            let line = "\r\u{1B}[K[\(progress.done)/\(progress.total)] \(progress.failures) failed  \(progress.current)"
+            let elapsed = Date().timeIntervalSince(started)
+            let eta = progress.done > 0 ? " ETA \(Int(elapsed / Double(progress.done) * Double(progress.total - progress.done)))s" : ""
+            let line = "\r\u{1B}[K[\(progress.done)/\(progress.total)] \(progress.failures) failed\(eta)  \(progress.current)"
             printError(String(line.prefix(160)))
             if progress.done == progress.total { printError("\r\u{1B}[K") }
         }
