@@ -214,17 +214,11 @@ struct VM: ParsableCommand {
     func run() throws {
         if !Kernel.isRoot { throw UsageError("vm needs root (QEMU's 9p shares the host's root, and the disks live on a private tmpfs)") }
         if let reason = VMRunner.unavailableReason { throw UsageError(reason) }
-        let trees = try modules.map { directory -> (String, String) in
-            guard FileManager.default.fileExists(atPath: directory + "/modules.dep") || FileManager.default.fileExists(atPath: directory) else {
-                throw UsageError("--modules \(directory): no such directory")
-            }
-            return (URL(fileURLWithPath: directory).lastPathComponent, directory)
+        for directory in modules where !FileManager.default.fileExists(atPath: directory) {
+            throw UsageError("--modules \(directory): no such directory")
         }
         let kernels = try kernel.map { image in
-            do {
-                let release = try GuestKernel(image: image, modules: nil).release
-                return try GuestKernel(image: image, modules: trees.first { $0.0 == release }?.1)
-            } catch let error as TargetError {
+            do { return try GuestKernel(image: image, moduleDirectories: modules) } catch let error as TargetError {
                 throw UsageError("--kernel \(image): \(error)")
             }
         }
@@ -359,18 +353,11 @@ struct Exec: ParsableCommand {
     func run() throws {
         let kind = ScratchKind(rawValue: fs)!
         InterruptCleanup.install()
+        let options = ScratchOptions(kind: kind, mkfsOptions: mkfsOptions.map { $0.split(separator: " ").map(String.init) } ?? [],
+                                     mountOptions: mountOptions.map { $0.split(separator: ",").map(String.init) } ?? [])
         let status: Int32
         do {
-            let images = scratchDevice == nil && kind != .tmpfs ? try ImageStore() : nil
-            let options = ScratchOptions(kind: kind, mkfsOptions: mkfsOptions.map { $0.split(separator: " ").map(String.init) } ?? [],
-                                         mountOptions: mountOptions.map { $0.split(separator: ",").map(String.init) } ?? [])
-            let filesystem = try ScratchFilesystem(options, images: images, device: scratchDevice)
-            let directory = try ScratchDirectory(in: filesystem.root)
-            defer { directory.remove() }
-            let arguments = program.contains("{}") ? program.map { $0 == "{}" ? directory.path : $0 } : program + [directory.path]
-            status = try withExtendedLifetime(filesystem) { try runInheritingOutput(arguments) }
-        } catch let error as UsageError {
-            throw error
+            status = try ScratchFilesystem.run(program, on: options, device: scratchDevice)
         } catch {
             printError("dio-torture exec: \(error)\n")
             throw ExitCode(3)

@@ -54,8 +54,13 @@ public enum ChildExit: Sendable, Equatable {
 /// the parent-death signal fires when the thread that spawned it ends.
 public func runSupervised(_ arguments: [String], output: OpenFile, timeout: Duration) throws -> ChildExit {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: findExecutable("setpriv") ?? "/usr/bin/env")
-    process.arguments = (findExecutable("setpriv") != nil ? ["--pdeathsig", "KILL", "--"] : []) + arguments
+    if let setpriv = findExecutable("setpriv") {
+        process.executableURL = URL(fileURLWithPath: setpriv)
+        process.arguments = ["--pdeathsig", "KILL", "--"] + arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+    }
     let sink = FileHandle(fileDescriptor: output.descriptor, closeOnDealloc: false)
     process.standardOutput = sink
     process.standardError = sink

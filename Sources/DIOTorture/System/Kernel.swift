@@ -10,6 +10,14 @@ public enum Kernel {
 
     public static var isRoot: Bool { geteuid() == 0 }
 
+    /// Whether /dev/kvm opens for read and write; whether a guest then starts is QEMU's to find out.
+    public static var kvmOpens: Bool {
+        let descriptor = open("/dev/kvm", O_RDWR | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        close(descriptor)
+        return true
+    }
+
     /// Filesystem types the kernel knows now (/proc/filesystems); built-in or loaded modules only.
     public static var filesystems: Set<String> {
         let text = (try? readTextFile("/proc/filesystems")) ?? ""

@@ -93,14 +93,26 @@ public final class ScratchFilesystem {
         }
         if let device {
             loop = nil
-            self.device = device
         } else {
             guard let images else { throw TargetError("no image store for a \(options.kind.rawValue) image") }
             loop = try LoopDevice(backing: try images.newImage(size: options.imageSize))
-            self.device = loop!.path
         }
-        try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [self.device!])
-        mount = try DetachedMount(fsType: options.kind.rawValue, source: self.device!, options: options.mountOptions)
+        let target = device ?? loop!.path
+        self.device = target
+        try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [target])
+        mount = try DetachedMount(fsType: options.kind.rawValue, source: target, options: options.mountOptions)
+    }
+
+    /// Makes the filesystem (on `device`, or a loop device over a private image), runs `program`
+    /// in a fresh directory on it with `{}` in its arguments standing for that directory (appended
+    /// when absent), removes it all, and returns the program's exit status.
+    public static func run(_ program: [String], on options: ScratchOptions, device: String?) throws -> Int32 {
+        let images = device == nil && options.kind != .tmpfs ? try ImageStore() : nil
+        let filesystem = try ScratchFilesystem(options, images: images, device: device)
+        let directory = try ScratchDirectory(in: filesystem.root)
+        defer { directory.remove() }
+        let arguments = program.contains("{}") ? program.map { $0 == "{}" ? directory.path : $0 } : program + [directory.path]
+        return try withExtendedLifetime(filesystem) { try runInheritingOutput(arguments) }
     }
 
     public var root: String { mount.root }

@@ -8,11 +8,14 @@ public struct GuestKernel: Sendable {
     public let release: String
     public let modules: ModuleTree?
 
-    public init(image: String, modules: String?) throws {
+    /// `moduleDirectories` (`lib/modules/RELEASE` trees) are matched to the kernel by release;
+    /// without a match, the tree beside the image is used when there is one.
+    public init(image: String, moduleDirectories: [String] = []) throws {
         self.image = image
         let release = try Self.release(ofImage: image)
         self.release = release
-        let directory = modules ?? Self.modulesBeside(image: image, release: release)
+        let directory = moduleDirectories.first { URL(fileURLWithPath: $0).lastPathComponent == release }
+            ?? Self.modulesBeside(image: image, release: release)
         self.modules = try directory.map { try ModuleTree(directory: $0, release: release) }
     }
 

@@ -1,5 +1,4 @@
 import Foundation
-import Glibc
 
 /// What to run in which kernels.
 public struct VMOptions: Sendable {
@@ -184,12 +183,7 @@ public enum VMRunner {
 
     /// KVM first when /dev/kvm opens, then TCG: a KVM start that fails before the guest boots
     /// (as on this project's development VM) falls back to TCG.
-    static var usableAccelerators: [String] {
-        let kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC)
-        guard kvm >= 0 else { return ["tcg"] }
-        close(kvm)
-        return ["kvm", "tcg"]
-    }
+    static var usableAccelerators: [String] { Kernel.kvmOpens ? ["kvm", "tcg"] : ["tcg"] }
 
     static func qemuArguments(kernel: GuestKernel, initramfs: OpenFile, disk: OpenFile, output: String,
                               accelerator: String, options: VMOptions) -> [String] {
