@@ -17,6 +17,7 @@
 #include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/vfs.h>
 #include <linux/fs.h>
 #include <linux/stat.h>
@@ -117,6 +118,11 @@ static inline int diot_fsconfig(int fd, unsigned cmd, const char *key, const cha
     return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
 }
 static inline int diot_fsmount(int fd) { return (int)syscall(SYS_fsmount, fd, 1 /* FSMOUNT_CLOEXEC */, 0); }
+
+// Child processes: an anonymous in-memory file for a child's stdio, and a pollable pid.
+static inline int diot_memfd_create(const char *name) { return (int)syscall(SYS_memfd_create, name, 1 /* MFD_CLOEXEC */); }
+static inline int diot_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+static inline int diot_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
 
 static inline int diot_loop_configure(int loopfd, int backingfd, uint32_t flags) {
     struct loop_config cfg;

@@ -7,7 +7,7 @@ struct DIOTortureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dio-torture",
         abstract: "Catches kernel bugs where direct I/O and the page cache break their promises.",
-        subcommands: [Run.self, VM.self, Compare.self, Repro.self, Exec.self, List.self, Probe.self, Bench.self],
+        subcommands: [Run.self, VM.self, Compare.self, Repro.self, Exec.self, List.self, Probe.self, Bench.self, CaseWorker.self],
         defaultSubcommand: Run.self)
 }
 
@@ -55,6 +55,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Watchdog: seconds without a completion before a read is a HANG.")
     var timeout: Int = 10
 
+    @Option(name: .customLong("case-timeout"), help: "Seconds before a case's process is killed and the case recorded as HANG with its kernel stacks.")
+    var caseTimeout: Int = 120
+
     @OptionGroup var outputs: ReportOutputs
 
     @Flag(name: .customLong("self-test-corruption"), help: "Harness self-test: flip a byte of every completed read before verifying it; every judged case must FAIL.")
@@ -62,7 +65,7 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
-        if timeout < 1 { throw ValidationError("--timeout must be at least 1 second") }
+        if timeout < 1 || caseTimeout < 1 { throw ValidationError("--timeout and --case-timeout must be at least 1 second") }
         if dir != nil && fs != nil { throw ValidationError("--dir and --fs are exclusive: one target kind per run") }
         if dir != nil && scratchDevice != nil { throw ValidationError("--dir and --scratch-device are exclusive: one target kind per run") }
         if let scratchDevice, let reason = ScratchFilesystem.unusableDeviceReason(scratchDevice) {
@@ -72,21 +75,9 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let plan = try makePlan()
-        InterruptCleanup.install()
-        let showProgress = isatty(STDERR_FILENO) != 0
         let total = plan.cases.count * plan.targets.count
         printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
-        let started = Date()
-        let report = Runner.run(plan) { progress in
-            guard showProgress else { return }
-            let elapsed = Date().timeIntervalSince(started)
-            let eta = progress.done > 0 ? " ETA \(Int(elapsed / Double(progress.done) * Double(progress.total - progress.done)))s" : ""
-            let line = "\r\u{1B}[K[\(progress.done)/\(progress.total)] \(progress.failures) failed\(eta)  \(progress.current)"
-            printError(String(line.prefix(160)))
-            if progress.done == progress.total { printError("\r\u{1B}[K") }
-        }
-        try outputs.emit(report)
-        throw ExitCode(report.exitCode)
+        try runIsolated(plan.batches, scratchDevice: plan.scratchDevice, caseTimeout: caseTimeout, outputs: outputs)
     }
 
     func makePlan() throws -> RunPlan {
@@ -304,7 +295,7 @@ struct Repro: ParsableCommand {
             $0.id == caseID && (kernel == nil || $0.kernel == kernel) && (fs == nil || $0.filesystem.type == fs)
         }
         // The failing record when there is one: that is what a reproducer is for.
-        guard let record = matching.first(where: { $0.verdict == .fail }) ?? matching.first else {
+        guard let record = matching.first(where: { $0.verdict.isFailure }) ?? matching.first else {
             throw UsageError("\(report): no case \(caseID)\(kernel.map { " on \($0)" } ?? "")\(fs.map { " on \($0)" } ?? "")")
         }
         let source: String
@@ -442,6 +433,45 @@ struct Bench: ParsableCommand {
         print(Benchmark.table(report, options: options), terminator: "")
         if report.rows.contains(where: { $0.failures > 0 }) { throw ExitCode(1) }
     }
+}
+
+/// Runs batches with every case in its own process, a progress line on a terminal; the first
+/// SIGINT/SIGTERM stops after the running case and still writes the (incomplete) reports.
+func runIsolated(_ batches: [RunBatch], scratchDevice: String?, caseTimeout: Int, outputs: ReportOutputs) throws {
+    InterruptCleanup.install()
+    InterruptCleanup.stopGracefully()
+    let isolation = CaseIsolation.childProcess(executable: try ownExecutable(), deadline: .seconds(caseTimeout))
+    let showProgress = isatty(STDERR_FILENO) != 0
+    let started = Date()
+    let report = Runner.run(batches, scratchDevice: scratchDevice, isolation: isolation) { progress in
+        guard showProgress else { return }
+        let elapsed = Date().timeIntervalSince(started)
+        let eta = progress.done > 0 ? " ETA \(Int(elapsed / Double(progress.done) * Double(progress.total - progress.done)))s" : ""
+        let line = "\r\u{1B}[K[\(progress.done)/\(progress.total)] \(progress.failures) failed\(eta)  \(progress.current)"
+        printError(String(line.prefix(160)))
+        if progress.done == progress.total { printError("\r\u{1B}[K") }
+    }
+    try outputs.emit(report)
+    if let signalNumber = InterruptCleanup.interruptingSignal {
+        printError("dio-torture: interrupted; the report holds the \(report.cases.count) cases that finished (complete: false)\n")
+        throw ExitCode(128 + signalNumber)
+    }
+    throw ExitCode(report.exitCode)
+}
+
+/// This binary, for the case processes.
+func ownExecutable() throws -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard length > 0 else { throw UsageError("cannot find this executable through /proc/self/exe") }
+    return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+struct CaseWorker: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "case-worker", abstract: "Internal: run one case given as JSON on standard input.", shouldDisplay: false)
+
+    func run() throws { throw ExitCode(CaseJob.serveStandardInput()) }
 }
 
 /// The human table on stdout, and the report files a run or a kernel matrix can write.

@@ -50,21 +50,29 @@ extension OnTheRealKernel {
             #expect(ourMounts().isEmpty)
         }
 
-        /// SIGINT runs the clean-up; SIGKILL runs nothing, and still nothing may stay: images are
-        /// O_TMPFILE files, loop devices autoclear and mounts are detached, so the kernel drops them.
+        /// SIGINT stops after the running case and still writes the report, marked incomplete;
+        /// SIGKILL runs nothing, and still nothing may stay: images are O_TMPFILE files, loop
+        /// devices autoclear, mounts are detached and case processes die with their parent.
         @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")), arguments: [SIGINT, SIGKILL])
         func killedRunLeavesNoLoopDeviceMountOrFile(_ signal: Int32) throws {
             try #require(missingTools(ScratchKind.allCases) == nil, Comment(rawValue: missingTools(ScratchKind.allCases) ?? ""))
             let loopsBefore = attachedLoopDevices()
-            let result = try runTool(["run", "--iterations", "50", "--seed", "5"], interruptAfter: .milliseconds(1500), signal: signal)
+            let json = FileManager.default.temporaryDirectory.appendingPathComponent("diot-killed-\(getpid()).json").path
+            defer { try? FileManager.default.removeItem(atPath: json) }
+            let result = try runTool(["run", "--iterations", "50", "--seed", "5", "--json", json],
+                                     interruptAfter: .milliseconds(2500), signal: signal)
             if signal == SIGINT {
                 #expect(result.status == 128 + SIGINT, "\(result.stderr)")
-                #expect(result.stderr.contains("interrupted by SIGINT"))
+                #expect(result.stderr.contains("complete: false"))
+                let report = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: json)))
+                #expect(!report.complete)
+                #expect(!report.cases.isEmpty && report.cases.count < 800, "the cases that finished: \(report.cases.count)")
             } else {
                 #expect(result.status == SIGKILL, "killed by the signal, not exited: \(result.stderr)")
             }
             #expect(settles { attachedLoopDevices().isSubset(of: loopsBefore) }, "left attached: \(attachedLoopDevices().subtracting(loopsBefore))")
             #expect(ourMounts().isEmpty)
+            #expect(settles { caseProcesses().isEmpty }, "case processes left: \(caseProcesses())")
         }
 
         @Test func interruptedDirectoryRunRemovesItsScratchDirectory() throws {

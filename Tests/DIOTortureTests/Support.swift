@@ -67,3 +67,12 @@ func settles(_ condition: () -> Bool, within seconds: Double = 10) -> Bool {
     }
     return condition()
 }
+
+/// Case processes (`dio-torture case-worker`) alive now.
+func caseProcesses() -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        let command = (try? readTextFile("/proc/\(pid)/cmdline")) ?? ""
+        return command.contains("dio-torture") && command.contains("case-worker")
+    }
+}

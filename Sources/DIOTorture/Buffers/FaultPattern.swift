@@ -11,6 +11,7 @@ public enum FaultPattern: String, CaseIterable, Codable, Sendable {
     case protNoneHole = "prot-none-hole"
     case uffd
     case thp
+    case uffdNeverResolved = "uffd-never-resolved"
 
     public var summary: String {
         switch self {
@@ -25,6 +26,7 @@ public enum FaultPattern: String, CaseIterable, Codable, Sendable {
         case .protNoneHole: "every page touched but one PROT_NONE page in the middle"
         case .uffd: "userfaultfd-registered buffer; a thread resolves each fault after a delay"
         case .thp: "straddles a touched 2 MiB transparent huge page and an untouched one"
+        case .uffdNeverResolved: "userfaultfd-registered buffer whose faults nobody resolves: every read HANGs (the watchdog's self-test; not in the defaults)"
         }
     }
 }

@@ -81,11 +81,12 @@ public final class ReadBuffer {
             inaccessible = hole * pageSize
             plan = (0..<pages).map { $0 == hole ? PagePlan(resident: false, prior: .inaccessible) : PagePlan(resident: true, prior: touched) }
 
-        case .uffd:
+        case .uffd, .uffdNeverResolved:
             region = try MappedRegion(anonymousLength: pages * pageSize)
             try? region.advise(pageRange: 0..<pages, MADV_NOHUGEPAGE)
             do {
-                resolver = try UserfaultResolver(region: region, fill: context.poison, delay: context.userfaultDelay)
+                resolver = try UserfaultResolver(region: region, fill: context.poison,
+                                                 delay: pattern == .uffd ? context.userfaultDelay : nil)
             } catch let error as Errno {
                 throw BufferSetupError(isUnsupported: true, description: "userfaultfd unavailable: \(error.symbol)")
             }

@@ -13,9 +13,17 @@ public enum Outcome: String, Codable, Sendable, CaseIterable {
 public enum Verdict: String, Codable, Sendable, CaseIterable {
     case pass = "PASS"
     case fail = "FAIL"
+    /// A read (or the whole case) did not finish within the watchdog's window.
+    case hang = "HANG"
+    /// The kernel's taint flags changed during the case: it hit a BUG, an Oops or a WARNING.
+    case tainted = "TAINTED"
     case skip = "SKIP"
     case inconclusive = "INCONCLUSIVE"
+    /// The harness could not run the case (or its process died): not a verdict on the kernel.
     case broken = "BROKEN"
+
+    /// The verdicts that fail a run and a gate.
+    public var isFailure: Bool { self == .fail || self == .hang || self == .tainted || self == .broken }
 }
 
 /// What the caller asked for, and what makes a short or failed read legal for it.
@@ -126,6 +134,7 @@ public enum Oracle {
     /// The case's verdict from its iterations. A failure is a failure whatever the preconditions;
     /// a PASS needs every precondition proved in every judged iteration.
     public static func verdict(layout: LayoutStatus?, tally: Tally) -> (Verdict, String?) {
+        if let hangs = tally.outcomes[.hang] { return (.hang, "a read had no completion within the watchdog's window (\(hangs) of \(tally.iterations) iterations)") }
         if tally.failures > 0 { return (.fail, "\(tally.failures)/\(tally.iterations) iterations failed") }
         if tally.judged == 0 {
             return (.skip, tally.skipReason ?? "nothing ran")

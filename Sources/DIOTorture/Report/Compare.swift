@@ -84,5 +84,5 @@ public struct Comparison: Sendable {
 }
 
 extension CaseRecord {
-    var isFailure: Bool { verdict == .fail || verdict == .broken }
+    var isFailure: Bool { verdict.isFailure }
 }

@@ -7,12 +7,12 @@ public enum JUnit {
         let groups = CaseGroup.of(report)
         let counts = report.counts
         var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-        xml += "<testsuites name=\"dio-torture\" tests=\"\(report.cases.count)\" failures=\"\(counts[.fail, default: 0])\" "
+        xml += "<testsuites name=\"dio-torture\" tests=\"\(report.cases.count)\" failures=\"\(failures(counts))\" "
             + "errors=\"\(counts[.broken, default: 0])\" skipped=\"\(counts[.skip, default: 0] + counts[.inconclusive, default: 0])\" "
             + "time=\"\(seconds(report.durationSeconds))\">\n"
         for group in groups {
             let tally = group.cases.reduce(into: [Verdict: Int]()) { $0[$1.verdict, default: 0] += 1 }
-            xml += "  <testsuite name=\"\(escaped(group.name))\" tests=\"\(group.cases.count)\" failures=\"\(tally[.fail, default: 0])\" "
+            xml += "  <testsuite name=\"\(escaped(group.name))\" tests=\"\(group.cases.count)\" failures=\"\(failures(tally))\" "
                 + "errors=\"\(tally[.broken, default: 0])\" skipped=\"\(tally[.skip, default: 0] + tally[.inconclusive, default: 0])\" "
                 + "time=\"\(seconds(group.cases.reduce(0) { $0 + $1.durationSeconds }))\" timestamp=\"\(escaped(report.startedAt))\">\n"
             xml += "    <properties>\n"
@@ -28,8 +28,8 @@ public enum JUnit {
                 case .skip, .inconclusive:
                     let reason = (record.verdict == .inconclusive ? "INCONCLUSIVE: " : "") + (record.reason ?? "")
                     xml += ">\n      <skipped message=\"\(escaped(reason))\"/>\n    </testcase>\n"
-                case .fail:
-                    let outcome = record.failureDetails.first?.outcome.rawValue ?? "fail"
+                case .fail, .hang, .tainted:
+                    let outcome = record.verdict == .fail ? record.failureDetails.first?.outcome.rawValue ?? "fail" : record.verdict.rawValue
                     xml += ">\n      <failure message=\"\(escaped(record.failureSummary))\" type=\"\(outcome)\">"
                     xml += escaped(TextReport.failures(RunReport(startedAt: report.startedAt, hostKernel: report.hostKernel, seed: report.seed,
                                                                  iterations: report.iterations, complete: report.complete,
@@ -42,6 +42,10 @@ public enum JUnit {
             xml += "  </testsuite>\n"
         }
         return xml + "</testsuites>\n"
+    }
+
+    static func failures(_ counts: [Verdict: Int]) -> Int {
+        counts.filter { $0.key.isFailure && $0.key != .broken }.values.reduce(0, +)
     }
 
     static func seconds(_ value: Double) -> String { String(format: "%.3f", value) }

@@ -9,7 +9,7 @@ public enum KTAP {
             for (index, record) in group.cases.enumerated() {
                 lines += resultLines(record, number: index + 1).map { "  " + $0 }
             }
-            let failed = group.cases.contains { $0.verdict == .fail || $0.verdict == .broken }
+            let failed = group.cases.contains { $0.verdict.isFailure }
             let allSkipped = group.cases.allSatisfy { $0.verdict == .skip }
             lines.append("\(failed ? "not ok" : "ok") \(number + 1) \(clean(group.name))" + (allSkipped ? " # SKIP every case skipped" : ""))
         }
@@ -23,11 +23,12 @@ public enum KTAP {
         case .skip: return ["ok \(number) \(name) # SKIP \(clean(record.reason ?? ""))"]
         // Neither a pass nor a failure: its preconditions were not proved.
         case .inconclusive: return ["ok \(number) \(name) # SKIP inconclusive: \(clean(record.reason ?? ""))"]
-        case .fail:
+        case .fail, .hang, .tainted:
             let diagnostics = record.failureDetails.prefix(3).map { failure in
                 "# iteration \(failure.iteration) seed \(failure.seed): \(failure.outcome.rawValue), res \(failure.result.map(String.init) ?? "none") of \(failure.expectedLength)"
             }
-            return diagnostics + ["not ok \(number) \(name)"]
+            let reason = record.verdict == .fail ? [] : ["# \(record.verdict.rawValue): \(clean(record.reason ?? ""))"]
+            return reason + diagnostics + ["not ok \(number) \(name)"]
         case .broken: return ["not ok \(number) \(name) # ERROR \(clean(record.reason ?? ""))"]
         }
     }

@@ -17,6 +17,8 @@ public struct RunReport: Codable, Sendable {
     public var cases: [CaseRecord]
     /// For `dio-torture vm`: each guest kernel's boot and run; the cases carry the guest's release.
     public var guests: [GuestRecord]?
+    /// Why the kernel log could not be watched for BUG/WARNING lines, when it could not.
+    public var kernelLogUnavailable: String?
 
     public var counts: [Verdict: Int] {
         cases.reduce(into: [:]) { $0[$1.verdict, default: 0] += 1 }
@@ -93,8 +95,20 @@ public struct CaseRecord: Codable, Sendable {
     public var durationSeconds: Double
     /// Time to first detection: from the start of the case (layout included) to its first FAIL.
     public var firstFailureSeconds: Double?
+    /// Kernel-log lines logged while the case ran that report a kernel problem (BUG, WARNING,
+    /// Oops, hung task, lockdep, filesystem or I/O errors).
+    public var kernelLog: [String]?
+    /// Set when the kernel's taint flags changed while the case ran.
+    public var taint: TaintRecord?
 
     public static let maxFailureDetails = 20
+    public static let maxKernelLogLines = 50
+}
+
+/// /proc/sys/kernel/tainted before and after a case.
+public struct TaintRecord: Codable, Sendable {
+    public var before: UInt64
+    public var after: UInt64
 }
 
 extension RunReport {

@@ -39,7 +39,7 @@ public enum TextReport {
             return colour && counts[verdict, default: 0] > 0 ? paint(text, verdict) : text
         }
         let reads = report.cases.reduce(0) { $0 + $1.outcomes.values.reduce(0, +) }
-        return "\(report.cases.count) cases, \(reads) reads judged in \(String(format1: report.durationSeconds)) s on \(report.guests.map { $0.map(\.release).joined(separator: ", ") } ?? report.hostKernel), seed \(report.seed): "
+        return (report.complete ? "" : "INCOMPLETE (interrupted): ") + "\(report.cases.count) cases, \(reads) reads judged in \(String(format1: report.durationSeconds)) s on \(report.guests.map { $0.map(\.release).joined(separator: ", ") } ?? report.hostKernel), seed \(report.seed): "
             + parts.joined(separator: ", ") + "\n"
     }
 
@@ -66,7 +66,7 @@ public enum TextReport {
                     continue
                 }
                 let counts = cell.reduce(into: [Verdict: Int]()) { $0[$1.verdict, default: 0] += 1 }
-                let order: [Verdict] = [.broken, .fail, .inconclusive, .pass, .skip]
+                let order: [Verdict] = [.broken, .tainted, .hang, .fail, .inconclusive, .pass, .skip]
                 row.append(order.filter { counts[$0] != nil }.map { "\(counts[$0]!) \($0.rawValue)" }.joined(separator: " "))
                 verdicts.append(order.first { counts[$0] != nil })
             }
@@ -106,8 +106,8 @@ public enum TextReport {
     /// Failing cases in full: every failing iteration's seed, offsets and diagnosis.
     public static func failures(_ report: RunReport) -> String {
         var output = ""
-        for record in report.cases where record.verdict == .fail {
-            output += "FAIL \(record.kernel) \(record.filesystem.type) \(record.id)"
+        for record in report.cases where record.verdict.isFailure && record.verdict != .broken {
+            output += "\(record.verdict.rawValue) \(record.kernel) \(record.filesystem.type) \(record.id)"
             output += record.firstFailureSeconds.map { String(format: " (first detected %.3f s into the case)", $0) } ?? ""
             output += "\n"
             for failure in record.failureDetails.prefix(3) {
@@ -131,7 +131,7 @@ public enum TextReport {
     static func paint(_ text: String, _ verdict: Verdict) -> String {
         let code = switch verdict {
         case .pass: "32"
-        case .fail, .broken: "1;31"
+        case .fail, .hang, .tainted, .broken: "1;31"
         case .skip: "36"
         case .inconclusive: "33"
         }

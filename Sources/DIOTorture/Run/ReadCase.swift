@@ -215,7 +215,7 @@ struct ReadCase {
             record.result = -Int(error.rawValue)
             record.errno = error.symbol
         case .timedOut:
-            record.kernelStacks = kernelStacks()
+            record.kernelStacks = taskKernelStacks(of: getpid())
         }
         return record
     }

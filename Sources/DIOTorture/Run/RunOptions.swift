@@ -1,5 +1,5 @@
 /// How each case runs.
-public struct RunOptions: Sendable {
+public struct RunOptions: Codable, Sendable {
     public var iterations: Int
     public var seed: UInt64
     /// The watchdog: a read with no completion after this long is a HANG.

@@ -32,6 +32,22 @@ public struct RunPlan: Sendable {
     }
 
     public var cases: [CaseSpec] { scenarios.flatMap { $0.cases(selection) } }
+
+    /// Every case on every target.
+    public var batches: [RunBatch] { targets.map { RunBatch(target: $0, cases: cases, options: options) } }
+}
+
+/// Cases that run on one target, made once for them.
+public struct RunBatch: Sendable {
+    public var target: TargetSpec
+    public var cases: [CaseSpec]
+    public var options: RunOptions
+
+    public init(target: TargetSpec, cases: [CaseSpec], options: RunOptions) {
+        self.target = target
+        self.cases = cases
+        self.options = options
+    }
 }
 
 /// Progress reported while the run goes on, for a progress line.
@@ -43,40 +59,70 @@ public struct Progress: Sendable {
 }
 
 public enum Runner {
-    /// Runs every case of `plan` on every target, one target at a time; each target is made,
-    /// used and removed before the next.
-    public static func run(_ plan: RunPlan, progress: (Progress) -> Void = { _ in }) -> RunReport {
+    public static func run(_ plan: RunPlan, isolation: CaseIsolation = .inProcess,
+                           progress: (Progress) -> Void = { _ in }) -> RunReport {
+        run(plan.batches, scratchDevice: plan.scratchDevice, isolation: isolation, progress: progress)
+    }
+
+    /// Runs each batch's cases on its target, one target at a time; each target is made, used and
+    /// removed before the next. The kernel log and taint are watched around every case. After a
+    /// SIGINT/SIGTERM (see `InterruptCleanup.stopGracefully`) no case starts and the report is
+    /// marked incomplete.
+    public static func run(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation,
+                           progress: (Progress) -> Void = { _ in }) -> RunReport {
         let started = Date()
         let kernel = Kernel.release
-        let cases = plan.cases
-        let total = cases.count * plan.targets.count
+        let total = batches.reduce(0) { $0 + $1.cases.count }
+        let watch = KernelWatch()
         var records: [CaseRecord] = []
         var failures = 0
+        var done = 0
         var images: ImageStore?
-        for target in plan.targets {
+        var interrupted: Bool { InterruptCleanup.interruptingSignal != nil }
+        for batch in batches where !interrupted {
             do {
-                let (area, keepAlive) = try prepare(target, kernel: kernel, device: plan.scratchDevice, images: &images)
+                let (area, keepAlive) = try prepare(batch.target, kernel: kernel, device: scratchDevice, images: &images)
                 defer { withExtendedLifetime(keepAlive) {} }
                 let directory = try ScratchDirectory(in: area.directory)
                 defer { directory.remove() }
                 var inner = area
                 inner.directory = directory.path
-                for spec in cases {
-                    progress(Progress(done: records.count, total: total, failures: failures, current: "\(target) \(spec.id)"))
-                    let record = scenario(named: spec.scenario)!.run(spec, in: inner, options: plan.options)
-                    if record.verdict == .fail { failures += 1 }
+                var unusable: String?
+                for spec in batch.cases {
+                    if interrupted { break }
+                    progress(Progress(done: done, total: total, failures: failures, current: "\(batch.target) \(spec.id)"))
+                    done += 1
+                    if let unusable {
+                        records.append(notRun(spec, area: inner, options: batch.options, reason: unusable))
+                        continue
+                    }
+                    watch.caseStarts()
+                    var record: CaseRecord
+                    switch isolation {
+                    case .inProcess:
+                        record = scenario(named: spec.scenario)!.run(spec, in: inner, options: batch.options)
+                    case .childProcess(let executable, let deadline):
+                        let job = CaseJob(spec: spec, area: inner, options: batch.options, parent: getpid())
+                        guard let result = CaseProcess.run(job, executable: executable, deadline: deadline, interrupted: { interrupted }) else { continue }
+                        record = result.record
+                        if result.unrecoverable { unusable = "not run: an earlier case left \(batch.target) stuck in the kernel" }
+                    }
+                    watch.caseEnded(&record)
+                    if record.verdict.isFailure { failures += 1 }
                     records.append(record)
                 }
             } catch {
+                done += batch.cases.count
                 let unavailable = (error as? TargetError) != nil
-                records.append(setupRecord(target, kernel: kernel, verdict: unavailable ? .skip : .broken, reason: "\(error)",
-                                           seed: plan.options.seed))
+                records.append(setupRecord(batch.target, kernel: kernel, verdict: unavailable ? .skip : .broken, reason: "\(error)",
+                                           seed: batch.options.seed))
             }
         }
         progress(Progress(done: total, total: total, failures: failures, current: ""))
         return RunReport(startedAt: ISO8601DateFormatter().string(from: started), hostKernel: kernel,
-                         seed: plan.options.seed, iterations: plan.options.iterations, complete: true,
-                         durationSeconds: Date().timeIntervalSince(started), cases: records)
+                         seed: batches.first?.options.seed ?? 0, iterations: batches.first?.options.iterations ?? 0,
+                         complete: !interrupted, durationSeconds: Date().timeIntervalSince(started), cases: records,
+                         kernelLogUnavailable: watch.logUnavailableReason)
     }
 
     private static func prepare(_ target: TargetSpec, kernel: String, device: String?,
@@ -94,6 +140,12 @@ public enum Runner {
         }
     }
 
+    private static func notRun(_ spec: CaseSpec, area: WorkArea, options: RunOptions, reason: String) -> CaseRecord {
+        CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario, pattern: spec.pattern,
+                   path: spec.path, seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 0, verdict: .skip,
+                   reason: reason, failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
+    }
+
     private static func setupRecord(_ target: TargetSpec, kernel: String, verdict: Verdict, reason: String, seed: UInt64) -> CaseRecord {
         let filesystem: FilesystemRecord = switch target {
         case .directory(let path): FilesystemRecord(type: filesystemType(of: path), origin: "directory", location: path, mkfsOptions: [], mountOptions: [])
@@ -107,10 +159,10 @@ public enum Runner {
 }
 
 extension RunReport {
-    /// 0 all passed (SKIP and INCONCLUSIVE allowed), 1 a FAIL or a BROKEN harness, 3 nothing ran.
+    /// 0 all passed (SKIP and INCONCLUSIVE allowed), 1 a FAIL, HANG, TAINTED or a BROKEN harness, 3 nothing ran.
     public var exitCode: Int32 {
         let counts = self.counts
-        if counts[.fail, default: 0] > 0 || counts[.broken, default: 0] > 0 { return 1 }
+        if counts.contains(where: { $0.key.isFailure && $0.value > 0 }) { return 1 }
         if counts[.pass, default: 0] + counts[.inconclusive, default: 0] == 0 { return 3 }
         return 0
     }

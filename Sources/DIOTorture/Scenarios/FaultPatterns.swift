@@ -6,7 +6,7 @@ public struct FaultPatterns: Scenario {
     public init() {}
 
     public func cases(_ selection: Selection) -> [CaseSpec] {
-        let patterns = selection.patterns ?? FaultPattern.allCases.filter { $0 != .sameRangeMmap }
+        let patterns = selection.patterns ?? FaultPattern.allCases.filter { $0 != .sameRangeMmap && $0 != .uffdNeverResolved }
         let paths = selection.paths ?? IOPath.all
         return product(layouts: [mariadbLayout], patterns: patterns, paths: paths)
             .filter { selection.paths != nil || Oracle.incompatibility($0.path, $0.pattern, filesystem: nil) == nil || $0.path.isPlain }

@@ -10,7 +10,7 @@ public struct Selection: Sendable {
 }
 
 /// One case of a read scenario: a file layout, a buffer pattern, an I/O path and a read.
-public struct CaseSpec: Sendable, Hashable {
+public struct CaseSpec: Codable, Sendable, Hashable {
     public var scenario: String
     public var layout: ExtentPlan
     public var pattern: FaultPattern

@@ -17,6 +17,12 @@ public final class OpenFile {
         descriptor = try checked { open(path, flags | O_CLOEXEC, mode) }
     }
 
+    /// Takes ownership of a descriptor opened elsewhere (memfd_create).
+    public init(adopting descriptor: Int32, path: String) {
+        self.descriptor = descriptor
+        self.path = path
+    }
+
     /// An unnamed file (O_TMPFILE) in `directory`: it never appears in the tree, and vanishes
     /// with its last reference even if the process is killed.
     public static func anonymous(in directory: String) throws -> OpenFile {

@@ -4,27 +4,29 @@ import Glibc
 
 /// A userfaultfd over an anonymous region whose missing-page faults a thread resolves, after a
 /// delay, by copying in a page filled with `fill`. The faulting task (an io-wq worker, for an
-/// io_uring read) sleeps until then.
+/// io_uring read) sleeps until then. Without a delay nothing resolves them: the faulting task
+/// sleeps until the descriptor is closed.
 public final class UserfaultResolver: @unchecked Sendable {
     private let descriptor: Int32
     private let fill: UInt8
-    private let delay: Duration
+    private let delay: Duration?
     private let stopped = NSCondition()
     private var stopRequested = false
-    private var running = true
+    private var running: Bool
     public private(set) var resolvedFaults = 0
 
-    public init(region: MappedRegion, fill: UInt8, delay: Duration) throws {
+    public init(region: MappedRegion, fill: UInt8, delay: Duration?) throws {
         descriptor = try checked { diot_userfaultfd_open() }
         self.fill = fill
         self.delay = delay
+        running = delay != nil
         do {
             _ = try checked { diot_userfaultfd_register(descriptor, region.base, UInt64(region.length)) }
         } catch {
             close(descriptor)
             throw error
         }
-        Thread.detachNewThread { [self] in serve() }
+        if delay != nil { Thread.detachNewThread { [self] in serve() } }
     }
 
     private func serve() {
@@ -41,6 +43,7 @@ public final class UserfaultResolver: @unchecked Sendable {
             guard poll(&poller, 1, 5) > 0 else { continue }
             let address = diot_userfaultfd_next_fault(descriptor)
             guard address > 0 else { continue }
+            let delay = delay!
             Thread.sleep(forTimeInterval: Double(delay.components.attoseconds) / 1e18 + Double(delay.components.seconds))
             let page = UnsafeMutableRawPointer(bitPattern: UInt(address) & ~UInt(pageSize - 1))
             if diot_userfaultfd_copy(descriptor, page, source, UInt64(pageSize)) == 0 { resolvedFaults += 1 }

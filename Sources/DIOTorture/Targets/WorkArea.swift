@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 
 /// A fresh directory the cases create their files in, on the filesystem under test.
-public struct WorkArea: Sendable {
+public struct WorkArea: Codable, Sendable {
     public var directory: String
     public var filesystem: FilesystemRecord
     public var kernel: String
