@@ -7,7 +7,7 @@ struct DIOTortureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dio-torture",
         abstract: "Catches kernel bugs where direct I/O and the page cache break their promises.",
-        subcommands: [Run.self, VM.self, Compare.self, Repro.self, Exec.self, List.self, Probe.self, Bench.self, CaseWorker.self],
+        subcommands: [Run.self, Sweep.self, Merge.self, VM.self, Compare.self, Repro.self, Exec.self, List.self, Probe.self, Bench.self, CaseWorker.self],
         defaultSubcommand: Run.self)
 }
 
@@ -77,7 +77,8 @@ struct Run: ParsableCommand {
         let plan = try makePlan()
         let total = plan.cases.count * plan.targets.count
         printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
-        try runIsolated(plan.batches, scratchDevice: plan.scratchDevice, caseTimeout: caseTimeout, outputs: outputs)
+        let report = runIsolated(plan.batches, scratchDevice: plan.scratchDevice, caseTimeout: try caseDeadline(caseTimeout))
+        try finish(report, outputs: outputs)
     }
 
     func makePlan() throws -> RunPlan {
@@ -148,6 +149,142 @@ struct Run: ParsableCommand {
     }
 }
 
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a sweep file's matrix (configs/*.yaml), or one shard of it.",
+        discussion: """
+        The matrix is the product of the file's axes (filesystems with mkfs and mount variants, \
+        scenarios, patterns, paths, extents, read sizes, seeds, kernels) less its exclude rules, in \
+        one fixed order. --shard K/N takes every N-th unit from the K-th, so N machines split a \
+        sweep and `dio-torture merge` joins their reports. With kernels listed, each runs in a VM \
+        (as `dio-torture vm`). Exit status as for `run`; 2 for an invalid sweep file.
+        """)
+
+    @Argument(help: "The sweep file (YAML).")
+    var file: String
+
+    @Option(help: ArgumentHelp("Run only shard K of N (1-based).", valueName: "K/N"))
+    var shard: String = "1/1"
+
+    @Option(help: ArgumentHelp("Write this shard's JSON report into this directory, as NAME-shard-K-of-N.json.", valueName: "dir"))
+    var out: String?
+
+    @Flag(name: .customLong("list"), help: "Print the shard's units instead of running them.")
+    var listOnly = false
+
+    @Option(name: .customLong("kernel-index"), help: .hidden)
+    var kernelIndex: Int?
+
+    @Option(name: .customLong("scratch-device"), help: .hidden)
+    var scratchDevice: String?
+
+    @OptionGroup var outputs: ReportOutputs
+
+    func validate() throws {
+        if Shard(shard) == nil { throw ValidationError("--shard \(shard): expected K/N with 1 <= K <= N") }
+    }
+
+    func run() throws {
+        let sweep: SweepFile
+        do { sweep = try SweepFile(contentsOf: URL(fileURLWithPath: file).standardizedFileURL.path) } catch let error as SweepError {
+            throw UsageError(error.description)
+        }
+        let shard = Shard(shard)!
+        let kernels = try sweep.kernels.map { kernel in
+            do { return try GuestKernel(image: kernel.image, moduleDirectories: kernel.modules) } catch {
+                throw UsageError("\(sweep.path): kernel \(kernel.image): \(error)")
+            }
+        }
+        let all = sweep.units(kernelReleases: kernels.map(\.release))
+        let units = sweep.units(kernelReleases: kernels.map(\.release), shard: shard)
+        if listOnly {
+            for unit in units {
+                print([unit.kernel.map { kernels[$0].release } ?? Kernel.release, sweep.filesystems[unit.filesystem].label, unit.spec.id].joined(separator: "\t"))
+            }
+            return
+        }
+        var report: RunReport
+        if let kernelIndex {
+            // Inside a guest: this kernel's units of the shard (all of them when the sweep names
+            // no kernels and `dio-torture vm` chose the kernel).
+            let mine = sweep.kernels.isEmpty ? units : units.filter { $0.kernel == kernelIndex }
+            report = runIsolated(sweep.batches(mine), scratchDevice: scratchDevice, caseTimeout: try caseDeadline(sweep.caseTimeout))
+        } else if kernels.isEmpty {
+            printError("dio-torture sweep \(sweep.name): shard \(shard) holds \(units.count) of \(all.count) units\n")
+            report = runIsolated(sweep.batches(units), scratchDevice: scratchDevice, caseTimeout: try caseDeadline(sweep.caseTimeout))
+        } else {
+            report = try runInGuests(sweep, kernels: kernels, units: units, shard: shard)
+        }
+        report.sweep = SweepRecord(name: sweep.name, file: sweep.path, digest: sweep.digest, shard: shard.index, shards: shard.count,
+                                   units: units.count, totalUnits: all.count)
+        var outputs = outputs
+        if let out {
+            do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+                throw UsageError("--out \(out): \(error.localizedDescription)")
+            }
+            outputs.json = outputs.json ?? out + "/\(sweep.name)-shard-\(shard.index)-of-\(shard.count).json"
+        }
+        try finish(report, outputs: outputs)
+    }
+
+    private func runInGuests(_ sweep: SweepFile, kernels: [GuestKernel], units: [SweepUnit], shard: Shard) throws -> RunReport {
+        if !Kernel.isRoot { throw UsageError("a sweep over kernels needs root (see dio-torture vm)") }
+        if let reason = VMRunner.unavailableReason { throw UsageError(reason) }
+        let used = kernels.indices.filter { index in units.contains { $0.kernel == index } }
+        printError("dio-torture sweep \(sweep.name): shard \(shard) holds \(units.count) units in \(used.count) kernel(s)\n")
+        // Guests find the sweep file at the same path: they see the host's root read-only.
+        let options = VMOptions(kernels: used.map { kernels[$0] }, command: ["sweep", sweep.path, "--shard", shard.description],
+                                jobs: sweep.vm.jobs ?? ProcessInfo.processInfo.activeProcessorCount, memoryMiB: sweep.vm.memoryMiB,
+                                timeout: .seconds(sweep.vm.timeout), kernelIndices: used)
+        InterruptCleanup.install()
+        let started = Date()
+        let runs = try VMRunner.run(options) { printError("dio-torture sweep: \($0)\n") }
+        return RunReport(merging: runs, startedAt: started, seed: sweep.seeds.first, iterations: sweep.iterations)
+    }
+}
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Join the JSON reports of a sweep's shards into one report.",
+        discussion: """
+        Each argument is a report or a directory of them (every *.json inside). They must be \
+        shards of the same sweep file; a missing shard leaves the merged report incomplete. \
+        Exit status as for `run` over the merged cases; 2 for unreadable or mismatched reports.
+        """)
+
+    @Argument(help: "Shard reports, or directories holding them.")
+    var paths: [String]
+
+    @OptionGroup var outputs: ReportOutputs
+
+    func run() throws {
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw UsageError("\(path): no such file or directory") }
+            if isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files += names.filter { $0.hasSuffix(".json") }.sorted().map { path + "/" + $0 }
+            } else {
+                files.append(path)
+            }
+        }
+        let shards = try files.map { file -> (file: String, report: RunReport) in
+            guard let data = FileManager.default.contents(atPath: file), let report = try? RunReport.decode(data) else {
+                throw UsageError("\(file): not a dio-torture JSON report")
+            }
+            return (file, report)
+        }
+        let merged: ShardMerge
+        do { merged = try ShardMerge(shards) } catch let error as SweepError { throw UsageError(error.description) }
+        if !merged.missingShards.isEmpty {
+            printError("dio-torture merge: shard(s) \(merged.missingShards.map(String.init).joined(separator: ", ")) of \(merged.report.sweep!.file) missing; the merged report is incomplete\n")
+        }
+        try outputs.emit(merged.report)
+        throw ExitCode(merged.report.complete ? merged.report.exitCode : max(1, merged.report.exitCode))
+    }
+}
+
 struct VM: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vm",
@@ -200,6 +337,9 @@ struct VM: ParsableCommand {
         if let run = parsed as? Run {
             do { _ = try run.makePlan() } catch let error as UsageError { throw ValidationError("guest command: \(error)") }
         }
+        if let sweep = parsed as? Sweep {
+            do { _ = try SweepFile(contentsOf: sweep.file) } catch let error as SweepError { throw ValidationError("guest command: \(error)") }
+        }
     }
 
     func run() throws {
@@ -213,7 +353,12 @@ struct VM: ParsableCommand {
                 throw UsageError("--kernel \(image): \(error)")
             }
         }
-        let options = VMOptions(kernels: kernels, command: guestCommand, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+        // The guest's working directory is its root: a sweep file must be named absolutely.
+        var command = guestCommand
+        if command.first == "sweep", command.count > 1, !command[1].hasPrefix("-") {
+            command[1] = URL(fileURLWithPath: command[1]).standardizedFileURL.path
+        }
+        let options = VMOptions(kernels: kernels, command: command, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
                                 memoryMiB: memory, timeout: .seconds(timeout),
                                 kernelArguments: kernelArguments.map { $0.split(separator: " ").map(String.init) } ?? [])
         InterruptCleanup.install()
@@ -435,12 +580,16 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// Runs batches with every case in its own process, a progress line on a terminal; the first
-/// SIGINT/SIGTERM stops after the running case and still writes the (incomplete) reports.
-func runIsolated(_ batches: [RunBatch], scratchDevice: String?, caseTimeout: Int, outputs: ReportOutputs) throws {
+/// Every case in its own process of this binary, killed after `seconds`.
+func caseDeadline(_ seconds: Int) throws -> CaseIsolation {
+    .childProcess(executable: try ownExecutable(), deadline: .seconds(seconds))
+}
+
+/// Runs batches with a progress line on a terminal; the first SIGINT/SIGTERM stops after the
+/// running case, and the report says it is incomplete.
+func runIsolated(_ batches: [RunBatch], scratchDevice: String?, caseTimeout isolation: CaseIsolation) -> RunReport {
     InterruptCleanup.install()
     InterruptCleanup.stopGracefully()
-    let isolation = CaseIsolation.childProcess(executable: try ownExecutable(), deadline: .seconds(caseTimeout))
     let showProgress = isatty(STDERR_FILENO) != 0
     let started = Date()
     let report = Runner.run(batches, scratchDevice: scratchDevice, isolation: isolation) { progress in
@@ -451,6 +600,11 @@ func runIsolated(_ batches: [RunBatch], scratchDevice: String?, caseTimeout: Int
         printError(String(line.prefix(160)))
         if progress.done == progress.total { printError("\r\u{1B}[K") }
     }
+    return report
+}
+
+/// Prints and writes the report; exits 128 + the signal when interrupted, else the report's status.
+func finish(_ report: RunReport, outputs: ReportOutputs) throws -> Never {
     try outputs.emit(report)
     if let signalNumber = InterruptCleanup.interruptingSignal {
         printError("dio-torture: interrupted; the report holds the \(report.cases.count) cases that finished (complete: false)\n")

@@ -19,6 +19,8 @@ public struct RunReport: Codable, Sendable {
     public var guests: [GuestRecord]?
     /// Why the kernel log could not be watched for BUG/WARNING lines, when it could not.
     public var kernelLogUnavailable: String?
+    /// For `dio-torture sweep`: which sweep, and which shard of its matrix this report holds.
+    public var sweep: SweepRecord?
 
     public var counts: [Verdict: Int] {
         cases.reduce(into: [:]) { $0[$1.verdict, default: 0] += 1 }
@@ -103,6 +105,23 @@ public struct CaseRecord: Codable, Sendable {
 
     public static let maxFailureDetails = 20
     public static let maxKernelLogLines = 50
+}
+
+/// A sweep shard's identity, so that `merge` joins only the shards of one sweep.
+public struct SweepRecord: Codable, Sendable {
+    public var name: String
+    public var file: String
+    /// A hash of the sweep file's text.
+    public var digest: String
+    public var shard: Int
+    public var shards: Int
+    /// Units (cases on a filesystem, seed and kernel) in this shard and in the whole matrix.
+    public var units: Int
+    public var totalUnits: Int
+
+    public init(name: String, file: String, digest: String, shard: Int, shards: Int, units: Int, totalUnits: Int) {
+        (self.name, self.file, self.digest, self.shard, self.shards, self.units, self.totalUnits) = (name, file, digest, shard, shards, units, totalUnits)
+    }
 }
 
 /// /proc/sys/kernel/tainted before and after a case.

@@ -39,7 +39,7 @@ public enum TextReport {
             return colour && counts[verdict, default: 0] > 0 ? paint(text, verdict) : text
         }
         let reads = report.cases.reduce(0) { $0 + $1.outcomes.values.reduce(0, +) }
-        return (report.complete ? "" : "INCOMPLETE (interrupted): ") + "\(report.cases.count) cases, \(reads) reads judged in \(String(format1: report.durationSeconds)) s on \(report.guests.map { $0.map(\.release).joined(separator: ", ") } ?? report.hostKernel), seed \(report.seed): "
+        return (report.complete ? "" : "INCOMPLETE: ") + "\(report.cases.count) cases, \(reads) reads judged in \(String(format1: report.durationSeconds)) s on \(report.guests.map { $0.map(\.release).joined(separator: ", ") } ?? report.hostKernel), seed \(report.seed): "
             + parts.joined(separator: ", ") + "\n"
     }
 

@@ -8,7 +8,7 @@ public struct MmapSameFile: Scenario {
     public init() {}
 
     public func cases(_ selection: Selection) -> [CaseSpec] {
-        product(layouts: [mariadbLayout, largeExtentLayout],
+        product(layouts: selection.layouts ?? [mariadbLayout, largeExtentLayout], reads: selection.readSizes ?? [.whole],
                 patterns: selection.patterns ?? [.sameFileMmap, .sameRangeMmap],
                 paths: selection.paths ?? unregisteredPaths)
     }

@@ -8,16 +8,20 @@ public struct NowaitPartialFault: Scenario {
     public init() {}
 
     public func cases(_ selection: Selection) -> [CaseSpec] {
+        let patterns = selection.patterns ?? [.firstPageOnly]
+        let paths = selection.paths ?? unregisteredPaths
+        if selection.layouts != nil || selection.readSizes != nil {
+            return product(layouts: selection.layouts ?? [mariadbLayout], reads: selection.readSizes ?? [.whole],
+                           patterns: patterns, paths: paths)
+        }
         let layouts = [
             mariadbLayout,
             ExtentPlan(count: 2, size: 4096, order: .reverse),
             largeExtentLayout,
             ExtentPlan(count: 4, size: 4096, gap: 4096, order: .reverse),
         ]
-        let patterns = selection.patterns ?? [.firstPageOnly]
-        let paths = selection.paths ?? unregisteredPaths
         // The last variant reads past EOF: the read must stop exactly there.
         return product(layouts: layouts, patterns: patterns, paths: paths)
-            + product(layouts: [mariadbLayout], patterns: patterns, paths: paths, readLength: { $0.fileSize + 4096 })
+            + product(layouts: [mariadbLayout], reads: [.pastEOF], patterns: patterns, paths: paths)
     }
 }

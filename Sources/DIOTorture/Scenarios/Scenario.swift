@@ -2,10 +2,16 @@
 public struct Selection: Sendable {
     public var patterns: [FaultPattern]?
     public var paths: [IOPath]?
+    /// File layouts in place of each scenario's own.
+    public var layouts: [ExtentPlan]?
+    /// Read sizes in place of each scenario's own (a sweep's `read-sizes`).
+    public var readSizes: [ReadSize]?
 
-    public init(patterns: [FaultPattern]? = nil, paths: [IOPath]? = nil) {
+    public init(patterns: [FaultPattern]? = nil, paths: [IOPath]? = nil, layouts: [ExtentPlan]? = nil, readSizes: [ReadSize]? = nil) {
         self.patterns = patterns
         self.paths = paths
+        self.layouts = layouts
+        self.readSizes = readSizes
     }
 }
 
@@ -17,9 +23,12 @@ public struct CaseSpec: Codable, Sendable, Hashable {
     public var path: IOPath
     public var readOffset: Int
     public var readLength: Int
+    /// The run seed, in sweeps that run the matrix under several: it keeps their ids apart.
+    public var seedTag: UInt64? = nil
 
     public var id: String {
         "\(scenario)/\(layout)/\(pattern.rawValue)/\(path)" + (readLength != layout.fileSize ? "/read\(formatBytes(readLength))@\(readOffset)" : "")
+            + (seedTag.map { "/seed\($0)" } ?? "")
     }
 }
 
@@ -37,13 +46,14 @@ extension Scenario {
         ReadCase(spec: spec, area: area, options: options).run()
     }
 
-    /// Every combination of layouts, patterns and paths, reading each file whole.
-    func product(layouts: [ExtentPlan], patterns: [FaultPattern], paths: [IOPath],
-                 readLength: (ExtentPlan) -> Int = { $0.fileSize }) -> [CaseSpec] {
+    /// Every combination of layouts, read sizes, patterns and paths.
+    func product(layouts: [ExtentPlan], reads: [ReadSize] = [.whole], patterns: [FaultPattern], paths: [IOPath]) -> [CaseSpec] {
         layouts.flatMap { layout in
-            patterns.flatMap { pattern in
-                paths.map { CaseSpec(scenario: name, layout: layout, pattern: pattern, path: $0,
-                                     readOffset: 0, readLength: readLength(layout)) }
+            reads.flatMap { read in
+                patterns.flatMap { pattern in
+                    paths.map { CaseSpec(scenario: name, layout: layout, pattern: pattern, path: $0,
+                                         readOffset: 0, readLength: read.length(for: layout)) }
+                }
             }
         }
     }

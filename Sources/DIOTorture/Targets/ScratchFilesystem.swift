@@ -41,6 +41,12 @@ public struct ScratchOptions: Sendable, Hashable {
     /// The loop image's size (sparse), or the tmpfs size limit.
     public var imageSize: Int
 
+    /// How reports name it: "btrfs -O ^no-holes -ocompress=zstd".
+    public var label: String {
+        TextReport.filesystemLabel(FilesystemRecord(type: kind.rawValue, origin: "scratch", location: nil,
+                                                    mkfsOptions: mkfsOptions, mountOptions: mountOptions))
+    }
+
     public init(kind: ScratchKind, mkfsOptions: [String] = [], mountOptions: [String] = [], imageSize: Int = 512 << 20) {
         self.kind = kind
         self.mkfsOptions = mkfsOptions

@@ -14,9 +14,11 @@ public struct VMOptions: Sendable {
     public var kernelArguments: [String]
     /// The guest's scratch disk (sparse, in the host's private image store).
     public var diskSize: Int
+    /// For a sweep: each kernel's index in the sweep file, which its guest is told.
+    public var kernelIndices: [Int]?
 
     public init(kernels: [GuestKernel], command: [String], jobs: Int, memoryMiB: Int = 2048,
-                timeout: Duration, kernelArguments: [String] = [], diskSize: Int = 1 << 30) {
+                timeout: Duration, kernelArguments: [String] = [], diskSize: Int = 1 << 30, kernelIndices: [Int]? = nil) {
         self.kernels = kernels
         self.command = command
         self.jobs = jobs
@@ -24,20 +26,24 @@ public struct VMOptions: Sendable {
         self.timeout = timeout
         self.kernelArguments = kernelArguments
         self.diskSize = diskSize
+        self.kernelIndices = kernelIndices
     }
 
-    /// The command as the guest runs it: a `run` reports its JSON through the output share, and
-    /// `run` and `exec` make their scratch filesystems on the guest's virtio disk.
-    var guestCommand: [String] {
+    /// The command as the guest of `kernels[index]` runs it: `run` and `sweep` report their JSON
+    /// through the output share (a sweep runs that kernel's part of its matrix), and they and
+    /// `exec` make their scratch filesystems on the guest's virtio disk.
+    func guestCommand(kernelIndex: Int) -> [String] {
         var command = command.isEmpty || command[0].hasPrefix("-") ? ["run"] + command : command
         if command[0] == "exec" { return ["exec", "--scratch-device", GuestInit.scratchDisk] + command.dropFirst() }
-        guard command[0] == "run" else { return command }
+        guard runsCatalogue else { return command }
+        if command[0] == "sweep" { command += ["--kernel-index", "\(kernelIndices?[kernelIndex] ?? kernelIndex)"] }
         command += ["--json", GuestInit.outputDirectory + "/report.json", "--no-color"]
         if !command.contains("--dir") { command += ["--scratch-device", GuestInit.scratchDisk] }
         return command
     }
 
-    public var runsCatalogue: Bool { guestCommand.first == "run" }
+    /// Whether the guests bring back a report (run, sweep) rather than only their output.
+    public var runsCatalogue: Bool { command.isEmpty || command[0].hasPrefix("-") || ["run", "sweep"].contains(command[0]) }
 }
 
 /// How a guest ended, as the host saw it.
@@ -124,7 +130,7 @@ public enum VMRunner {
                 throw TargetError("kernel \(kernel.release) has no \(absent), neither built in nor as a module")
             }
             let initramfs = try store.newImage(size: 0)
-            try buildInitramfs(modules: modules, kernel: kernel, command: options.guestCommand, into: initramfs)
+            try buildInitramfs(modules: modules, kernel: kernel, command: options.guestCommand(kernelIndex: index), into: initramfs)
             let output = try store.newDirectory("guest-\(index)")
             for accelerator in usableAccelerators {
                 let disk = try store.newImage(size: options.diskSize)
