@@ -639,6 +639,9 @@ struct ReportOutputs: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Write KTAP (as kernel selftests print it) here.", valueName: "file"))
     var ktap: String?
 
+    @Option(name: .long, help: ArgumentHelp("Write an HTML page with the matrix as a coloured grid here.", valueName: "file"))
+    var html: String?
+
     @Flag(name: .customLong("no-color"), help: "No colour, even on a terminal.")
     var noColor = false
 
@@ -652,6 +655,7 @@ struct ReportOutputs: ParsableArguments {
             (json, "JSON report", { try report.jsonData() }),
             (junit, "JUnit XML", { Data(JUnit.document(report).utf8) }),
             (ktap, "KTAP", { Data(KTAP.document(report).utf8) }),
+            (html, "HTML grid", { Data(HTMLReport.document(report).utf8) }),
         ]
         for case let (path?, name, contents) in files {
             do {

@@ -40,9 +40,13 @@ final class KernelWatch {
     /// Attaches what the kernel logged and any taint change to `record`; a taint change turns a
     /// case that did not already fail into TAINTED.
     func caseEnded(_ record: inout CaseRecord) {
-        let findings = (log?.newMessages() ?? []).filter(Self.isFinding)
+        Self.attach(messages: log?.newMessages() ?? [], taintBefore: taintBefore, taintAfter: Kernel.taint, to: &record)
+    }
+
+    static func attach(messages: [String], taintBefore before: UInt64?, taintAfter after: UInt64?, to record: inout CaseRecord) {
+        let findings = messages.filter(isFinding)
         if !findings.isEmpty { record.kernelLog = Array(findings.prefix(CaseRecord.maxKernelLogLines)) }
-        guard let before = taintBefore, let after = Kernel.taint, after != before else { return }
+        guard let before, let after, after != before else { return }
         record.taint = TaintRecord(before: before, after: after)
         if !record.verdict.isFailure || record.verdict == .broken {
             let added = Kernel.taintLetters(after & ~before)

@@ -38,7 +38,9 @@ extension SweepFile {
     /// The whole matrix in its one fixed order (kernel, seed, filesystem, case), excluded units
     /// left out. `kernelReleases` names the sweep's kernels for exclude rules.
     public func units(kernelReleases: [String]) -> [SweepUnit] {
-        let cases = scenarios.compactMap(scenario(named:)).flatMap { $0.cases(selection) }
+        // A read size can coincide with the whole file (8K of a 2x4K file): one case, not two.
+        var ids = Set<String>()
+        let cases = scenarios.compactMap(scenario(named:)).flatMap { $0.cases(selection) }.filter { ids.insert($0.id).inserted }
         let kernelIndices: [Int?] = kernels.isEmpty ? [nil] : kernels.indices.map { $0 }
         var units: [SweepUnit] = []
         for kernel in kernelIndices {

@@ -1,0 +1,235 @@
+import Foundation
+import Glibc
+import Testing
+@testable import DIOTorture
+
+/// The repository's configs directory.
+let configsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("configs").path
+
+/// Writes `text` to a fresh file in a fresh directory and returns its path.
+func scratchFile(_ name: String, _ contents: Data) throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diot-sweep-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let path = directory.appendingPathComponent(name).path
+    try contents.write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+@Suite struct SweepFileTests {
+    /// Each malformed file, and the line its one-line error must name.
+    static let malformed: [(name: String, text: String, line: Int, mentions: String)] = [
+        ("unknown-key", "filesystems: [btrfs]\niterations: 5\nitertions: 5\n", 3, "valid keys: name, description, iterations"),
+        ("nested-unknown-key", "filesystems:\n  - btrfs\n  - type: xfs\n    mkfs-options: \"-b size=1024\"\n", 4, "valid keys: type, mkfs, mount"),
+        ("wrong-type", "filesystems: [ext4]\niterations: many\n", 2, "whole number"),
+        ("list-for-scalar", "filesystems: [ext4]\ntimeout: [1, 2]\n", 2, "whole number"),
+        ("bad-filesystem", "filesystems:\n  - btrfs\n  - zfs\n", 3, "choose from btrfs, xfs, ext4, tmpfs"),
+        ("bad-pattern", "filesystems: [btrfs]\npatterns: [first-page-only, first-page]\n", 2, "unknown fault pattern 'first-page'"),
+        ("bad-path", "filesystems: [btrfs]\npaths:\n  - uring-read+sqpoll\n", 3, "unknown I/O path"),
+        ("bad-scenario", "filesystems: [btrfs]\n\nscenarios: [nowait]\n", 3, "choose from nowait-partial-fault"),
+        ("bad-size", "filesystems: [btrfs]\nextents:\n  sizes: [4K, 3X]\n", 3, "size"),
+        ("unaligned-read", "filesystems: [btrfs]\nread-sizes: [whole, 1000]\n", 2, "multiple of 512"),
+        ("bad-exclude-key", "filesystems: [btrfs]\nexclude:\n  - {fs: tmpfs}\n", 3, "valid keys: kernel, filesystem"),
+        ("missing-filesystems", "iterations: 3\n", 1, "'filesystems' is required"),
+        ("empty", "", 1, "empty sweep file"),
+        ("comments-only", "# nothing here\n", 1, "empty sweep file"),
+        ("syntax", "filesystems: [btrfs\niterations: 3\n", 2, "invalid YAML"),
+        ("duplicate-key", "filesystems: [btrfs]\niterations: 3\niterations: 4\n", 2, "duplicated key iterations"),
+        ("not-a-mapping", "- btrfs\n- xfs\n", 1, "must be a mapping"),
+    ]
+
+    @Test func everyMalformedFileIsOneLineWithItsLineNumberAndExit2() throws {
+        var cases = Self.malformed.map { ($0.name, Data($0.text.utf8), $0.line, $0.mentions) }
+        var junk = Data("filesystems: [btrfs]\n".utf8)
+        junk.append(contentsOf: (0..<256).map { UInt8(($0 * 73 + 11) & 0xFF) })
+        cases.append(("binary-junk", junk, 2, "not YAML text"))
+        cases.append(("invalid-utf8", Data([0x66, 0x73, 0x3A, 0x20, 0xC3, 0x28, 0x0A]), 1, "not YAML text"))
+        for (name, contents, line, mentions) in cases {
+            let path = try scratchFile(name + ".yaml", contents)
+            defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path) }
+            let result = try runTool(["sweep", path, "--list"])
+            let lines = result.stderr.split(separator: "\n")
+            #expect(result.status == 2, "\(name): exit \(result.status), \(result.stderr)")
+            #expect(lines.count == 1, "\(name): \(result.stderr)")
+            #expect(result.stderr.hasPrefix("dio-torture: \(path):\(line): "), "\(name): \(result.stderr)")
+            #expect(result.stderr.contains(mentions), "\(name): \(result.stderr)")
+            #expect(result.stdout.isEmpty)
+        }
+    }
+
+    @Test func theShippedConfigsDecode() throws {
+        for name in ["quick", "mariadb-btrfs", "lab-sweep", "kernel-gate"] {
+            let sweep = try SweepFile(contentsOf: "\(configsDirectory)/\(name).yaml")
+            #expect(sweep.name == name)
+        }
+        let quick = try SweepFile(contentsOf: "\(configsDirectory)/quick.yaml")
+        let plan = RunPlan(targets: ScratchKind.allCases.map { .scratch(ScratchOptions(kind: $0)) }, scenarios: catalogue,
+                           selection: Selection(), options: RunOptions(iterations: 20, seed: 1))
+        #expect(quick.units(kernelReleases: []).map(\.spec.id) == plan.batches.flatMap(\.cases).map(\.id),
+                "quick.yaml is what `run` does by default")
+        let mariadb = try SweepFile(contentsOf: "\(configsDirectory)/mariadb-btrfs.yaml").units(kernelReleases: [])
+        #expect(mariadb.map(\.spec.id) == ["nowait-partial-fault/4x4K-reverse/first-page-only/uring-readv",
+                                           "nowait-partial-fault/4x4K-reverse/first-page-only/uring-read"])
+        let gate = try SweepFile(contentsOf: "\(configsDirectory)/kernel-gate.yaml")
+        #expect(gate.kernels.map { URL(fileURLWithPath: $0.image).lastPathComponent } == ["bzImage-btrfs-nowait-fixed", "bzImage-btrfs-nowait-bug"])
+    }
+
+    /// Four shards of the lab sweep are disjoint, cover the whole matrix, and differ in size by
+    /// at most one unit; exclude rules really prune.
+    @Test func labSweepShardsPartitionTheMatrix() throws {
+        let sweep = try SweepFile(contentsOf: "\(configsDirectory)/lab-sweep.yaml")
+        func key(_ unit: SweepUnit) -> String { "\(unit.filesystem)|\(unit.seed)|\(unit.spec.id)" }
+        let whole = sweep.units(kernelReleases: []).map(key)
+        #expect(Set(whole).count == whole.count, "unit keys are unique")
+        let shards = (1...4).map { sweep.units(kernelReleases: [], shard: Shard(index: $0, count: 4)).map(key) }
+        #expect(shards.reduce(0) { $0 + $1.count } == whole.count)
+        #expect(Set(shards.flatMap { $0 }) == Set(whole))
+        #expect(shards.map(\.count).max()! - shards.map(\.count).min()! <= 1)
+        var unpruned = sweep
+        unpruned.exclude = []
+        let all = unpruned.units(kernelReleases: [])
+        #expect(all.count > whole.count)
+        #expect(!sweep.units(kernelReleases: []).contains { $0.spec.path.method == .uringReadFixed && $0.spec.pattern != .allResident })
+        #expect(all.contains { $0.spec.path.method == .uringReadFixed && $0.spec.pattern != .allResident })
+        // The CLI lists the same shard.
+        let listed = try runTool(["sweep", "\(configsDirectory)/lab-sweep.yaml", "--shard", "3/4", "--list"])
+        #expect(listed.status == 0)
+        #expect(listed.stdout.split(separator: "\n").count == shards[2].count)
+    }
+}
+
+extension OnTheRealKernel {
+    @Suite struct SweepRunTests {
+        static let smallSweep = """
+            name: small
+            iterations: 3
+            seeds: [1, 2]
+            filesystems: [btrfs, {type: ext4, mkfs: "-b 1024"}]
+            scenarios: [fault-patterns]
+            patterns: [first-page-only, all-resident]
+            paths: [uring-read, pread]
+            exclude:
+              - {filesystem: "ext4*", path: pread, pattern: all-resident}
+            """
+
+        /// Four shards run separately and merged hold exactly the cases of the unsharded run.
+        @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+        func fourShardsMergeIntoTheUnshardedMatrix() throws {
+            try #require(missingTools([.btrfs, .ext4]) == nil, Comment(rawValue: missingTools([.btrfs, .ext4]) ?? ""))
+            let file = try scratchFile("small.yaml", Data(Self.smallSweep.utf8))
+            let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let loopsBefore = attachedLoopDevices()
+            for shard in 1...4 {
+                let result = try runTool(["sweep", file, "--shard", "\(shard)/4", "--out", directory + "/shards", "--no-color"])
+                #expect(result.status == 0, "shard \(shard): \(result.stderr)")
+            }
+            let whole = try runTool(["sweep", file, "--json", directory + "/whole.json", "--no-color"])
+            #expect(whole.status == 0, "\(whole.stderr)")
+            let merged = try runTool(["merge", directory + "/shards", "--json", directory + "/merged.json", "--html", directory + "/merged.html", "--no-color"])
+            #expect(merged.status == 0, "\(merged.stderr)")
+
+            func keys(_ path: String) throws -> [String] {
+                try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: path))).cases
+                    .map { "\(TextReport.filesystemLabel($0.filesystem))|\($0.id)" }.sorted()
+            }
+            let wholeKeys = try keys(directory + "/whole.json")
+            #expect(wholeKeys.count == 2 * 2 * 2 * 2 - 2, "2 filesystems x 2 seeds x 2 patterns x 2 paths, less the excluded")
+            #expect(try keys(directory + "/merged.json") == wholeKeys)
+            let report = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/merged.json")))
+            #expect(report.complete && report.sweep?.units == wholeKeys.count && report.sweep?.totalUnits == wholeKeys.count)
+            #expect(report.cases.allSatisfy { $0.verdict == .pass || $0.verdict == .inconclusive }, "\(report.cases.map(\.verdict))")
+            #expect(try String(contentsOfFile: directory + "/merged.html", encoding: .utf8).contains("<h2>fault-patterns</h2>"))
+
+            // A missing shard leaves the merge incomplete; a shard of another sweep is refused.
+            try FileManager.default.removeItem(atPath: directory + "/shards/small-shard-2-of-4.json")
+            let partial = try runTool(["merge", directory + "/shards", "--no-color"])
+            #expect(partial.status == 1 && partial.stderr.contains("shard(s) 2 of"), "\(partial.stderr)")
+            let mixed = try runTool(["merge", directory + "/shards", directory + "/whole.json"])
+            #expect(mixed.status == 2 && mixed.stderr.split(separator: "\n").count == 1, "\(mixed.stderr)")
+            #expect(settles { attachedLoopDevices().isSubset(of: loopsBefore) })
+            #expect(ourMounts().isEmpty)
+        }
+
+        /// A buffer whose userfault nobody resolves hangs its read forever: the case process is
+        /// killed at the case timeout and reported HANG with the stuck task's kernel stack, and
+        /// the rest of the sweep still runs.
+        @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+        func aCaseThatHangsIsKilledAndReportedWhileTheSweepGoesOn() throws {
+            try #require(missingTools([.btrfs, .ext4]) == nil, Comment(rawValue: missingTools([.btrfs, .ext4]) ?? ""))
+            let file = try scratchFile("hang.yaml", Data("""
+                iterations: 3
+                timeout: 2
+                case-timeout: 4
+                filesystems: [ext4, btrfs]
+                scenarios: [fault-patterns]
+                patterns: [uffd-never-resolved, all-resident]
+                paths: [pread, uring-read]
+                """.utf8))
+            let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let loopsBefore = attachedLoopDevices()
+            let started = Date()
+            let result = try runTool(["sweep", file, "--json", directory + "/hang.json", "--no-color"])
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(Date().timeIntervalSince(started) < 60)
+            let report = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/hang.json")))
+            #expect(report.complete && report.cases.count == 8)
+            for record in report.cases {
+                if record.pattern == .uffdNeverResolved {
+                    #expect(record.verdict == .hang, "\(record.id): \(record.verdict) \(record.reason ?? "")")
+                    #expect(record.durationSeconds < 4 + Double(CaseProcess.reapTimeout.components.seconds), "killed within the timeout")
+                    let stacks = record.failureDetails.compactMap(\.kernelStacks).flatMap(\.values)
+                    #expect(stacks.contains { $0.contains("handle_userfault") }, "\(record.id): \(stacks)")
+                } else {
+                    #expect(record.verdict == .pass, "\(record.id): \(record.verdict) \(record.reason ?? "")")
+                }
+            }
+            #expect(settles { attachedLoopDevices().isSubset(of: loopsBefore) })
+            #expect(ourMounts().isEmpty)
+            #expect(settles { caseProcesses().isEmpty })
+        }
+
+        /// A WARNING the kernel logs while a case runs attaches to that case.
+        @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+        func kernelLogFindingsAttachToTheCase() throws {
+            let watch = KernelWatch()
+            try #require(watch.logUnavailableReason == nil, Comment(rawValue: watch.logUnavailableReason ?? ""))
+            var record = sampleReport().cases[1]
+            watch.caseStarts()
+            let marker = "dio-torture test \(getpid()): WARNING: injected through /dev/kmsg"
+            let kmsg = try OpenFile(path: "/dev/kmsg", flags: O_WRONLY)
+            // With its newline: the kernel finalizes a record (makes it readable) at its end of line.
+            _ = try Array((marker + "\n").utf8).withUnsafeBytes { try kmsg.write($0, at: 0) }
+            watch.caseEnded(&record)
+            #expect(record.kernelLog?.contains { $0.contains(marker) } == true, "\(record.kernelLog ?? [])")
+            #expect(record.verdict == .pass, "a finding alone does not change the verdict; taint does")
+        }
+    }
+}
+
+@Suite struct KernelWatchTests {
+    @Test func findingsAreKernelProblemsNotRoutineMessages() {
+        #expect(KernelWatch.isFinding("BUG: kernel NULL pointer dereference, address: 0000000000000000"))
+        #expect(KernelWatch.isFinding("WARNING: CPU: 1 PID: 42 at fs/iomap/direct-io.c:123 iomap_dio_rw+0x1/0x2"))
+        #expect(KernelWatch.isFinding("INFO: task kworker/u4:2:123 blocked for more than 120 seconds."))
+        #expect(KernelWatch.isFinding("BTRFS error (device loop0): bdev /dev/loop0 errs: wr 1, rd 0"))
+        #expect(KernelWatch.isFinding("XFS (loop1): Metadata corruption detected at xfs_buf_ioend+0x1/0x2"))
+        #expect(!KernelWatch.isFinding("XFS (loop1): Mounting V5 Filesystem 1234"))
+        #expect(!KernelWatch.isFinding("EXT4-fs (loop2): mounted filesystem with ordered data mode"))
+        #expect(!KernelWatch.isFinding("loop0: detected capacity change from 0 to 1048576"))
+    }
+
+    @Test func aTaintChangeIsItsOwnKindOfFailure() {
+        var passing = sampleReport().cases[1]
+        KernelWatch.attach(messages: ["WARNING: CPU: 0 PID: 1 at mm/filemap.c:1 x"], taintBefore: 0, taintAfter: 1 << 9, to: &passing)
+        #expect(passing.verdict == .tainted && passing.reason?.contains("+W") == true && passing.taint?.after == 512)
+        var failing = sampleReport().cases[0]
+        KernelWatch.attach(messages: [], taintBefore: 1, taintAfter: 1 | 1 << 7, to: &failing)
+        #expect(failing.verdict == .fail && failing.taint != nil, "a FAIL stays a FAIL, with the taint recorded")
+        var unchanged = sampleReport().cases[1]
+        KernelWatch.attach(messages: [], taintBefore: 4096, taintAfter: 4096, to: &unchanged)
+        #expect(unchanged.verdict == .pass && unchanged.taint == nil)
+        #expect(Kernel.taintLetters(1 << 9 | 1 << 12) == "WO")
+    }
+}
