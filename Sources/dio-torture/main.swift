@@ -58,6 +58,8 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("case-timeout"), help: "Seconds before a case's process is killed and the case recorded as HANG with its kernel stacks.")
     var caseTimeout: Int = 120
 
+    @OptionGroup var isolation: IsolationOption
+
     @OptionGroup var outputs: ReportOutputs
 
     @Flag(name: .customLong("self-test-corruption"), help: "Harness self-test: flip a byte of every completed read before verifying it; every judged case must FAIL.")
@@ -77,7 +79,7 @@ struct Run: ParsableCommand {
         let plan = try makePlan()
         let total = plan.cases.count * plan.targets.count
         printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
-        let report = runIsolated(plan.batches, scratchDevice: plan.scratchDevice, caseTimeout: try caseDeadline(caseTimeout))
+        let report = runCases(plan.batches, scratchDevice: plan.scratchDevice, isolation: try isolation.mode(caseTimeout: caseTimeout))
         try finish(report, outputs: outputs)
     }
 
@@ -178,6 +180,8 @@ struct Sweep: ParsableCommand {
     @Option(name: .customLong("scratch-device"), help: .hidden)
     var scratchDevice: String?
 
+    @OptionGroup var isolation: IsolationOption
+
     @OptionGroup var outputs: ReportOutputs
 
     func validate() throws {
@@ -208,10 +212,10 @@ struct Sweep: ParsableCommand {
             // Inside a guest: this kernel's units of the shard (all of them when the sweep names
             // no kernels and `dio-torture vm` chose the kernel).
             let mine = sweep.kernels.isEmpty ? units : units.filter { $0.kernel == kernelIndex }
-            report = runIsolated(sweep.batches(mine), scratchDevice: scratchDevice, caseTimeout: try caseDeadline(sweep.caseTimeout))
+            report = runCases(sweep.batches(mine), scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: sweep.caseTimeout))
         } else if kernels.isEmpty {
             printError("dio-torture sweep \(sweep.name): shard \(shard) holds \(units.count) of \(all.count) units\n")
-            report = runIsolated(sweep.batches(units), scratchDevice: scratchDevice, caseTimeout: try caseDeadline(sweep.caseTimeout))
+            report = runCases(sweep.batches(units), scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: sweep.caseTimeout))
         } else {
             report = try runInGuests(sweep, kernels: kernels, units: units, shard: shard)
         }
@@ -580,14 +584,26 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// Every case in its own process of this binary, killed after `seconds`.
-func caseDeadline(_ seconds: Int) throws -> CaseIsolation {
-    .childProcess(executable: try ownExecutable(), deadline: .seconds(seconds))
+/// Where cases run: each in its own process (the default), or all in this one.
+struct IsolationOption: ParsableArguments {
+    enum Mode: String, ExpressibleByArgument, CaseIterable {
+        case process, none
+    }
+
+    @Option(name: .long, help: ArgumentHelp("process: each case in its own process, killed at the case timeout (a crash or hang stays with its case). none: all in this process; faster where starting a process is slow (a TCG guest), but a stuck case stops the run.", valueName: "mode"))
+    var isolation: Mode = .process
+
+    func mode(caseTimeout seconds: Int) throws -> CaseIsolation {
+        switch isolation {
+        case .process: .childProcess(executable: try ownExecutable(), deadline: .seconds(seconds))
+        case .none: .inProcess
+        }
+    }
 }
 
 /// Runs batches with a progress line on a terminal; the first SIGINT/SIGTERM stops after the
 /// running case, and the report says it is incomplete.
-func runIsolated(_ batches: [RunBatch], scratchDevice: String?, caseTimeout isolation: CaseIsolation) -> RunReport {
+func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation) -> RunReport {
     InterruptCleanup.install()
     InterruptCleanup.stopGracefully()
     let showProgress = isatty(STDERR_FILENO) != 0

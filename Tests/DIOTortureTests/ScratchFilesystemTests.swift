@@ -61,8 +61,10 @@ extension OnTheRealKernel {
 
         @Test func everyFaultPatternHoldsOnBtrfs() throws {
             try #require(missingTools([.btrfs]) == nil, Comment(rawValue: missingTools([.btrfs]) ?? ""))
-            let report = run(.btrfs, scenario: "fault-patterns", patterns: FaultPattern.allCases, paths: [IOPath(.uringRead)], iterations: 3)
-            #expect(report.cases.count == FaultPattern.allCases.count)
+            // Every pattern a read can complete into (uffd-never-resolved hangs by design).
+            let patterns = FaultPattern.allCases.filter { $0 != .uffdNeverResolved }
+            let report = run(.btrfs, scenario: "fault-patterns", patterns: patterns, paths: [IOPath(.uringRead)], iterations: 3)
+            #expect(report.cases.count == patterns.count)
             for record in report.cases {
                 #expect(record.verdict == .pass, "\(record.id): \(record.reason ?? "")")
                 #expect(record.residency?.heldIterations == 3, "\(record.id): \(record.residency?.found ?? [:])")
