@@ -200,7 +200,7 @@ struct Sweep: ParsableCommand {
             }
         }
         let all = sweep.units(kernelReleases: kernels.map(\.release))
-        let units = sweep.units(kernelReleases: kernels.map(\.release), shard: shard)
+        let units = shard.units(of: all)
         if listOnly {
             for unit in units {
                 print([unit.kernel.map { kernels[$0].release } ?? Kernel.release, sweep.filesystems[unit.filesystem].label, unit.spec.id].joined(separator: "\t"))

@@ -79,9 +79,10 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
     @Test func labSweepShardsPartitionTheMatrix() throws {
         let sweep = try SweepFile(contentsOf: "\(configsDirectory)/lab-sweep.yaml")
         func key(_ unit: SweepUnit) -> String { "\(unit.filesystem)|\(unit.seed)|\(unit.spec.id)" }
-        let whole = sweep.units(kernelReleases: []).map(key)
+        let matrix = sweep.units(kernelReleases: [])
+        let whole = matrix.map(key)
         #expect(Set(whole).count == whole.count, "unit keys are unique")
-        let shards = (1...4).map { sweep.units(kernelReleases: [], shard: Shard(index: $0, count: 4)).map(key) }
+        let shards = (1...4).map { Shard(index: $0, count: 4).units(of: matrix).map(key) }
         #expect(shards.reduce(0) { $0 + $1.count } == whole.count)
         #expect(Set(shards.flatMap { $0 }) == Set(whole))
         #expect(shards.map(\.count).max()! - shards.map(\.count).min()! <= 1)
@@ -89,7 +90,7 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         unpruned.exclude = []
         let all = unpruned.units(kernelReleases: [])
         #expect(all.count > whole.count)
-        #expect(!sweep.units(kernelReleases: []).contains { $0.spec.path.method == .uringReadFixed && $0.spec.pattern != .allResident })
+        #expect(!matrix.contains { $0.spec.path.method == .uringReadFixed && $0.spec.pattern != .allResident })
         #expect(all.contains { $0.spec.path.method == .uringReadFixed && $0.spec.pattern != .allResident })
         // The CLI lists the same shard.
         let listed = try runTool(["sweep", "\(configsDirectory)/lab-sweep.yaml", "--shard", "3/4", "--list"])

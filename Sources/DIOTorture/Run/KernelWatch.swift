@@ -22,12 +22,9 @@ final class KernelWatch {
         do {
             log = try KernelLog()
             logUnavailableReason = nil
-        } catch let error as Errno {
-            log = nil
-            logUnavailableReason = "/dev/kmsg: \(error.symbol)"
         } catch {
             log = nil
-            logUnavailableReason = "/dev/kmsg: \(error)"
+            logUnavailableReason = "/dev/kmsg: \((error as? Errno)?.symbol ?? "\(error)")"
         }
     }
 

@@ -31,7 +31,10 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(index)/\(count)" }
 
-    func contains(position: Int) -> Bool { position % count == index - 1 }
+    /// This shard's part of a matrix in its fixed order.
+    public func units<Unit>(of matrix: [Unit]) -> [Unit] {
+        matrix.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
+    }
 }
 
 extension SweepFile {
@@ -57,10 +60,6 @@ extension SweepFile {
             }
         }
         return units
-    }
-
-    public func units(kernelReleases: [String], shard: Shard) -> [SweepUnit] {
-        units(kernelReleases: kernelReleases).enumerated().filter { shard.contains(position: $0.offset) }.map(\.element)
     }
 
     /// The units of one kernel (or of the running one) as batches the runner takes: one per
