@@ -46,6 +46,9 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("io-path"), help: "I/O paths, comma-separated; default: each scenario's own.")
     var ioPath: String?
 
+    @Option(name: .customLong("queue-depth"), help: "Reads in flight per iteration, comma-separated (io_uring paths; each read has its own buffer); default: 1.")
+    var queueDepth: String?
+
     @Option(name: .long, help: "Iterations per case.")
     var iterations: Int = 20
 
@@ -102,8 +105,15 @@ struct Run: ParsableCommand {
             }
             return found
         } }
+        let depths = try queueDepth.map { try names($0).map { text in
+            guard let depth = Int(text), (1...SweepFile.maxQueueDepth).contains(depth) else {
+                throw UsageError("--queue-depth '\(text)': a whole number from 1 to \(SweepFile.maxQueueDepth)")
+            }
+            return depth
+        } }
         let seed = seed ?? UInt64.random(in: 1...UInt64.max)
-        return RunPlan(targets: try targets(), scenarios: scenarios, selection: Selection(patterns: patterns, paths: paths),
+        return RunPlan(targets: try targets(), scenarios: scenarios,
+                       selection: Selection(patterns: patterns, paths: paths, queueDepths: depths),
                        options: RunOptions(iterations: iterations, seed: seed, timeout: .seconds(timeout),
                                            injectCorruption: selfTestCorruption),
                        scratchDevice: scratchDevice)

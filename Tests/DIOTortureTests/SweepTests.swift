@@ -29,6 +29,8 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         ("bad-scenario", "filesystems: [btrfs]\n\nscenarios: [nowait]\n", 3, "choose from nowait-partial-fault"),
         ("bad-size", "filesystems: [btrfs]\nextents:\n  sizes: [4K, 3X]\n", 3, "size"),
         ("unaligned-read", "filesystems: [btrfs]\nread-sizes: [whole, 1000]\n", 2, "multiple of 512"),
+        ("zero-queue-depth", "filesystems: [btrfs]\nqueue-depths:\n  - 8\n  - 0\n", 4, "a queue depth must be a whole number"),
+        ("deep-queue-depth", "filesystems: [btrfs]\nqueue-depths: [1, 4096]\n", 2, "a queue depth is at most 256"),
         ("bad-exclude-key", "filesystems: [btrfs]\nexclude:\n  - {fs: tmpfs}\n", 3, "valid keys: kernel, filesystem"),
         ("missing-filesystems", "iterations: 3\n", 1, "'filesystems' is required"),
         ("empty", "", 1, "empty sweep file"),
@@ -189,6 +191,51 @@ extension OnTheRealKernel {
             #expect(settles { attachedLoopDevices().isSubset(of: loopsBefore) })
             #expect(ourMounts().isEmpty)
             #expect(settles { caseProcesses().isEmpty })
+        }
+
+        /// At queue depth 4 every iteration puts four reads of the range in flight at once, each
+        /// into its own buffer set up with the pattern, and judges each first completion; a
+        /// synchronous path gets no deeper queue.
+        @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+        func queueDepthsJudgeEveryReadInFlight() throws {
+            try #require(missingTools([.btrfs, .ext4]) == nil, Comment(rawValue: missingTools([.btrfs, .ext4]) ?? ""))
+            let file = try scratchFile("depth.yaml", Data("""
+                iterations: 3
+                filesystems: [btrfs, ext4]
+                scenarios: [fault-patterns]
+                patterns: [first-page-only, all-resident]
+                paths: [uring-readv, uring-read-fixed, pread]
+                queue-depths: [1, 4]
+                """.utf8))
+            let directory = URL(fileURLWithPath: file).deletingLastPathComponent().path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let result = try runTool(["sweep", file, "--json", directory + "/depth.json", "--no-color"])
+            #expect(result.status == 0, "\(result.stderr)")
+            let report = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/depth.json")))
+            #expect(report.cases.count == 2 * 2 * (3 + 2), "2 filesystems x 2 patterns x (3 paths at depth 1 + 2 io_uring paths at depth 4)")
+            #expect(!report.cases.contains { $0.path?.method == .pread && $0.id.hasSuffix("/qd4") })
+            for record in report.cases where record.id.hasSuffix("/qd4") {
+                #expect(record.read?.queueDepth == 4)
+                if record.path?.method == .uringReadFixed && record.pattern == .firstPageOnly {
+                    #expect(record.verdict == .skip, "registering faults the buffer in: \(record.id)")
+                    continue
+                }
+                #expect(record.verdict == .pass, "\(record.id): \(record.verdict) \(record.reason ?? "")")
+                #expect(record.outcomes.values.reduce(0, +) == 3 * 4, "\(record.id): \(record.outcomes)")
+                #expect(record.residency?.found.values.reduce(0, +) == 3 * 4, "every buffer's residency is proven")
+            }
+
+            // Every read in flight is judged on its own: corrupt each completion and each one fails.
+            let corrupted = try runTool(["run", "--fs", "ext4", "--scenario", "nowait-partial-fault", "--io-path", "uring-read",
+                                         "--queue-depth", "4", "--iterations", "2", "--self-test-corruption",
+                                         "--json", directory + "/corrupted.json", "--no-color"])
+            #expect(corrupted.status == 1, "\(corrupted.stderr)")
+            let failing = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/corrupted.json")))
+            #expect(!failing.cases.isEmpty)
+            for record in failing.cases {
+                #expect(record.verdict == .fail && record.failures == 2 * 4, "\(record.id): \(record.failures)")
+                #expect(Set(record.failureDetails.compactMap(\.read)) == [0, 1, 2, 3])
+            }
         }
 
         /// A WARNING the kernel logs while a case runs attaches to that case.

@@ -134,15 +134,15 @@ public enum Oracle {
     /// The case's verdict from its iterations. A failure is a failure whatever the preconditions;
     /// a PASS needs every precondition proved in every judged iteration.
     public static func verdict(layout: LayoutStatus?, tally: Tally) -> (Verdict, String?) {
-        if let hangs = tally.outcomes[.hang] { return (.hang, "a read had no completion within the watchdog's window (\(hangs) of \(tally.iterations) iterations)") }
-        if tally.failures > 0 { return (.fail, "\(tally.failures)/\(tally.iterations) iterations failed") }
+        if let hangs = tally.outcomes[.hang] { return (.hang, "a read had no completion within the watchdog's window (\(hangs) of \(tally.iterations) reads)") }
+        if tally.failures > 0 { return (.fail, "\(tally.failures)/\(tally.iterations) reads failed") }
         if tally.judged == 0 {
             return (.skip, tally.skipReason ?? "nothing ran")
         }
         if layout == .notReached { return (.inconclusive, "planned extent layout not reached") }
         if layout == .unverifiable { return (.inconclusive, "extent layout unverifiable: no FIEMAP here") }
         if tally.residencyHeld < tally.judged {
-            return (.inconclusive, "buffer residency as planned in \(tally.residencyHeld)/\(tally.judged) iterations")
+            return (.inconclusive, "buffer residency as planned for \(tally.residencyHeld)/\(tally.judged) reads")
         }
         return (.pass, tally.skipReason.map { "\(tally.judged)/\(tally.iterations) judged; rest skipped: \($0)" })
     }

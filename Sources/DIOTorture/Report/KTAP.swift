@@ -25,7 +25,7 @@ public enum KTAP {
         case .inconclusive: return ["ok \(number) \(name) # SKIP inconclusive: \(clean(record.reason ?? ""))"]
         case .fail, .hang, .tainted:
             let diagnostics = record.failureDetails.prefix(3).map { failure in
-                "# iteration \(failure.iteration) seed \(failure.seed): \(failure.outcome.rawValue), res \(failure.result.map(String.init) ?? "none") of \(failure.expectedLength)"
+                "# iteration \(failure.iteration)\(failure.read.map { " read \($0)" } ?? "") seed \(failure.seed): \(failure.outcome.rawValue), res \(failure.result.map(String.init) ?? "none") of \(failure.expectedLength)"
             }
             let reason = record.verdict == .fail ? [] : ["# \(record.verdict.rawValue): \(clean(record.reason ?? ""))"]
             return reason + diagnostics + ["not ok \(number) \(name)"]

@@ -40,6 +40,8 @@ public struct ReadRecord: Codable, Sendable {
     public var offset: Int
     public var length: Int
     public var fileSize: Int
+    /// Reads of this range in flight at once; absent means one.
+    public var queueDepth: Int?
 }
 
 public struct LayoutRecord: Codable, Sendable {
@@ -61,6 +63,8 @@ public struct ResidencyRecord: Codable, Sendable {
 /// One failing iteration, with everything needed to replay and explain it.
 public struct FailureRecord: Codable, Sendable {
     public var iteration: Int
+    /// Which of the iteration's reads in flight, at queue depths above one.
+    public var read: Int? = nil
     public var seed: UInt64
     public var outcome: Outcome
     public var expectedLength: Int

@@ -28,7 +28,7 @@ public enum Reproducer {
         /*
          * dio-torture reproducer for \(record.id)
          * Recorded: kernel \(record.kernel), \(record.filesystem.type), \(record.verdict.rawValue) in \(record.failures)/\(record.iterations) iterations;
-         * \(first).
+         * \(first).\(read.queueDepth.map { "\n * The case had \($0) reads in flight per iteration; this file fires them one at a time." } ?? "")
          *
          * Build: gcc repro.c -o repro -luring
          * Run:   ./repro DIR [ITERATIONS]     (DIR on the filesystem under test; a file is made and removed there)

@@ -13,7 +13,7 @@ public enum TextReport {
              record.read.map { formatBytes($0.length) + ($0.offset + $0.length > $0.fileSize ? ">EOF" : "") } ?? "-",
              record.pattern?.rawValue ?? "-", record.path?.description ?? "-",
              "\(record.iterations)", record.verdict.rawValue,
-             "\(record.failures)/\(record.iterations)", record.reason ?? ""]
+             "\(record.failures)/\(record.reads)", record.reason ?? ""]
         }
         let widths = (0..<header.count - 1).map { column in
             ([header] + rows).map { $0[column].count }.max() ?? 0
@@ -111,7 +111,7 @@ public enum TextReport {
             output += record.firstFailureSeconds.map { String(format: " (first detected %.3f s into the case)", $0) } ?? ""
             output += "\n"
             for failure in record.failureDetails.prefix(3) {
-                output += "  iteration \(failure.iteration) seed \(failure.seed): \(failure.outcome.rawValue)"
+                output += "  iteration \(failure.iteration)\(failure.read.map { " read \($0)" } ?? "") seed \(failure.seed): \(failure.outcome.rawValue)"
                 output += ", res \(failure.result.map(String.init) ?? "none") of \(failure.expectedLength)"
                 if let note = failure.note { output += " (\(note))" }
                 output += "\n"

@@ -22,7 +22,8 @@ struct ReadCase {
         var record = CaseRecord(
             id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario,
             pattern: spec.pattern, path: spec.path,
-            read: ReadRecord(offset: spec.readOffset, length: spec.readLength, fileSize: spec.layout.fileSize),
+            read: ReadRecord(offset: spec.readOffset, length: spec.readLength, fileSize: spec.layout.fileSize,
+                             queueDepth: spec.queueDepth > 1 ? spec.queueDepth : nil),
             seed: caseSeed, iterations: options.iterations, verdict: .broken, failures: 0, outcomes: [:],
             failureDetails: [], durationSeconds: 0)
         do {
@@ -79,11 +80,14 @@ struct ReadCase {
         }
         try file.dropCache()
 
+        let depth = spec.queueDepth
         let ring: Ring?
         if spec.path.usesRing {
-            do { ring = try Ring(entries: 8) } catch let error as Errno {
+            do { ring = try Ring(entries: UInt32(max(8, depth))) } catch let error as Errno {
                 throw Stop(verdict: .skip, reason: "io_uring unavailable: \(error.symbol)")
             }
+        } else if depth > 1 {
+            throw Stop(verdict: .skip, reason: "queue depth \(depth) needs an io_uring path; \(spec.path) is synchronous")
         } else {
             ring = nil
         }
@@ -91,66 +95,72 @@ struct ReadCase {
         var tally = Tally()
         var residencies: [String: Int] = [:]
         var plannedResidency = ""
-        for iteration in 0..<options.iterations {
+        iterations: for iteration in 0..<options.iterations {
             let seed = Seeds.forIteration(case: caseSeed, iteration)
             let context = BufferContext(
                 length: spec.readLength.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
                 userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: file,
                 fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: spec.readOffset)
-            let buffer: ReadBuffer
+            // One buffer per read in flight, each set up afresh with the pattern.
+            let buffers: [ReadBuffer]
             do {
-                buffer = try ReadBuffer(spec.pattern, context: context)
+                buffers = try (0..<depth).map { _ in try ReadBuffer(spec.pattern, context: context) }
             } catch let error as BufferSetupError where error.isUnsupported {
                 throw Stop(verdict: .skip, reason: error.description)
             }
-            let target = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<spec.readLength])
+            let targets = buffers.map { UnsafeMutableRawBufferPointer(rebasing: $0.bytes[0..<spec.readLength]) }
             if spec.path.method == .uringReadFixed {
-                do { try ring!.registerBuffers([buffer.bytes]) } catch let error as Errno {
+                do { try ring!.registerBuffers(buffers.map(\.bytes)) } catch let error as Errno {
                     throw Stop(verdict: .skip, reason: "cannot register a \(spec.pattern.rawValue) buffer: \(error.symbol)")
                 }
             }
             defer { if spec.path.method == .uringReadFixed { ring!.unregisterBuffers() } }
 
-            plannedResidency = buffer.plannedResidency.residencyMap
-            let found = try buffer.foundResidency()
-            residencies[found.residencyMap, default: 0] += 1
-            let held = found == buffer.plannedResidency && (spec.pattern != .thp || buffer.hugePageBytes >= 2 << 20)
-
-            let result = try fire(ring: ring, file: file, into: target, iteration: iteration)
-            if options.injectCorruption, case .completed(let count) = result, count > 0 {
-                target[count / 2] ^= 0xFF
-            }
-            let contract = ReadContract(offset: spec.readOffset, length: spec.readLength, fileSize: model.size,
-                                        path: spec.path, inaccessibleOffset: buffer.inaccessibleOffset)
-            var verification = Verification()
-            let judgement = Oracle.judge(result, contract: contract) { count in
-                verification = Verifier.verify(UnsafeRawBufferPointer(rebasing: target[0..<count]),
-                                               fileOffset: spec.readOffset, model: model, prior: buffer.prior(at:))
-                return verification
+            plannedResidency = buffers[0].plannedResidency.residencyMap
+            let held = try buffers.map { buffer in
+                let found = try buffer.foundResidency()
+                residencies[found.residencyMap, default: 0] += 1
+                return found == buffer.plannedResidency && (spec.pattern != .thp || buffer.hugePageBytes >= 2 << 20)
             }
 
-            tally.iterations += 1
-            tally.outcomes[judgement.outcome, default: 0] += 1
-            switch judgement.call {
-            case .skip(let reason):
-                tally.skipReason = tally.skipReason ?? reason
-                continue
-            case .pass:
-                tally.judged += 1
-                if held { tally.residencyHeld += 1 }
-            case .fail:
-                tally.judged += 1
-                if held { tally.residencyHeld += 1 }
-                tally.failures += 1
-                if record.firstFailureSeconds == nil { record.firstFailureSeconds = Date().timeIntervalSince(started) }
-                if record.failureDetails.count < CaseRecord.maxFailureDetails {
-                    record.failureDetails.append(failure(iteration: iteration, seed: seed, result: result, judgement: judgement,
-                                                         contract: contract, verification: verification,
-                                                         buffer: buffer, target: target, model: model))
+            let results = try fire(ring: ring, file: file, into: targets, iteration: iteration)
+            for (index, (buffer, target)) in zip(buffers, targets).enumerated() {
+                let result = results[index]
+                if options.injectCorruption, case .completed(let count) = result, count > 0 {
+                    target[count / 2] ^= 0xFF
                 }
+                let contract = ReadContract(offset: spec.readOffset, length: spec.readLength, fileSize: model.size,
+                                            path: spec.path, inaccessibleOffset: buffer.inaccessibleOffset)
+                var verification = Verification()
+                let judgement = Oracle.judge(result, contract: contract) { count in
+                    verification = Verifier.verify(UnsafeRawBufferPointer(rebasing: target[0..<count]),
+                                                   fileOffset: spec.readOffset, model: model, prior: buffer.prior(at:))
+                    return verification
+                }
+
+                tally.iterations += 1
+                tally.outcomes[judgement.outcome, default: 0] += 1
+                switch judgement.call {
+                case .skip(let reason):
+                    tally.skipReason = tally.skipReason ?? reason
+                    continue
+                case .pass:
+                    tally.judged += 1
+                    if held[index] { tally.residencyHeld += 1 }
+                case .fail:
+                    tally.judged += 1
+                    if held[index] { tally.residencyHeld += 1 }
+                    tally.failures += 1
+                    if record.firstFailureSeconds == nil { record.firstFailureSeconds = Date().timeIntervalSince(started) }
+                    if record.failureDetails.count < CaseRecord.maxFailureDetails {
+                        record.failureDetails.append(failure(iteration: iteration, read: depth > 1 ? index : nil, seed: seed,
+                                                             result: result, judgement: judgement, contract: contract,
+                                                             verification: verification, buffer: buffer, target: target, model: model))
+                    }
+                }
+                // A hung read still owns the ring and its buffer: nothing more can run in this case.
+                if judgement.outcome == .hang { break iterations }
             }
-            // A hung read still owns the ring and the buffer: nothing more can run in this case.
-            if judgement.outcome == .hang { tally.iterations = options.iterations; break }
         }
 
         record.residency = ResidencyRecord(planned: plannedResidency, found: residencies, heldIterations: tally.residencyHeld)
@@ -160,28 +170,37 @@ struct ReadCase {
         if record.verdict == .pass, layout.status == .notApplicable { record.reason = layout.note }
     }
 
-    /// Submits the read on `path` and returns its first completion, unjudged and never resubmitted.
-    private func fire(ring: Ring?, file: OpenFile, into target: UnsafeMutableRawBufferPointer, iteration: Int) throws -> ReadResult {
+    /// Submits one read per target on `path` and returns the first completion of each, in target
+    /// order, unjudged and never resubmitted. Reads with no completion within the watchdog's
+    /// window come back as `.timedOut`.
+    private func fire(ring: Ring?, file: OpenFile, into targets: [UnsafeMutableRawBufferPointer], iteration: Int) throws -> [ReadResult] {
         let flags = spec.path.nowait ? SystemFlags.nowait : 0
         switch spec.path.method {
         case .pread:
-            do { return .completed(try file.read(into: target, at: spec.readOffset)) } catch let error as Errno { return .failed(error) }
+            do { return [.completed(try file.read(into: targets[0], at: spec.readOffset))] } catch let error as Errno { return [.failed(error)] }
         case .preadv2:
-            switch file.readV2(into: target, at: spec.readOffset, flags: flags) {
-            case .success(let count): return .completed(count)
-            case .failure(let error): return .failed(error)
+            switch file.readV2(into: targets[0], at: spec.readOffset, flags: flags) {
+            case .success(let count): return [.completed(count)]
+            case .failure(let error): return [.failed(error)]
             }
         case .uringRead, .uringReadv, .uringReadFixed:
-            let kind: RingRead = switch spec.path.method {
-            case .uringRead: .read
-            case .uringReadv: .readv
-            default: .readFixed(index: 0)
+            for (index, target) in targets.enumerated() {
+                let kind: RingRead = switch spec.path.method {
+                case .uringRead: .read
+                case .uringReadv: .readv
+                default: .readFixed(index: index)
+                }
+                try ring!.queueRead(kind, file: file.descriptor, into: target, offset: spec.readOffset, rwFlags: flags,
+                                    async: spec.path.async, userData: UInt64(index))
             }
-            try ring!.queueRead(kind, file: file.descriptor, into: target, offset: spec.readOffset, rwFlags: flags,
-                                async: spec.path.async, userData: UInt64(iteration))
             try ring!.submit()
-            guard let completion = try ring!.waitCompletion(timeout: options.timeout) else { return .timedOut }
-            return completion.result < 0 ? .failed(Errno(rawValue: -completion.result)) : .completed(Int(completion.result))
+            var results = [ReadResult](repeating: .timedOut, count: targets.count)
+            for _ in targets.indices {
+                guard let completion = try ring!.waitCompletion(timeout: options.timeout) else { break }
+                results[Int(completion.userData)] = completion.result < 0 ? .failed(Errno(rawValue: -completion.result))
+                                                                          : .completed(Int(completion.result))
+            }
+            return results
         }
     }
 
@@ -196,10 +215,10 @@ struct ReadCase {
         }
     }
 
-    private func failure(iteration: Int, seed: UInt64, result: ReadResult, judgement: Judgement, contract: ReadContract,
+    private func failure(iteration: Int, read: Int?, seed: UInt64, result: ReadResult, judgement: Judgement, contract: ReadContract,
                          verification: Verification, buffer: ReadBuffer, target: UnsafeMutableRawBufferPointer,
                          model: FileModel) -> FailureRecord {
-        var record = FailureRecord(iteration: iteration, seed: seed, outcome: judgement.outcome,
+        var record = FailureRecord(iteration: iteration, read: read, seed: seed, outcome: judgement.outcome,
                                    expectedLength: contract.expectedLength, result: nil, errno: nil,
                                    firstBadOffset: verification.firstBadOffset, badRanges: verification.badRanges,
                                    unfilledTail: [], note: judgement.note, kernelStacks: nil)

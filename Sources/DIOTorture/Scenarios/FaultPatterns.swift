@@ -8,7 +8,8 @@ public struct FaultPatterns: Scenario {
     public func cases(_ selection: Selection) -> [CaseSpec] {
         let patterns = selection.patterns ?? FaultPattern.allCases.filter { $0 != .sameRangeMmap && $0 != .uffdNeverResolved }
         let paths = selection.paths ?? IOPath.all
-        return product(layouts: selection.layouts ?? [mariadbLayout], reads: selection.readSizes ?? [.whole], patterns: patterns, paths: paths)
+        return product(layouts: selection.layouts ?? [mariadbLayout], reads: selection.readSizes ?? [.whole], patterns: patterns, paths: paths,
+                       depths: selection.queueDepths ?? [1])
             .filter { selection.paths != nil || Oracle.incompatibility($0.path, $0.pattern, filesystem: nil) == nil || $0.path.isPlain }
     }
 }

@@ -10,6 +10,6 @@ public struct MmapSameFile: Scenario {
     public func cases(_ selection: Selection) -> [CaseSpec] {
         product(layouts: selection.layouts ?? [mariadbLayout, largeExtentLayout], reads: selection.readSizes ?? [.whole],
                 patterns: selection.patterns ?? [.sameFileMmap, .sameRangeMmap],
-                paths: selection.paths ?? unregisteredPaths)
+                paths: selection.paths ?? unregisteredPaths, depths: selection.queueDepths ?? [1])
     }
 }

@@ -10,9 +10,10 @@ public struct NowaitPartialFault: Scenario {
     public func cases(_ selection: Selection) -> [CaseSpec] {
         let patterns = selection.patterns ?? [.firstPageOnly]
         let paths = selection.paths ?? unregisteredPaths
+        let depths = selection.queueDepths ?? [1]
         if selection.layouts != nil || selection.readSizes != nil {
             return product(layouts: selection.layouts ?? [mariadbLayout], reads: selection.readSizes ?? [.whole],
-                           patterns: patterns, paths: paths)
+                           patterns: patterns, paths: paths, depths: depths)
         }
         let layouts = [
             mariadbLayout,
@@ -21,7 +22,7 @@ public struct NowaitPartialFault: Scenario {
             ExtentPlan(count: 4, size: 4096, gap: 4096, order: .reverse),
         ]
         // The last variant reads past EOF: the read must stop exactly there.
-        return product(layouts: layouts, patterns: patterns, paths: paths)
-            + product(layouts: [mariadbLayout], reads: [.pastEOF], patterns: patterns, paths: paths)
+        return product(layouts: layouts, patterns: patterns, paths: paths, depths: depths)
+            + product(layouts: [mariadbLayout], reads: [.pastEOF], patterns: patterns, paths: paths, depths: depths)
     }
 }

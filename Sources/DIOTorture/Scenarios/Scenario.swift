@@ -6,12 +6,16 @@ public struct Selection: Sendable {
     public var layouts: [ExtentPlan]?
     /// Read sizes in place of each scenario's own (a sweep's `read-sizes`).
     public var readSizes: [ReadSize]?
+    /// Reads in flight at once (a sweep's `queue-depths`); the default is one.
+    public var queueDepths: [Int]?
 
-    public init(patterns: [FaultPattern]? = nil, paths: [IOPath]? = nil, layouts: [ExtentPlan]? = nil, readSizes: [ReadSize]? = nil) {
+    public init(patterns: [FaultPattern]? = nil, paths: [IOPath]? = nil, layouts: [ExtentPlan]? = nil, readSizes: [ReadSize]? = nil,
+                queueDepths: [Int]? = nil) {
         self.patterns = patterns
         self.paths = paths
         self.layouts = layouts
         self.readSizes = readSizes
+        self.queueDepths = queueDepths
     }
 }
 
@@ -23,11 +27,15 @@ public struct CaseSpec: Codable, Sendable, Hashable {
     public var path: IOPath
     public var readOffset: Int
     public var readLength: Int
+    /// Reads of the same range, each into its own buffer, submitted together per iteration
+    /// (io_uring paths only): concurrent reads are what a database's read-ahead issues.
+    public var queueDepth = 1
     /// The run seed, in sweeps that run the matrix under several: it keeps their ids apart.
     public var seedTag: UInt64? = nil
 
     public var id: String {
         "\(scenario)/\(layout)/\(pattern.rawValue)/\(path)" + (readLength != layout.fileSize ? "/read\(formatBytes(readLength))@\(readOffset)" : "")
+            + (queueDepth > 1 ? "/qd\(queueDepth)" : "")
             + (seedTag.map { "/seed\($0)" } ?? "")
     }
 }
@@ -46,13 +54,19 @@ extension Scenario {
         ReadCase(spec: spec, area: area, options: options).run()
     }
 
-    /// Every combination of layouts, read sizes, patterns and paths.
-    func product(layouts: [ExtentPlan], reads: [ReadSize] = [.whole], patterns: [FaultPattern], paths: [IOPath]) -> [CaseSpec] {
+    /// Every combination of layouts, read sizes, patterns, paths and queue depths; depths above
+    /// one only on io_uring paths, as a synchronous read has nothing else in flight.
+    func product(layouts: [ExtentPlan], reads: [ReadSize] = [.whole], patterns: [FaultPattern], paths: [IOPath],
+                 depths: [Int] = [1]) -> [CaseSpec] {
         layouts.flatMap { layout in
             reads.flatMap { read in
                 patterns.flatMap { pattern in
-                    paths.map { CaseSpec(scenario: name, layout: layout, pattern: pattern, path: $0,
-                                         readOffset: 0, readLength: read.length(for: layout)) }
+                    paths.flatMap { path in
+                        depths.filter { $0 == 1 || path.usesRing }.map {
+                            CaseSpec(scenario: name, layout: layout, pattern: pattern, path: path,
+                                     readOffset: 0, readLength: read.length(for: layout), queueDepth: $0)
+                        }
+                    }
                 }
             }
         }

@@ -39,7 +39,9 @@ public struct SweepFile: Sendable {
     }
 
     static let topKeys = ["name", "description", "iterations", "seeds", "timeout", "case-timeout", "filesystems", "scenarios",
-                          "patterns", "paths", "extents", "read-sizes", "kernels", "vm", "exclude"]
+                          "patterns", "paths", "extents", "read-sizes", "queue-depths", "kernels", "vm", "exclude"]
+    /// Each read in flight has its own buffer with its own fault pattern set up per iteration.
+    public static let maxQueueDepth = 256
     static let excludeKeys = ["kernel", "filesystem", "scenario", "pattern", "path", "layout", "case"]
 
     public init(contentsOf path: String) throws {
@@ -86,7 +88,14 @@ public struct SweepFile: Sendable {
         }
         let layouts = try top["extents"].map { try Self.layouts($0, reader) }
         let reads = try top["read-sizes"].map { try reader.list($0).map { try Self.readSize($0, reader) } }
-        selection = Selection(patterns: patterns, paths: paths, layouts: layouts, readSizes: reads)
+        let depths = try top["queue-depths"].map {
+            try reader.list($0).map { node in
+                let depth = try reader.positiveInt(node, "a queue depth")
+                if depth > Self.maxQueueDepth { throw SweepError("\(path):\(reader.line(node)): a queue depth is at most \(Self.maxQueueDepth), not \(depth)") }
+                return depth
+            }
+        }
+        selection = Selection(patterns: patterns, paths: paths, layouts: layouts, readSizes: reads, queueDepths: depths)
 
         kernels = try top["kernels"].map { try reader.list($0).map { try Self.kernel($0, reader, relativeTo: path) } } ?? []
         vm = try top["vm"].map { try Self.vmSettings($0, reader) } ?? VMSettings()
