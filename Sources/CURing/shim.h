@@ -65,15 +65,15 @@ static inline long diot_statfs_type(const char *path) {
     return statfs(path, &info) == 0 ? (long)info.f_type : -1;
 }
 
-// FIEMAP with FIEMAP_FLAG_SYNC; copies at most `max` extents to `out`, returns the count or -1.
+// FIEMAP, with FIEMAP_FLAG_SYNC when `sync`; copies at most `max` extents to `out`, returns the count or -1.
 static inline int diot_fiemap(int fd, uint64_t start, uint64_t length,
-                              struct fiemap_extent *out, uint32_t max) {
+                              struct fiemap_extent *out, uint32_t max, int sync) {
     size_t size = sizeof(struct fiemap) + (size_t)max * sizeof(struct fiemap_extent);
     struct fiemap *fm = calloc(1, size);
     if (!fm) return -1;
     fm->fm_start = start;
     fm->fm_length = length;
-    fm->fm_flags = FIEMAP_FLAG_SYNC;
+    fm->fm_flags = sync ? FIEMAP_FLAG_SYNC : 0;
     fm->fm_extent_count = max;
     int rc = ioctl(fd, FS_IOC_FIEMAP, fm);
     if (rc == 0) {
@@ -123,6 +123,39 @@ static inline int diot_fsmount(int fd) { return (int)syscall(SYS_fsmount, fd, 1 
 static inline int diot_memfd_create(const char *name) { return (int)syscall(SYS_memfd_create, name, 1 /* MFD_CLOEXEC */); }
 static inline int diot_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 static inline int diot_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
+
+// fallocate(2), sync_file_range(2) and process_vm_readv/writev(2) are _GNU_SOURCE in glibc.
+static const int DIOT_FALLOC_FL_KEEP_SIZE = 0x01;
+static const int DIOT_FALLOC_FL_PUNCH_HOLE = 0x02;
+static const int DIOT_FALLOC_FL_ZERO_RANGE = 0x10;
+static const unsigned DIOT_SYNC_FILE_RANGE_WRITE = 2;
+static const unsigned DIOT_LO_FLAGS_DIRECT_IO = LO_FLAGS_DIRECT_IO;
+static inline int diot_fallocate(int fd, int mode, off_t offset, off_t length) {
+    return (int)syscall(SYS_fallocate, fd, mode, offset, length);
+}
+static inline int diot_sync_file_range(int fd, off_t offset, off_t length, unsigned flags) {
+    return (int)syscall(SYS_sync_file_range, fd, offset, length, flags);
+}
+// Copies between this process's own memory through the page-fault path of the kernel (GUP):
+// an access that would SIGBUS comes back as EFAULT instead.
+static inline ssize_t diot_vm_copy(void *to, const void *from, size_t length, int write_to_mapping, void *mapping_side) {
+    struct iovec local = { .iov_base = write_to_mapping ? (void *)from : to, .iov_len = length };
+    struct iovec remote = { .iov_base = mapping_side, .iov_len = length };
+    if (write_to_mapping) return syscall(SYS_process_vm_writev, getpid(), &local, 1UL, &remote, 1UL, 0UL);
+    return syscall(SYS_process_vm_readv, getpid(), &local, 1UL, &remote, 1UL, 0UL);
+}
+
+// cachestat(2) (Linux 6.5+): the dirty, under-writeback and cached pages of a file range. -1 with errno ENOSYS before 6.5.
+static inline int diot_cachestat(int fd, uint64_t offset, uint64_t length, uint64_t *dirty, uint64_t *writeback, uint64_t *cached) {
+    struct { uint64_t off, len; } range = { offset, length };
+    struct { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; } stat;
+    memset(&stat, 0, sizeof stat);
+    if (syscall(451 /* __NR_cachestat */, fd, &range, &stat, 0UL) != 0) return -1;
+    *dirty = stat.nr_dirty;
+    *writeback = stat.nr_writeback;
+    *cached = stat.nr_cache;
+    return 0;
+}
 
 static inline int diot_loop_configure(int loopfd, int backingfd, uint32_t flags) {
     struct loop_config cfg;

@@ -23,7 +23,7 @@ import Testing
         #expect(Set(cases.map(\.pattern)).count >= 10)
         #expect(Set(cases.map(\.path)).count >= 8)
         let mariadb = cases.filter { $0.scenario == "nowait-partial-fault" && $0.layout == mariadbLayout
-            && $0.pattern == .firstPageOnly && $0.path == IOPath(.uringReadv) && $0.readLength == 16384 }
+            && $0.pattern == .firstPageOnly && $0.path == IOPath(.uringReadv) && $0.read?.length == 16384 }
         #expect(mariadb.count == 1)
     }
 

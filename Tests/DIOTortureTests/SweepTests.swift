@@ -92,8 +92,8 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         unpruned.exclude = []
         let all = unpruned.units(kernelReleases: [])
         #expect(all.count > whole.count)
-        #expect(!matrix.contains { $0.spec.path.method == .uringReadFixed && $0.spec.pattern != .allResident })
-        #expect(all.contains { $0.spec.path.method == .uringReadFixed && $0.spec.pattern != .allResident })
+        #expect(!matrix.contains { $0.spec.path?.method == .uringReadFixed && $0.spec.pattern != .allResident })
+        #expect(all.contains { $0.spec.path?.method == .uringReadFixed && $0.spec.pattern != .allResident })
         // The CLI lists the same shard.
         let listed = try runTool(["sweep", "\(configsDirectory)/lab-sweep.yaml", "--shard", "3/4", "--list"])
         #expect(listed.status == 0)

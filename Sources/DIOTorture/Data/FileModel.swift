@@ -9,12 +9,16 @@ public struct FileModel: Sendable {
     public private(set) var size: Int
     /// Sorted, non-overlapping.
     public private(set) var segments: [Segment] = []
+    /// Whether a segment starts or ends inside a sector (byte-granular writes, zeroing, truncation):
+    /// the verifier then splits its comparisons at segment boundaries, not only at sectors.
+    public private(set) var hasUnalignedBoundaries = false
 
     public init(size: Int = 0) { self.size = size }
 
     /// Records that `range` now holds `stamp`'s sectors (512-aligned), growing the file if needed.
     public mutating func write(_ range: Range<Int>, stamp: DataStamp) {
         clear(range)
+        noteBoundaries(range)
         segments.append(Segment(range: range, stamp: stamp))
         segments.sort { $0.range.lowerBound < $1.range.lowerBound }
         size = max(size, range.upperBound)
@@ -32,6 +36,30 @@ public struct FileModel: Sendable {
                 pieces.append(Segment(range: range.upperBound..<segment.range.upperBound, stamp: segment.stamp))
             }
             return pieces
+        }
+        for segment in segments { noteBoundaries(segment.range) }
+    }
+
+    /// A new size, as truncate sets it: bytes past it are gone (a later extension reads zeros).
+    public mutating func resize(to newSize: Int) {
+        if newSize < size { clear(newSize..<size) }
+        size = newSize
+    }
+
+    /// Grows the size (allocation or zeroing past EOF); never shrinks it.
+    public mutating func extend(to newSize: Int) { size = max(size, newSize) }
+
+    /// The end of the run of bytes that `stamp(at: offset)` describes: its segment's end, or the
+    /// next segment's start.
+    public func runEnd(from offset: Int) -> Int {
+        let index = segments.firstIndex { $0.range.upperBound > offset }
+        guard let index else { return Int.max }
+        return segments[index].range.contains(offset) ? segments[index].range.upperBound : segments[index].range.lowerBound
+    }
+
+    private mutating func noteBoundaries(_ range: Range<Int>) {
+        if range.lowerBound % SectorPattern.sectorSize != 0 || range.upperBound % SectorPattern.sectorSize != 0 {
+            hasUnalignedBoundaries = true
         }
     }
 

@@ -47,7 +47,8 @@ public enum Verifier {
         while position < bytes.count {
             let absolute = fileOffset + position
             let sectorStart = absolute - absolute % SectorPattern.sectorSize
-            let count = min(sectorStart + SectorPattern.sectorSize - absolute, bytes.count - position)
+            var count = min(sectorStart + SectorPattern.sectorSize - absolute, bytes.count - position)
+            if model.hasUnalignedBoundaries { count = min(count, model.runEnd(from: absolute) - absolute) }
             let here = bytes.baseAddress! + position
             if !sectorMatches(here, count: count, at: absolute, model: model) {
                 let diagnosis = diagnose(here, count: count, at: absolute, model: model, prior: prior(position))
@@ -65,8 +66,9 @@ public enum Verifier {
         var ranges: [BadRange] = []
         var position = bufferOffset
         while position < bytes.count {
-            let count = min(SectorPattern.sectorSize - (fileOffset + position) % SectorPattern.sectorSize,
+            var count = min(SectorPattern.sectorSize - (fileOffset + position) % SectorPattern.sectorSize,
                             bytes.count - position)
+            if model.hasUnalignedBoundaries { count = min(count, model.runEnd(from: fileOffset + position) - fileOffset - position) }
             let before = prior(position)
             if before != .inaccessible {
                 let absolute = fileOffset + position

@@ -120,6 +120,21 @@ public enum Oracle {
         }
     }
 
+    /// An operation other than a read that returned an error: a failure, except a mode the
+    /// filesystem says it does not support (fallocate's EOPNOTSUPP), which leaves the file as it was.
+    public static func judgeOperationError(_ operation: Operation, _ error: Errno) -> Judgement {
+        if case .allocate = operation, error == .notSupported {
+            return Judgement(outcome: .error, call: .skip("\(operation.name): EOPNOTSUPP here"))
+        }
+        return Judgement(outcome: .error, call: .fail, note: "\(operation) failed: \(error.symbol) (\(error))")
+    }
+
+    /// A write that moved fewer bytes than asked, with no error: nothing allows it on a regular file.
+    public static func judgeWrite(_ written: Int, of length: Int) -> Judgement {
+        written == length ? Judgement(outcome: .full, call: .pass)
+            : Judgement(outcome: .shortBeforeEOF, call: .fail, note: "short write: \(written) of \(length) bytes")
+    }
+
     /// A path, pattern and filesystem that cannot be combined: the reason to SKIP before anything runs.
     public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern, filesystem: String?) -> String? {
         if path.method == .uringReadFixed && pattern != .allResident {

@@ -84,6 +84,8 @@ public struct CaseRecord: Codable, Sendable {
     public var kernel: String
     public var filesystem: FilesystemRecord
     public var scenario: String
+    /// The variant of a step scenario (see `CaseSpec.variant`).
+    public var variant: String? = nil
     public var pattern: FaultPattern?
     public var path: IOPath?
     public var read: ReadRecord?
@@ -106,9 +108,29 @@ public struct CaseRecord: Codable, Sendable {
     public var kernelLog: [String]?
     /// Set when the kernel's taint flags changed while the case ran.
     public var taint: TaintRecord?
+    /// Step scenarios: each promise or check, with what it gave (all of them, passing or not).
+    public var checks: [CheckRecord]? = nil
+    /// Step scenarios: what was done and seen, by name (operations run, errors injected, ...).
+    public var counters: [String: Int]? = nil
+    /// Where the case's replayable operation log was saved (`dio-torture replay`).
+    public var operationLog: String? = nil
 
     public static let maxFailureDetails = 20
     public static let maxKernelLogLines = 50
+}
+
+/// One promise a step scenario checks, and what it gave.
+public struct CheckRecord: Codable, Sendable, Equatable {
+    public var name: String
+    /// nil: not judged (its preconditions did not arise).
+    public var held: Bool?
+    public var observed: String
+
+    public init(name: String, held: Bool?, observed: String) {
+        self.name = name
+        self.held = held
+        self.observed = observed
+    }
 }
 
 /// A sweep shard's identity, so that `merge` joins only the shards of one sweep.

@@ -78,7 +78,7 @@ enum CaseProcess {
         record.reason = "the case did not finish within \(Int(seconds)) s and was killed"
             + (reaped ? "" : "; its process is stuck in the kernel and its filesystem cannot be released (unrecoverable)")
         if record.failureDetails.isEmpty || record.failureDetails.last?.outcome != .hang {
-            record.failureDetails.append(FailureRecord(iteration: -1, seed: record.seed, outcome: .hang, expectedLength: job.spec.readLength,
+            record.failureDetails.append(FailureRecord(iteration: -1, seed: record.seed, outcome: .hang, expectedLength: job.spec.read?.length ?? 0,
                                                        result: nil, errno: nil, firstBadOffset: nil, badRanges: [], unfilledTail: [],
                                                        note: "case deadline", kernelStacks: stacks))
         }
@@ -101,8 +101,8 @@ enum CaseProcess {
 
     private static func skeleton(_ job: CaseJob, started: Date) -> CaseRecord {
         CaseRecord(id: job.spec.id, kernel: job.area.kernel, filesystem: job.area.filesystem, scenario: job.spec.scenario,
-                   pattern: job.spec.pattern, path: job.spec.path,
-                   read: ReadRecord(offset: job.spec.readOffset, length: job.spec.readLength, fileSize: job.spec.layout.fileSize),
+                   variant: job.spec.variant, pattern: job.spec.pattern, path: job.spec.path,
+                   read: job.spec.read.map { ReadRecord(offset: $0.offset, length: $0.length, fileSize: $0.layout.fileSize) },
                    seed: Seeds.forCase(run: job.options.seed, id: job.spec.id), iterations: job.options.iterations,
                    verdict: .broken, failures: 0, outcomes: [:], failureDetails: [],
                    durationSeconds: Date().timeIntervalSince(started))

@@ -5,8 +5,16 @@ import Glibc
 /// prove its residency, fire one read and judge the first completion.
 struct ReadCase {
     let spec: CaseSpec
+    let shape: ReadShape
     let area: WorkArea
     let options: RunOptions
+
+    init(spec: CaseSpec, area: WorkArea, options: RunOptions) {
+        self.spec = spec
+        shape = spec.read!
+        self.area = area
+        self.options = options
+    }
 
     static let layoutAttempts = 3
 
@@ -21,9 +29,9 @@ struct ReadCase {
         let caseSeed = Seeds.forCase(run: options.seed, id: spec.id)
         var record = CaseRecord(
             id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario,
-            pattern: spec.pattern, path: spec.path,
-            read: ReadRecord(offset: spec.readOffset, length: spec.readLength, fileSize: spec.layout.fileSize,
-                             queueDepth: spec.queueDepth > 1 ? spec.queueDepth : nil),
+            pattern: shape.pattern, path: shape.path,
+            read: ReadRecord(offset: shape.offset, length: shape.length, fileSize: shape.layout.fileSize,
+                             queueDepth: shape.queueDepth > 1 ? shape.queueDepth : nil),
             seed: caseSeed, iterations: options.iterations, verdict: .broken, failures: 0, outcomes: [:],
             failureDetails: [], durationSeconds: 0)
         do {
@@ -40,7 +48,7 @@ struct ReadCase {
     }
 
     private func execute(seed caseSeed: UInt64, started: Date, into record: inout CaseRecord) throws {
-        if let reason = Oracle.incompatibility(spec.path, spec.pattern, filesystem: area.filesystem.type) { throw Stop(verdict: .skip, reason: reason) }
+        if let reason = Oracle.incompatibility(shape.path, shape.pattern, filesystem: area.filesystem.type) { throw Stop(verdict: .skip, reason: reason) }
         let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: caseSeed >> 32) | 1, generation: 1, seed: caseSeed)
         var attempts: [OpenFile] = []
         var file: OpenFile!
@@ -59,35 +67,35 @@ struct ReadCase {
             if attempt == 0 {
                 if let alignment = try file.dioAlignment() {
                     record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset]
-                    if alignment.offset > spec.layout.size || alignment.memory > pageSize {
-                        throw Stop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(spec.layout.size)-byte extents")
+                    if alignment.offset > shape.layout.size || alignment.memory > pageSize {
+                        throw Stop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(shape.layout.size)-byte extents")
                     }
                 }
             }
-            model = try LayoutWriter.write(spec.layout, to: file, stamp: stamp, spacerDirectory: area.directory)
+            model = try LayoutWriter.write(shape.layout, to: file, stamp: stamp, spacerDirectory: area.directory)
             layout = checkLayout(file)
             if layout.status != .notReached { break }
         }
-        record.layout = LayoutRecord(planned: spec.layout, plannedExtents: spec.layout.extents.map { [$0.lowerBound, $0.count] },
+        record.layout = LayoutRecord(planned: shape.layout, plannedExtents: shape.layout.extents.map { [$0.lowerBound, $0.count] },
                                      status: layout.status, found: layout.found,
                                      note: layout.note.map { attempts.count > 1 ? "\($0) (attempt \(attempts.count))" : $0 })
 
         // A spare range past the data, for buffers that map another part of the same file.
-        let mirrorOffset = (spec.layout.fileSize + spec.readLength + (1 << 20)) / (1 << 20) * (1 << 20)
-        if spec.pattern == .sameFileMmap {
+        let mirrorOffset = (shape.layout.fileSize + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
+        if shape.pattern == .sameFileMmap {
             let mirrorStamp = DataStamp(fileID: stamp.fileID, generation: stamp.generation &+ 1, seed: stamp.seed)
-            model.write(mirrorOffset..<mirrorOffset + spec.readLength.roundedUp(to: pageSize), stamp: mirrorStamp)
+            model.write(mirrorOffset..<mirrorOffset + shape.length.roundedUp(to: pageSize), stamp: mirrorStamp)
         }
         try file.dropCache()
 
-        let depth = spec.queueDepth
+        let depth = shape.queueDepth
         let ring: Ring?
-        if spec.path.usesRing {
+        if shape.path.usesRing {
             do { ring = try Ring(entries: UInt32(max(8, depth))) } catch let error as Errno {
                 throw Stop(verdict: .skip, reason: "io_uring unavailable: \(error.symbol)")
             }
         } else if depth > 1 {
-            throw Stop(verdict: .skip, reason: "queue depth \(depth) needs an io_uring path; \(spec.path) is synchronous")
+            throw Stop(verdict: .skip, reason: "queue depth \(depth) needs an io_uring path; \(shape.path) is synchronous")
         } else {
             ring = nil
         }
@@ -98,29 +106,29 @@ struct ReadCase {
         iterations: for iteration in 0..<options.iterations {
             let seed = Seeds.forIteration(case: caseSeed, iteration)
             let context = BufferContext(
-                length: spec.readLength.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
+                length: shape.length.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
                 userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: file,
-                fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: spec.readOffset)
+                fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
             // One buffer per read in flight, each set up afresh with the pattern.
             let buffers: [ReadBuffer]
             do {
-                buffers = try (0..<depth).map { _ in try ReadBuffer(spec.pattern, context: context) }
+                buffers = try (0..<depth).map { _ in try ReadBuffer(shape.pattern, context: context) }
             } catch let error as BufferSetupError where error.isUnsupported {
                 throw Stop(verdict: .skip, reason: error.description)
             }
-            let targets = buffers.map { UnsafeMutableRawBufferPointer(rebasing: $0.bytes[0..<spec.readLength]) }
-            if spec.path.method == .uringReadFixed {
+            let targets = buffers.map { UnsafeMutableRawBufferPointer(rebasing: $0.bytes[0..<shape.length]) }
+            if shape.path.method == .uringReadFixed {
                 do { try ring!.registerBuffers(buffers.map(\.bytes)) } catch let error as Errno {
-                    throw Stop(verdict: .skip, reason: "cannot register a \(spec.pattern.rawValue) buffer: \(error.symbol)")
+                    throw Stop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(error.symbol)")
                 }
             }
-            defer { if spec.path.method == .uringReadFixed { ring!.unregisterBuffers() } }
+            defer { if shape.path.method == .uringReadFixed { ring!.unregisterBuffers() } }
 
             plannedResidency = buffers[0].plannedResidency.residencyMap
             let held = try buffers.map { buffer in
                 let found = try buffer.foundResidency()
                 residencies[found.residencyMap, default: 0] += 1
-                return found == buffer.plannedResidency && (spec.pattern != .thp || buffer.hugePageBytes >= 2 << 20)
+                return found == buffer.plannedResidency && (shape.pattern != .thp || buffer.hugePageBytes >= 2 << 20)
             }
 
             let results = try fire(ring: ring, file: file, into: targets, iteration: iteration)
@@ -129,12 +137,12 @@ struct ReadCase {
                 if options.injectCorruption, case .completed(let count) = result, count > 0 {
                     target[count / 2] ^= 0xFF
                 }
-                let contract = ReadContract(offset: spec.readOffset, length: spec.readLength, fileSize: model.size,
-                                            path: spec.path, inaccessibleOffset: buffer.inaccessibleOffset)
+                let contract = ReadContract(offset: shape.offset, length: shape.length, fileSize: model.size,
+                                            path: shape.path, inaccessibleOffset: buffer.inaccessibleOffset)
                 var verification = Verification()
                 let judgement = Oracle.judge(result, contract: contract) { count in
                     verification = Verifier.verify(UnsafeRawBufferPointer(rebasing: target[0..<count]),
-                                                   fileOffset: spec.readOffset, model: model, prior: buffer.prior(at:))
+                                                   fileOffset: shape.offset, model: model, prior: buffer.prior(at:))
                     return verification
                 }
 
@@ -174,24 +182,24 @@ struct ReadCase {
     /// order, unjudged and never resubmitted. Reads with no completion within the watchdog's
     /// window come back as `.timedOut`.
     private func fire(ring: Ring?, file: OpenFile, into targets: [UnsafeMutableRawBufferPointer], iteration: Int) throws -> [ReadResult] {
-        let flags = spec.path.nowait ? SystemFlags.nowait : 0
-        switch spec.path.method {
+        let flags = shape.path.nowait ? SystemFlags.nowait : 0
+        switch shape.path.method {
         case .pread:
-            do { return [.completed(try file.read(into: targets[0], at: spec.readOffset))] } catch let error as Errno { return [.failed(error)] }
+            do { return [.completed(try file.read(into: targets[0], at: shape.offset))] } catch let error as Errno { return [.failed(error)] }
         case .preadv2:
-            switch file.readV2(into: targets[0], at: spec.readOffset, flags: flags) {
+            switch file.readV2(into: targets[0], at: shape.offset, flags: flags) {
             case .success(let count): return [.completed(count)]
             case .failure(let error): return [.failed(error)]
             }
         case .uringRead, .uringReadv, .uringReadFixed:
             for (index, target) in targets.enumerated() {
-                let kind: RingRead = switch spec.path.method {
+                let kind: RingRead = switch shape.path.method {
                 case .uringRead: .read
                 case .uringReadv: .readv
                 default: .readFixed(index: index)
                 }
-                try ring!.queueRead(kind, file: file.descriptor, into: target, offset: spec.readOffset, rwFlags: flags,
-                                    async: spec.path.async, userData: UInt64(index))
+                try ring!.queueRead(kind, file: file.descriptor, into: target, offset: shape.offset, rwFlags: flags,
+                                    async: shape.path.async, userData: UInt64(index))
             }
             try ring!.submit()
             var results = [ReadResult](repeating: .timedOut, count: targets.count)
@@ -206,7 +214,7 @@ struct ReadCase {
 
     private func checkLayout(_ file: OpenFile) -> LayoutCheck {
         do {
-            return LayoutCheck.compare(spec.layout, found: try file.extents())
+            return LayoutCheck.compare(shape.layout, found: try file.extents())
         } catch {
             if area.filesystem.type == "tmpfs" {
                 return LayoutCheck(status: .notApplicable, found: [], note: "tmpfs has no extents (no FIEMAP)")
@@ -227,8 +235,8 @@ struct ReadCase {
             record.result = count
             if count < contract.expectedLength {
                 record.unfilledTail = Verifier.diagnoseTail(UnsafeRawBufferPointer(target), bufferOffset: count,
-                                                            fileOffset: spec.readOffset, model: model, prior: buffer.prior(at:))
-                record.firstBadOffset = record.firstBadOffset ?? spec.readOffset + count
+                                                            fileOffset: shape.offset, model: model, prior: buffer.prior(at:))
+                record.firstBadOffset = record.firstBadOffset ?? shape.offset + count
             }
         case .failed(let error):
             record.result = -Int(error.rawValue)

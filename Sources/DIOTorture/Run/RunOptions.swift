@@ -7,12 +7,16 @@ public struct RunOptions: Codable, Sendable {
     /// Harness self-test: flip one byte of every completed read before it is verified, to prove
     /// that verification and reporting catch corruption end to end. Every judged read must FAIL.
     public var injectCorruption: Bool
+    /// Where step scenarios save their operation logs (absolute); nil: not saved.
+    public var artifactDirectory: String?
 
-    public init(iterations: Int, seed: UInt64, timeout: Duration = .seconds(10), injectCorruption: Bool = false) {
+    public init(iterations: Int, seed: UInt64, timeout: Duration = .seconds(10), injectCorruption: Bool = false,
+                artifactDirectory: String? = nil) {
         self.iterations = iterations
         self.seed = seed
         self.timeout = timeout
         self.injectCorruption = injectCorruption
+        self.artifactDirectory = artifactDirectory
     }
 }
 

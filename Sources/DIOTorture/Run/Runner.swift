@@ -141,8 +141,8 @@ public enum Runner {
     }
 
     private static func notRun(_ spec: CaseSpec, area: WorkArea, options: RunOptions, reason: String) -> CaseRecord {
-        CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario, pattern: spec.pattern,
-                   path: spec.path, seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 0, verdict: .skip,
+        CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario, variant: spec.variant,
+                   pattern: spec.pattern, path: spec.path, seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 0, verdict: .skip,
                    reason: reason, failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
     }
 

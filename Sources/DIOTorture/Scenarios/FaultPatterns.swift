@@ -1,5 +1,5 @@
 /// The catalogue of buffers: the MariaDB file read into every fault pattern through every path.
-public struct FaultPatterns: Scenario {
+public struct FaultPatterns: ReadScenario {
     public let name = "fault-patterns"
     public let summary = "the MariaDB file read into every buffer fault pattern (anon, file mappings, PROT_NONE, uffd, THP) through every path"
 
@@ -10,7 +10,7 @@ public struct FaultPatterns: Scenario {
         let paths = selection.paths ?? IOPath.all
         return product(layouts: selection.layouts ?? [mariadbLayout], reads: selection.readSizes ?? [.whole], patterns: patterns, paths: paths,
                        depths: selection.queueDepths ?? [1])
-            .filter { selection.paths != nil || Oracle.incompatibility($0.path, $0.pattern, filesystem: nil) == nil || $0.path.isPlain }
+            .filter { selection.paths != nil || Oracle.incompatibility($0.read!.path, $0.read!.pattern, filesystem: nil) == nil || $0.read!.path.isPlain }
     }
 }
 

@@ -1,7 +1,7 @@
 /// The buffer is a shared mapping of the file being read (the fstests generic/647 class): the
 /// direct read must fault in pages of the very inode it holds locks on. Deadlocks show as HANG;
 /// the fix for them (fault in with nofault, retry) is what made the MariaDB short read possible.
-public struct MmapSameFile: Scenario {
+public struct MmapSameFile: ReadScenario {
     public let name = "mmap-same-file"
     public let summary = "buffer is a shared mapping of the file being read (another range, or the same range): no hang, no short read"
 

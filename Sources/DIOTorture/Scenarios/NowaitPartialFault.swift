@@ -1,7 +1,7 @@
 /// The MariaDB case: a multi-extent file read in one io_uring request into a buffer whose pages
 /// are only partly faulted in. io_uring's inline NOWAIT attempt faults on the first missing page
 /// after the first extent; a kernel that hands that partial result back is the 2022 bug.
-public struct NowaitPartialFault: Scenario {
+public struct NowaitPartialFault: ReadScenario {
     public let name = "nowait-partial-fault"
     public let summary = "multi-extent file, one io_uring read into a partly faulted buffer: must be full (the 2022 btrfs/MariaDB short read)"
 

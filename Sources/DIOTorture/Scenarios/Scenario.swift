@@ -19,25 +19,50 @@ public struct Selection: Sendable {
     }
 }
 
-/// One case of a read scenario: a file layout, a buffer pattern, an I/O path and a read.
+/// One case: the read of a read scenario, or the variant of a scenario that runs steps of its own.
 public struct CaseSpec: Codable, Sendable, Hashable {
     public var scenario: String
-    public var layout: ExtentPlan
-    public var pattern: FaultPattern
-    public var path: IOPath
-    public var readOffset: Int
-    public var readLength: Int
-    /// Reads of the same range, each into its own buffer, submitted together per iteration
-    /// (io_uring paths only): concurrent reads are what a database's read-ahead issues.
-    public var queueDepth = 1
+    /// What a read scenario reads, how and into what; nil for the step scenarios.
+    public var read: ReadShape?
+    /// What a step scenario varies (an operation mix, an image consumer); nil for read scenarios.
+    public var variant: String?
     /// The run seed, in sweeps that run the matrix under several: it keeps their ids apart.
     public var seedTag: UInt64? = nil
 
-    public var id: String {
-        "\(scenario)/\(layout)/\(pattern.rawValue)/\(path)" + (readLength != layout.fileSize ? "/read\(formatBytes(readLength))@\(readOffset)" : "")
-            + (queueDepth > 1 ? "/qd\(queueDepth)" : "")
-            + (seedTag.map { "/seed\($0)" } ?? "")
+    public init(scenario: String, read: ReadShape) {
+        self.scenario = scenario
+        self.read = read
     }
+
+    public init(scenario: String, variant: String) {
+        self.scenario = scenario
+        self.variant = variant
+    }
+
+    public var pattern: FaultPattern? { read?.pattern }
+    public var path: IOPath? { read?.path }
+    public var layout: ExtentPlan? { read?.layout }
+
+    public var id: String {
+        let body = read.map { read in
+            "\(read.layout)/\(read.pattern.rawValue)/\(read.path)"
+                + (read.length != read.layout.fileSize ? "/read\(formatBytes(read.length))@\(read.offset)" : "")
+                + (read.queueDepth > 1 ? "/qd\(read.queueDepth)" : "")
+        } ?? variant ?? ""
+        return "\(scenario)/\(body)" + (seedTag.map { "/seed\($0)" } ?? "")
+    }
+}
+
+/// A file layout, a buffer pattern, an I/O path and a read.
+public struct ReadShape: Codable, Sendable, Hashable {
+    public var layout: ExtentPlan
+    public var pattern: FaultPattern
+    public var path: IOPath
+    public var offset: Int
+    public var length: Int
+    /// Reads of the same range, each into its own buffer, submitted together per iteration
+    /// (io_uring paths only): concurrent reads are what a database's read-ahead issues.
+    public var queueDepth = 1
 }
 
 /// A family of cases. Each scenario is one file; the harness only knows this protocol.
@@ -49,11 +74,16 @@ public protocol Scenario: Sendable {
     func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord
 }
 
-extension Scenario {
+/// The scenarios whose cases are reads of a laid-out file: `ReadCase` runs them all.
+public protocol ReadScenario: Scenario {}
+
+extension ReadScenario {
     public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
         ReadCase(spec: spec, area: area, options: options).run()
     }
+}
 
+extension Scenario {
     /// Every combination of layouts, read sizes, patterns, paths and queue depths; depths above
     /// one only on io_uring paths, as a synchronous read has nothing else in flight.
     func product(layouts: [ExtentPlan], reads: [ReadSize] = [.whole], patterns: [FaultPattern], paths: [IOPath],
@@ -63,8 +93,8 @@ extension Scenario {
                 patterns.flatMap { pattern in
                     paths.flatMap { path in
                         depths.filter { $0 == 1 || path.usesRing }.map {
-                            CaseSpec(scenario: name, layout: layout, pattern: pattern, path: path,
-                                     readOffset: 0, readLength: read.length(for: layout), queueDepth: $0)
+                            CaseSpec(scenario: name, read: ReadShape(layout: layout, pattern: pattern, path: path, offset: 0,
+                                                                     length: read.length(for: layout), queueDepth: $0))
                         }
                     }
                 }
@@ -80,7 +110,7 @@ public let mariadbLayout = ExtentPlan(count: 4, size: 4096, order: .reverse)
 public let largeExtentLayout = ExtentPlan(count: 4, size: 16384, order: .reverse)
 
 /// Every scenario dio-torture knows, in the order `list` prints them.
-public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile()]
+public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile(), ZeroRangeDirtyUnwritten(), Ops()]
 
 public func scenario(named name: String) -> (any Scenario)? {
     catalogue.first { $0.name == name }

@@ -42,7 +42,7 @@ public struct SweepFile: Sendable {
                           "patterns", "paths", "extents", "read-sizes", "queue-depths", "kernels", "vm", "exclude"]
     /// Each read in flight has its own buffer with its own fault pattern set up per iteration.
     public static let maxQueueDepth = 256
-    static let excludeKeys = ["kernel", "filesystem", "scenario", "pattern", "path", "layout", "case"]
+    static let excludeKeys = ["kernel", "filesystem", "scenario", "pattern", "path", "layout", "variant", "case"]
 
     public init(contentsOf path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw SweepError("\(path): cannot read") }

@@ -64,7 +64,7 @@ extension SweepFile {
 
     /// The units of one kernel (or of the running one) as batches the runner takes: one per
     /// filesystem variant and seed, in the matrix's order.
-    public func batches(_ units: [SweepUnit]) -> [RunBatch] {
+    public func batches(_ units: [SweepUnit], artifactDirectory: String? = nil) -> [RunBatch] {
         var batches: [RunBatch] = []
         var index: [String: Int] = [:]
         for unit in units {
@@ -74,7 +74,8 @@ extension SweepFile {
             } else {
                 index[key] = batches.count
                 batches.append(RunBatch(target: .scratch(filesystems[unit.filesystem]), cases: [unit.spec],
-                                        options: RunOptions(iterations: iterations, seed: unit.seed, timeout: .seconds(readTimeout))))
+                                        options: RunOptions(iterations: iterations, seed: unit.seed, timeout: .seconds(readTimeout),
+                                                            artifactDirectory: artifactDirectory)))
             }
         }
         return batches
@@ -85,9 +86,10 @@ extension SweepFile {
             "kernel": [release],
             "filesystem": [filesystem.kind.rawValue, filesystem.label],
             "scenario": [unit.spec.scenario],
-            "pattern": [unit.spec.pattern.rawValue],
-            "path": [unit.spec.path.description],
-            "layout": [unit.spec.layout.description],
+            "pattern": unit.spec.pattern.map { [$0.rawValue] } ?? [],
+            "path": unit.spec.path.map { [$0.description] } ?? [],
+            "layout": unit.spec.layout.map { [$0.description] } ?? [],
+            "variant": unit.spec.variant.map { [$0] } ?? [],
             "case": [unit.spec.id],
         ]
         return exclude.contains { rule in

@@ -17,10 +17,11 @@ public struct MappedExtent: Codable, Equatable, Sendable {
 extension OpenFile {
     /// The file's extents in [start, start+length), after FIEMAP_FLAG_SYNC.
     /// Throws EOPNOTSUPP on filesystems without FIEMAP (tmpfs).
-    public func extents(start: Int = 0, length: Int = Int(Int64.max)) throws -> [MappedExtent] {
+    /// With `sync` false, dirty pages stay dirty and show as the filesystem maps them now.
+    public func extents(start: Int = 0, length: Int = Int(Int64.max), sync: Bool = true) throws -> [MappedExtent] {
         let capacity = 512
         var raw = [fiemap_extent](repeating: fiemap_extent(), count: capacity)
-        let count = try checked { diot_fiemap(descriptor, UInt64(start), UInt64(length), &raw, UInt32(capacity)) }
+        let count = try checked { diot_fiemap(descriptor, UInt64(start), UInt64(length), &raw, UInt32(capacity), sync ? 1 : 0) }
         return raw.prefix(Int(count)).map {
             MappedExtent(logical: Int($0.fe_logical), physical: Int($0.fe_physical),
                          length: Int($0.fe_length), flags: $0.fe_flags)

@@ -7,6 +7,16 @@ public struct DIOAlignment: Equatable, Sendable {
     public var offset: Int
 }
 
+/// fallocate(2) modes.
+public struct AllocateMode: OptionSet, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public static let allocate: AllocateMode = []
+    public static let keepSize = AllocateMode(rawValue: DIOT_FALLOC_FL_KEEP_SIZE)
+    public static let punchHole = AllocateMode(rawValue: DIOT_FALLOC_FL_PUNCH_HOLE)
+    public static let zeroRange = AllocateMode(rawValue: DIOT_FALLOC_FL_ZERO_RANGE)
+}
+
 /// An open file descriptor with the handful of calls the harness makes on it. Closed on deinit.
 public final class OpenFile {
     public let descriptor: Int32
@@ -56,6 +66,32 @@ public final class OpenFile {
     }
 
     public func sync() throws { _ = try checked { fsync(descriptor) } }
+
+    public func dataSync() throws { _ = try checked { fdatasync(descriptor) } }
+
+    /// fallocate(2); `mode` is a FALLOC_FL_* combination (`AllocateMode`).
+    public func allocate(_ mode: AllocateMode, offset: Int, length: Int) throws {
+        _ = try checked { diot_fallocate(descriptor, mode.rawValue, off_t(offset), off_t(length)) }
+    }
+
+    /// sync_file_range(SYNC_FILE_RANGE_WRITE): starts writeback of the range's dirty pages and
+    /// does not wait for it. Length 0 means to the end of the file.
+    public func startWriteback(offset: Int = 0, length: Int = 0) throws {
+        _ = try checked { diot_sync_file_range(descriptor, off_t(offset), off_t(length), DIOT_SYNC_FILE_RANGE_WRITE) }
+    }
+
+    /// The file's dirty, under-writeback and cached pages (cachestat, Linux 6.5+); throws ENOSYS before.
+    public func cacheState() throws -> (dirty: Int, writeback: Int, cached: Int) {
+        var dirty: UInt64 = 0, writeback: UInt64 = 0, cached: UInt64 = 0
+        _ = try checked { diot_cachestat(descriptor, 0, 0, &dirty, &writeback, &cached) }
+        return (Int(dirty), Int(writeback), Int(cached))
+    }
+
+    /// posix_fadvise(DONTNEED) over a range: drops its clean cached pages.
+    public func dropCache(offset: Int, length: Int) throws {
+        let rc = posix_fadvise(descriptor, off_t(offset), off_t(length), POSIX_FADV_DONTNEED)
+        if rc != 0 { throw Errno(rawValue: rc) }
+    }
 
     public func truncate(to size: Int) throws { _ = try checked { ftruncate(descriptor, off_t(size)) } }
 

@@ -1,3 +1,4 @@
+import CURing
 import Glibc
 
 /// A mapping made with mmap and removed on deinit: the read buffers and their fault patterns.
@@ -31,6 +32,20 @@ public final class MappedRegion {
     deinit { munmap(base, length) }
 
     public var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: length) }
+
+    /// Copies from the mapping at `offset` into `destination` through the kernel's fault path
+    /// (process_vm_readv on this process): a page that would raise SIGBUS gives EFAULT or a short
+    /// count instead. Returns the bytes copied.
+    public func copyOut(at offset: Int, into destination: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+        let count = diot_vm_copy(destination.baseAddress, nil, destination.count, 0, base + offset)
+        return count < 0 ? .failure(Errno(rawValue: errno)) : .success(count)
+    }
+
+    /// Copies `source` into the mapping at `offset` as write faults would (process_vm_writev).
+    public func copyIn(at offset: Int, from source: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+        let count = diot_vm_copy(nil, source.baseAddress, source.count, 1, base + offset)
+        return count < 0 ? .failure(Errno(rawValue: errno)) : .success(count)
+    }
 
     public func protect(pageRange: Range<Int>, _ protection: Int32) throws {
         _ = try checked { mprotect(base + pageRange.lowerBound * pageSize, pageRange.count * pageSize, protection) }

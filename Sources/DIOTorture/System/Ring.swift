@@ -78,6 +78,14 @@ public final class Ring {
         inFlight += 1
     }
 
+    /// Queues one write of `buffer` at `offset`.
+    public func queueWrite(file: Int32, from buffer: UnsafeRawBufferPointer, offset: Int, userData: UInt64) throws {
+        guard let sqe = io_uring_get_sqe(ring) else { throw Errno.resourceTemporarilyUnavailable }
+        io_uring_prep_write(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset))
+        io_uring_sqe_set_data64(sqe, userData)
+        inFlight += 1
+    }
+
     @discardableResult
     public func submit() throws -> Int {
         Int(try checkedNegative(io_uring_submit(ring)))

@@ -113,12 +113,19 @@ public final class ScratchFilesystem {
     /// in a fresh directory on it with `{}` in its arguments standing for that directory (appended
     /// when absent), removes it all, and returns the program's exit status.
     public static func run(_ program: [String], on options: ScratchOptions, device: String?) throws -> Int32 {
+        try withDirectory(on: options, device: device) { directory in
+            let arguments = program.contains("{}") ? program.map { $0 == "{}" ? directory : $0 } : program + [directory]
+            return try runInheritingOutput(arguments)
+        }
+    }
+
+    /// Makes the filesystem, calls `body` with a fresh directory on it, and removes it all.
+    public static func withDirectory<T>(on options: ScratchOptions, device: String?, _ body: (String) throws -> T) throws -> T {
         let images = device == nil && options.kind != .tmpfs ? try ImageStore() : nil
         let filesystem = try ScratchFilesystem(options, images: images, device: device)
         let directory = try ScratchDirectory(in: filesystem.root)
         defer { directory.remove() }
-        let arguments = program.contains("{}") ? program.map { $0 == "{}" ? directory.path : $0 } : program + [directory.path]
-        return try withExtendedLifetime(filesystem) { try runInheritingOutput(arguments) }
+        return try withExtendedLifetime(filesystem) { try body(directory.path) }
     }
 
     public var root: String { mount.root }

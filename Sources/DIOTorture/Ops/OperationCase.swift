@@ -1,0 +1,77 @@
+import Foundation
+
+/// Runs one generated operation log as a case of a step scenario and records it: the counts of
+/// what ran, the first failure in full, and where the log was saved for `dio-torture replay`.
+struct OperationCase {
+    let spec: CaseSpec
+    let area: WorkArea
+    let options: RunOptions
+
+    /// `preconditions` says why a clean run is INCONCLUSIVE rather than PASS, or nil.
+    func run(maxFileSize: Int, log makeLog: (_ seed: UInt64) -> OperationLog,
+             preconditions: (OperationOutcome) -> String? = { _ in nil }) -> CaseRecord {
+        let started = Date()
+        let seed = Seeds.forCase(run: options.seed, id: spec.id)
+        var record = CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario,
+                                variant: spec.variant, seed: seed, iterations: options.iterations, verdict: .broken,
+                                failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
+        defer { record.durationSeconds = Date().timeIntervalSince(started) }
+        let log = makeLog(seed)
+        record.operationLog = save(log)
+        let runner: OperationRunner
+        do {
+            runner = try OperationRunner(path: area.directory + "/\(spec.scenario)-\(seed).dat", maxFileSize: maxFileSize,
+                                         timeout: options.timeout, corruptReads: options.injectCorruption)
+        } catch {
+            record.reason = "harness: cannot set up the file: \(error)"
+            return record
+        }
+        let outcome = runner.run(log)
+        removeFile(runner.path)
+        record.counters = outcome.counts.merging(["operations": outcome.executed, "reads judged": outcome.readsJudged]) { $1 }
+        if log.backgroundWriteback { record.counters?["writeback passes"] = outcome.writebackPasses }
+        if !outcome.probes.isEmpty {
+            record.counters?["probes"] = outcome.probes.count
+            record.counters?["probes: dirty pages"] = outcome.probes.filter { ($0.dirtyPages ?? 0) > 0 }.count
+            record.counters?["probes: unwritten extents"] = outcome.probes.filter { ($0.unwrittenBytes ?? 0) > 0 }.count
+            record.counters?["probes: dirty over unwritten"] = outcome.probes.filter { ($0.dirtyPages ?? 0) > 0 && ($0.unwrittenBytes ?? 0) > 0 }.count
+        }
+        let unsupported = outcome.counts.keys.filter { $0.hasPrefix("unsupported") }.sorted()
+        let notes = runner.unavailable.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue): \($0.value)" }
+            + unsupported.map { "\($0) x\(outcome.counts[$0]!)" }
+        if let failure = outcome.failure {
+            record.failures = 1
+            record.outcomes = [failure.detail.outcome.rawValue: 1]
+            record.failureDetails = [failure.detail]
+            record.firstFailureSeconds = Date().timeIntervalSince(started)
+            record.verdict = failure.detail.outcome == .hang ? .hang : .fail
+            record.reason = "operation \(failure.index) of \(log.operations.count): \(failure.detail.note ?? "")"
+        } else if outcome.readsJudged == 0 {
+            record.verdict = .skip
+            record.reason = "no read could be judged" + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; "))
+        } else if let missing = preconditions(outcome) {
+            record.verdict = .inconclusive
+            record.reason = missing
+        } else {
+            record.verdict = .pass
+            record.outcomes = [Outcome.full.rawValue: outcome.readsJudged]
+            record.reason = notes.isEmpty ? nil : "not exercised here: " + notes.joined(separator: "; ")
+        }
+        return record
+    }
+
+    /// Writes the log where the run keeps artifacts; returns its path.
+    private func save(_ log: OperationLog) -> String? {
+        guard let directory = options.artifactDirectory else { return nil }
+        let label = TextReport.filesystemLabel(area.filesystem).replacingOccurrences(of: " ", with: "_")
+        let name = "\(area.kernel)-\(label)-\(spec.id)".map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }
+        let path = directory + "/" + String(name) + ".opslog"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try log.text.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        } catch {
+            return nil
+        }
+    }
+}

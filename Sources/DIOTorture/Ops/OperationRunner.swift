@@ -1,0 +1,372 @@
+import CURing
+import Foundation
+import Glibc
+import Synchronization
+
+/// What running an operation log gave.
+public struct OperationOutcome: Sendable {
+    /// Operations carried out, up to and including a failing one.
+    public var executed = 0
+    /// Per operation line name ("write", "read", "check"...), and "unsupported <op>" for those
+    /// the filesystem refused as unsupported (the file is left as it was).
+    public var counts: [String: Int] = [:]
+    /// Reads judged against the model (a `check` makes three).
+    public var readsJudged = 0
+    /// Passes of the background writeback thread over the whole file.
+    public var writebackPasses = 0
+    /// What each `probe` found, in order.
+    public var probes: [ProbeResult] = []
+    public var failure: OperationFailure?
+
+    /// What a replay must reproduce: the failing operation and how it failed, or a pass.
+    public var signature: String {
+        failure.map { "operation \($0.index) (\($0.operation)): \($0.detail.outcome.rawValue)" } ?? "pass"
+    }
+}
+
+/// The state a probe found; nil where this kernel or filesystem cannot tell.
+public struct ProbeResult: Sendable {
+    /// Pages dirty or under writeback.
+    public var dirtyPages: Int?
+    public var unwrittenBytes: Int?
+}
+
+public struct OperationFailure: Sendable {
+    /// The failing operation's index in the log.
+    public var index: Int
+    public var operation: Operation
+    public var detail: FailureRecord
+}
+
+/// Runs an operation log on one file against a model of it (fsx's idea): every read is judged
+/// on its first completion by the oracle, and the run stops at the first failure, since the
+/// model no longer says what the file holds after it.
+public final class OperationRunner {
+    public let path: String
+    public let maxFileSize: Int
+    private let buffered: OpenFile
+    private let direct: OpenFile?
+    private let directAlignment: Int
+    private let ring: Ring?
+    private let mapping: MappedRegion
+    /// Page-aligned I/O memory: whole-file checks and the largest operation fit in it.
+    private let buffer: MappedRegion
+    private let fileID: UInt32
+    private let timeout: Duration
+    private let corruptReads: Bool
+    private var model = FileModel()
+    private static let poison: UInt8 = 0xA5
+
+    /// Why each access cannot run here, for the ones that cannot (counted, never judged).
+    public private(set) var unavailable: [Access: String] = [:]
+
+    /// Creates (or truncates) the file at `path`; `maxFileSize` bounds every operation.
+    public init(path: String, maxFileSize: Int, timeout: Duration, corruptReads: Bool = false) throws {
+        self.path = path
+        self.maxFileSize = maxFileSize
+        self.timeout = timeout
+        self.corruptReads = corruptReads
+        fileID = UInt32(truncatingIfNeeded: Seeds.stableHash(path)) | 1
+        buffered = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC)
+        switch Result(catching: { try OpenFile(path: path, flags: O_RDWR | SystemFlags.direct) }) {
+        case .success(let file):
+            direct = file
+            directAlignment = max((try? file.dioAlignment())?.offset ?? 0, pageSize)
+        case .failure(let error):
+            direct = nil
+            directAlignment = pageSize
+            unavailable[.direct] = "O_DIRECT: \((error as? Errno)?.symbol ?? "\(error)")"
+            unavailable[.uring] = unavailable[.direct]
+        }
+        do {
+            ring = try Ring(entries: 8)
+        } catch let error as Errno {
+            ring = nil
+            unavailable[.uring] = unavailable[.uring] ?? "io_uring: \(error.symbol)"
+            unavailable[.uringBuffered] = "io_uring: \(error.symbol)"
+        }
+        mapping = try MappedRegion(file: buffered, offset: 0, length: maxFileSize.roundedUp(to: pageSize) + pageSize)
+        buffer = try MappedRegion(anonymousLength: maxFileSize.roundedUp(to: pageSize) + 2 * pageSize)
+    }
+
+    /// Runs `log` from an empty file.
+    public func run(_ log: OperationLog) -> OperationOutcome {
+        var outcome = OperationOutcome()
+        do {
+            try buffered.truncate(to: 0)
+        } catch {
+            outcome.failure = OperationFailure(index: -1, operation: .truncate(size: 0),
+                                               detail: failureRecord(index: -1, seed: log.seed, outcome: .error, note: "cannot empty the file: \(error)"))
+            return outcome
+        }
+        model = FileModel()
+        let writeback = log.backgroundWriteback ? BackgroundWriteback(file: buffered) : nil
+        for (index, operation) in log.operations.enumerated() {
+            outcome.executed += 1
+            outcome.counts[operation.name, default: 0] += 1
+            let stamp = DataStamp(fileID: fileID, generation: UInt32(truncatingIfNeeded: index + 1), seed: log.seed)
+            if let failure = execute(operation, index: index, stamp: stamp, outcome: &outcome) {
+                outcome.failure = failure
+                break
+            }
+        }
+        outcome.writebackPasses = writeback?.stop() ?? 0
+        return outcome
+    }
+
+    private func execute(_ operation: Operation, index: Int, stamp: DataStamp, outcome: inout OperationOutcome) -> OperationFailure? {
+        func fail(_ judgement: Judgement, result: Int? = nil, errno: Errno? = nil) -> OperationFailure {
+            var detail = failureRecord(index: index, seed: stamp.seed, outcome: judgement.outcome, note: "\(operation): \(judgement.note ?? "")")
+            detail.result = result ?? errno.map { -Int($0.rawValue) }
+            detail.errno = errno?.symbol
+            return OperationFailure(index: index, operation: operation, detail: detail)
+        }
+        func attempt(_ body: () throws -> Void) -> OperationFailure? {
+            do {
+                try body()
+                return nil
+            } catch let error as Errno {
+                let judgement = Oracle.judgeOperationError(operation, error)
+                if case .skip = judgement.call {
+                    outcome.counts["unsupported \(operation.name)", default: 0] += 1
+                    return nil
+                }
+                return fail(judgement, errno: error)
+            } catch {
+                return fail(Judgement(outcome: .error, call: .fail, note: "\(error)"))
+            }
+        }
+
+        switch operation {
+        case .write(let offset, var length, let via):
+            // A mapping cannot extend the file: a mapped write stops at EOF, wherever the log's
+            // generator believed EOF to be (a refused fallocate leaves the file shorter).
+            if via == .mmap {
+                guard offset < model.size else {
+                    outcome.counts["mmap write past EOF not run", default: 0] += 1
+                    return nil
+                }
+                length = min(length, model.size - offset)
+            }
+            if unsupported(via, offset: offset, length: length) != nil {
+                outcome.counts["unsupported write \(via.rawValue)", default: 0] += 1
+                return nil
+            }
+            let bytes = stampedBytes(offset..<offset + length, stamp: stamp)
+            let result = write(bytes, at: offset, via: via)
+            switch result {
+            case .completed(let written):
+                let judgement = Oracle.judgeWrite(written, of: length)
+                if judgement.call == .fail { return fail(judgement, result: written) }
+                model.write(offset..<offset + length, stamp: stamp)
+            case .failed(let error):
+                return fail(Oracle.judgeOperationError(operation, error), errno: error)
+            case .timedOut:
+                return fail(Judgement(outcome: .hang, call: .fail, note: "no completion within the watchdog's window"))
+            }
+        case .read(let offset, var length, let via):
+            if via == .mmap {
+                let visible = min(model.size.roundedUp(to: pageSize), mapping.length)
+                guard offset < visible else {
+                    outcome.counts["mmap read past EOF not run", default: 0] += 1
+                    return nil
+                }
+                length = min(length, visible - offset)
+            }
+            if unsupported(via, offset: offset, length: length) != nil {
+                outcome.counts["unsupported read \(via.rawValue)", default: 0] += 1
+                return nil
+            }
+            if let failure = judgeRead(offset: offset, length: length, via: via, index: index, seed: stamp.seed, outcome: &outcome) {
+                return failure
+            }
+        case .allocate(let kind, let offset, let length):
+            var supported = true
+            if let failure = attempt({
+                do { try buffered.allocate(kind.mode, offset: offset, length: length) } catch Errno.notSupported {
+                    supported = false
+                    throw Errno.notSupported
+                }
+            }) { return failure }
+            guard supported else { return nil }
+            switch kind {
+            case .plain: model.extend(to: offset + length)
+            case .keepSize: break
+            case .punch, .zeroKeepSize: model.clear(offset..<offset + length)
+            case .zero:
+                model.clear(offset..<offset + length)
+                model.extend(to: offset + length)
+            }
+        case .truncate(let size):
+            if let failure = attempt({ try buffered.truncate(to: size) }) { return failure }
+            model.resize(to: size)
+        case .fsync:
+            return attempt { try buffered.sync() }
+        case .fdatasync:
+            return attempt { try buffered.dataSync() }
+        case .startWriteback(let offset, let length):
+            return attempt { try buffered.startWriteback(offset: offset, length: length) }
+        case .dropCache(let offset, let length):
+            return attempt { try buffered.dropCache(offset: offset, length: length) }
+        case .probe:
+            outcome.probes.append(ProbeResult(
+                dirtyPages: (try? buffered.cacheState()).map { $0.dirty + $0.writeback },
+                unwrittenBytes: (try? buffered.extents(sync: false))?.filter(\.isUnwritten).reduce(0) { $0 + $1.length }))
+        case .check:
+            let size = model.size
+            if direct != nil, unavailable[.uring] == nil,
+               let failure = judgeRead(offset: 0, length: max(size.roundedUp(to: directAlignment), directAlignment), via: .uring,
+                                       index: index, seed: stamp.seed, outcome: &outcome) { return failure }
+            if let failure = judgeRead(offset: 0, length: size + pageSize, via: .buffered, index: index, seed: stamp.seed, outcome: &outcome) {
+                return failure
+            }
+            if size > 0, let failure = judgeRead(offset: 0, length: size.roundedUp(to: pageSize), via: .mmap, index: index,
+                                                 seed: stamp.seed, outcome: &outcome) { return failure }
+        }
+        return nil
+    }
+
+    /// Why `via` cannot carry this range here, or nil.
+    private func unsupported(_ via: Access, offset: Int, length: Int) -> String? {
+        if let reason = unavailable[via] { return reason }
+        if via.isDirect, offset % directAlignment != 0 || length % directAlignment != 0 {
+            return "direct I/O needs \(directAlignment)-byte alignment"
+        }
+        return nil
+    }
+
+    /// The bytes `stamp` puts at `range`, in the I/O buffer (sector-exact at any byte offset).
+    private func stampedBytes(_ range: Range<Int>, stamp: DataStamp) -> UnsafeRawBufferPointer {
+        let start = range.lowerBound - range.lowerBound % SectorPattern.sectorSize
+        let end = range.upperBound.roundedUp(to: SectorPattern.sectorSize)
+        // Sector-aligned in memory as well, so that a direct write can use it as it is.
+        SectorPattern.fill(UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<end - start]), stamp: stamp, fileOffset: start)
+        let skip = range.lowerBound - start
+        if skip == 0 { return UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<range.count]) }
+        memmove(buffer.base, buffer.base + skip, range.count)
+        return UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<range.count])
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, via: Access) -> ReadResult {
+        do {
+            switch via {
+            case .buffered: return .completed(try buffered.write(bytes, at: offset))
+            case .direct: return .completed(try direct!.write(bytes, at: offset))
+            case .mmap:
+                switch mapping.copyIn(at: offset, from: bytes) {
+                case .success(let count): return .completed(count)
+                case .failure(let error): return .failed(error)
+                }
+            case .uring, .uringBuffered:
+                let file = via == .uring ? direct!.descriptor : buffered.descriptor
+                try ring!.queueWrite(file: file, from: bytes, offset: offset, userData: 1)
+                try ring!.submit()
+                guard let completion = try ring!.waitCompletion(timeout: timeout) else { return .timedOut }
+                return completion.result < 0 ? .failed(Errno(rawValue: -completion.result)) : .completed(Int(completion.result))
+            }
+        } catch let error as Errno {
+            return .failed(error)
+        } catch {
+            return .failed(.ioError)
+        }
+    }
+
+    private func read(into target: UnsafeMutableRawBufferPointer, at offset: Int, via: Access) -> ReadResult {
+        do {
+            switch via {
+            case .buffered: return .completed(try buffered.read(into: target, at: offset))
+            case .direct: return .completed(try direct!.read(into: target, at: offset))
+            case .mmap:
+                switch mapping.copyOut(at: offset, into: target) {
+                case .success(let count): return .completed(count)
+                case .failure(let error): return .failed(error)
+                }
+            case .uring, .uringBuffered:
+                let file = via == .uring ? direct!.descriptor : buffered.descriptor
+                try ring!.queueRead(.read, file: file, into: target, offset: offset, rwFlags: 0, async: false, userData: 2)
+                try ring!.submit()
+                guard let completion = try ring!.waitCompletion(timeout: timeout) else { return .timedOut }
+                return completion.result < 0 ? .failed(Errno(rawValue: -completion.result)) : .completed(Int(completion.result))
+            }
+        } catch let error as Errno {
+            return .failed(error)
+        } catch {
+            return .failed(.ioError)
+        }
+    }
+
+    /// One read, judged by the oracle against the model on its first completion. A mapping
+    /// reads up to the end of the page holding EOF, and those bytes past EOF must be zeros.
+    private func judgeRead(offset: Int, length: Int, via: Access, index: Int, seed: UInt64,
+                           outcome: inout OperationOutcome) -> OperationFailure? {
+        let target = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<length])
+        memset(target.baseAddress!, Int32(Self.poison), length)
+        let result = read(into: target, at: offset, via: via)
+        if corruptReads, case .completed(let count) = result, count > 0 { target[count / 2] ^= 0xFF }
+        let visibleSize = via == .mmap ? min(model.size.roundedUp(to: pageSize), mapping.length) : model.size
+        let contract = ReadContract(offset: offset, length: length, fileSize: visibleSize,
+                                    path: IOPath(via.usesRing ? .uringRead : .pread), inaccessibleOffset: nil)
+        var verification = Verification()
+        let judgement = Oracle.judge(result, contract: contract) { count in
+            verification = Verifier.verify(UnsafeRawBufferPointer(rebasing: target[0..<count]), fileOffset: offset, model: model,
+                                           prior: { _ in .fill(Self.poison) })
+            return verification
+        }
+        outcome.readsJudged += 1
+        guard judgement.call == .fail else { return nil }
+        var detail = failureRecord(index: index, seed: seed, outcome: judgement.outcome,
+                                   note: "\(Operation.read(offset: offset, length: length, via: via)): \(judgement.note ?? "")")
+        detail.expectedLength = contract.expectedLength
+        detail.badRanges = verification.badRanges
+        detail.firstBadOffset = verification.firstBadOffset
+        switch result {
+        case .completed(let count):
+            detail.result = count
+            if count < contract.expectedLength {
+                detail.unfilledTail = Verifier.diagnoseTail(UnsafeRawBufferPointer(target), bufferOffset: count, fileOffset: offset,
+                                                            model: model, prior: { _ in .fill(Self.poison) })
+            }
+        case .failed(let error):
+            detail.result = -Int(error.rawValue)
+            detail.errno = error.symbol
+        case .timedOut:
+            detail.kernelStacks = taskKernelStacks(of: getpid())
+        }
+        return OperationFailure(index: index, operation: .read(offset: offset, length: length, via: via), detail: detail)
+    }
+
+    private func failureRecord(index: Int, seed: UInt64, outcome: Outcome, note: String) -> FailureRecord {
+        FailureRecord(iteration: index, seed: seed, outcome: outcome, expectedLength: 0, result: nil, errno: nil,
+                      firstBadOffset: nil, badRanges: [], unfilledTail: [], note: note, kernelStacks: nil)
+    }
+}
+
+/// A thread that starts writeback of a whole file in a loop (sync_file_range WRITE), racing
+/// whatever the main thread does to the file's folios and extents.
+final class BackgroundWriteback: @unchecked Sendable {
+    private let stopping = Atomic<Bool>(false)
+    private let passes = Atomic<Int>(0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(file: OpenFile) {
+        let descriptor = file.descriptor
+        let thread = Thread { [self] in
+            while !stopping.load(ordering: .relaxed) {
+                _ = diot_sync_file_range(descriptor, 0, 0, DIOT_SYNC_FILE_RANGE_WRITE)
+                passes.add(1, ordering: .relaxed)
+                // A breath between passes, so that steps meet dirty folios as well as folios
+                // under writeback.
+                usleep(UInt32(50 + passes.load(ordering: .relaxed) % 7 * 50))
+            }
+            finished.signal()
+        }
+        thread.start()
+    }
+
+    /// Stops the thread, waits for it, and returns how many passes it made.
+    func stop() -> Int {
+        stopping.store(true, ordering: .relaxed)
+        finished.wait()
+        return passes.load(ordering: .relaxed)
+    }
+}
