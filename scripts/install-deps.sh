@@ -4,8 +4,8 @@
 set -euo pipefail
 
 # qemu-system-x86, busybox-static, kmod (depmod) and xz-utils: the kernel matrix (`dio-torture vm`);
-# gcc: the tests build the C reproducers dio-torture writes.
-packages=(liburing-dev pkg-config btrfs-progs xfsprogs e2fsprogs fio qemu-system-x86 busybox-static kmod xz-utils gcc)
+# gcc: the tests build the C reproducers dio-torture writes. erofs-utils: file-backed-consumers.
+packages=(liburing-dev pkg-config btrfs-progs xfsprogs e2fsprogs erofs-utils fio qemu-system-x86 busybox-static kmod xz-utils gcc)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

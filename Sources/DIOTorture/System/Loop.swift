@@ -9,13 +9,16 @@ public final class LoopDevice {
     /// Held open so that autoclear cannot detach the device while mkfs opens and closes it.
     private let device: OpenFile
 
-    public init(backing: OpenFile) throws {
+    /// `directIO`: the loop driver reads and writes the backing file with direct I/O
+    /// (LO_FLAGS_DIRECT_IO, `losetup --direct-io=on`) instead of through its page cache.
+    public init(backing: OpenFile, readOnly: Bool = false, directIO: Bool = false) throws {
         let control = try OpenFile(path: "/dev/loop-control", flags: O_RDWR)
         // Another process may claim the free device between GET_FREE and CONFIGURE: retry.
         for _ in 0..<16 {
             let number = try checked { ioctl(control.descriptor, DIOT_LOOP_CTL_GET_FREE) }
-            let candidate = try OpenFile(path: "/dev/loop\(number)", flags: O_RDWR)
-            if diot_loop_configure(candidate.descriptor, backing.descriptor, DIOT_LO_FLAGS_AUTOCLEAR) == 0 {
+            let candidate = try OpenFile(path: "/dev/loop\(number)", flags: readOnly ? O_RDONLY : O_RDWR)
+            let flags = DIOT_LO_FLAGS_AUTOCLEAR | (readOnly ? DIOT_LO_FLAGS_READ_ONLY : 0) | (directIO ? DIOT_LO_FLAGS_DIRECT_IO : 0)
+            if diot_loop_configure(candidate.descriptor, backing.descriptor, flags) == 0 {
                 path = candidate.path
                 device = candidate
                 return

@@ -29,6 +29,15 @@ public final class MappedRegion {
         self.length = length
     }
 
+    /// A read-only mapping of `file`, to ask which of its pages are cached (mincore) without
+    /// touching them.
+    public init(readOnly file: OpenFile, length: Int) throws {
+        let raw = mmap(nil, length, PROT_READ, MAP_SHARED, file.descriptor, 0)
+        guard let raw, raw != MAP_FAILED else { throw Errno(rawValue: errno) }
+        base = raw
+        self.length = length
+    }
+
     deinit { munmap(base, length) }
 
     public var bytes: UnsafeMutableRawBufferPointer { UnsafeMutableRawBufferPointer(start: base, count: length) }

@@ -1,0 +1,325 @@
+import Foundation
+import Glibc
+
+/// Images stored as files on the filesystem under test and consumed by a kernel subsystem that
+/// reads the image file's page cache: EROFS in file-backed mode (the new mount API; `mount -t
+/// erofs` would use a loop device instead) and ext4 on a loop device, buffered or with direct
+/// I/O. Each round mounts the image with a COLD page cache (posix_fadvise DONTNEED, proven with
+/// mincore) and with a WARM one (read whole, proven resident), and every file must mount and
+/// hash as recorded in both. Failing only cold is the Lustre -ENODATA signature.
+public struct FileBackedConsumers: Scenario {
+    public let name = "file-backed-consumers"
+    public let summary = "EROFS file-backed and ext4-on-loop (buffered, direct-io) images on the filesystem: every file mounts and hashes as recorded, cold and warm cache"
+
+    public enum Consumer: String, CaseIterable, Sendable {
+        case erofs = "erofs-file-backed"
+        case erofsLZ4 = "erofs-file-backed-lz4"
+        case loopBuffered = "ext4-loop-buffered"
+        case loopDirect = "ext4-loop-direct-io"
+
+        var tool: String { self == .erofs || self == .erofsLZ4 ? "mkfs.erofs" : "mkfs.ext4" }
+        var filesystem: String { self == .erofs || self == .erofsLZ4 ? "erofs" : "ext4" }
+    }
+
+    /// Cold and warm mounts per case, at most (each mount reads the whole tree).
+    static let maxRounds = 4
+
+    public init() {}
+
+    public func cases(_ selection: Selection) -> [CaseSpec] {
+        Consumer.allCases.map { CaseSpec(scenario: name, variant: $0.rawValue) }
+    }
+
+    public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
+        let started = Date()
+        var record = CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: name, variant: spec.variant,
+                                seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 0, verdict: .broken,
+                                failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
+        defer { record.durationSeconds = Date().timeIntervalSince(started) }
+        guard let consumer = spec.variant.flatMap(Consumer.init(rawValue:)) else {
+            record.reason = "harness: unknown consumer \(spec.variant ?? "none")"
+            return record
+        }
+        do {
+            try ConsumerRun(consumer: consumer, area: area, seed: record.seed, rounds: min(options.iterations, Self.maxRounds),
+                            started: started).execute(into: &record)
+        } catch let stop as ReadCase.Stop {
+            record.verdict = stop.verdict
+            record.reason = stop.reason
+        } catch {
+            record.verdict = .broken
+            record.reason = "harness: \(error)"
+        }
+        return record
+    }
+}
+
+/// The files an image holds: incompressible stamped data, zeros and repeated text, in sizes
+/// that straddle pages, EROFS blocks and inline data. Contents are a function of the seed.
+struct ImageTree {
+    struct Entry {
+        var name: String
+        var size: Int
+        var kind: Kind
+        var hash: UInt64
+    }
+    enum Kind { case stamped, zeros, text }
+
+    let seed: UInt64
+    var entries: [Entry] = []
+    static let sizes = [0, 1, 100, 511, 4095, 4096, 4097, 12288, 65537, 131072, 300_000, 1 << 20]
+
+    init(seed: UInt64) {
+        self.seed = seed
+        for (index, size) in Self.sizes.enumerated() {
+            for kind in [Kind.stamped, .zeros, .text] where kind == .stamped || size >= 4096 {
+                let name = "f\(index)-\(kind)"
+                entries.append(Entry(name: name, size: size, kind: kind, hash: Self.hash(bytes(of: kind, index: index, size: size))))
+            }
+        }
+    }
+
+    func bytes(of kind: Kind, index: Int, size: Int) -> [UInt8] {
+        var data = [UInt8](repeating: 0, count: size.roundedUp(to: SectorPattern.sectorSize))
+        switch kind {
+        case .stamped:
+            data.withUnsafeMutableBytes {
+                SectorPattern.fill($0, stamp: DataStamp(fileID: UInt32(index + 1), generation: 1, seed: seed), fileOffset: 0)
+            }
+        case .zeros: break
+        case .text:
+            let line = Array("dio-torture file-backed consumer line \(seed) \(index)\n".utf8)
+            for position in data.indices { data[position] = line[position % line.count] }
+        }
+        return Array(data.prefix(size))
+    }
+
+    func expected(_ entry: Entry) -> [UInt8] {
+        bytes(of: entry.kind, index: Int(entry.name.dropFirst().prefix { $0 != "-" })!, size: entry.size)
+    }
+
+    /// FNV-1a over 64-bit words, then the tail bytes: stable across runs and platforms.
+    static func hash(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { raw in
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            var index = 0
+            while index + 8 <= raw.count {
+                hash = (hash ^ raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0x100_0000_01B3
+                index += 8
+            }
+            while index < raw.count {
+                hash = (hash ^ UInt64(raw[index])) &* 0x100_0000_01B3
+                index += 1
+            }
+            return hash
+        }
+    }
+
+    func write(to directory: String) throws {
+        try makeDirectory(directory)
+        for entry in entries {
+            let data = expected(entry)
+            let file = try OpenFile(path: directory + "/" + entry.name, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            if !data.isEmpty { _ = try data.withUnsafeBytes { try file.write($0, at: 0) } }
+        }
+    }
+}
+
+/// One case: build the image on the filesystem under test, then mount it cold and warm in turn.
+private struct ConsumerRun {
+    let consumer: FileBackedConsumers.Consumer
+    let area: WorkArea
+    let seed: UInt64
+    let rounds: Int
+    let started: Date
+
+    enum CacheState: String { case cold, warm }
+
+    struct StateTally {
+        var mounts = 0
+        var mountErrors: [String] = []
+        var filesHashed = 0
+        var mismatches: [String] = []
+        var residency: [String] = []
+        var residencyHeld = 0
+    }
+
+    func execute(into record: inout CaseRecord) throws {
+        if !Kernel.isRoot { throw ReadCase.Stop(verdict: .skip, reason: "mounting images needs root") }
+        if !Kernel.filesystems.contains(consumer.filesystem) {
+            throw ReadCase.Stop(verdict: .skip, reason: "the kernel has no \(consumer.filesystem) (not in /proc/filesystems)")
+        }
+        guard findExecutable(consumer.tool) != nil else { throw ReadCase.Stop(verdict: .skip, reason: "\(consumer.tool) is not installed") }
+
+        let tree = ImageTree(seed: seed)
+        let imagePath = area.directory + "/image-\(seed).img"
+        defer { removeFile(imagePath) }
+        // mkfs.erofs 1.5 cannot follow the /proc/PID/fd paths of detached mounts: the image is
+        // built in a private directory under /tmp, then copied onto the filesystem under test.
+        do {
+            let workshop = try ScratchDirectory(in: FileManager.default.temporaryDirectory.path)
+            defer { workshop.remove() }
+            try tree.write(to: workshop.path + "/tree")
+            try build(workshop.path + "/image", from: workshop.path + "/tree")
+            try copyFile(workshop.path + "/image", to: imagePath)
+        }
+        let image = try OpenFile(path: imagePath, flags: O_RDONLY)
+
+        var tallies: [CacheState: StateTally] = [.cold: StateTally(), .warm: StateTally()]
+        for round in 0..<rounds {
+            for state in [CacheState.cold, .warm] {
+                var tally = tallies[state]!
+                try prepare(image, state, round: round, into: &tally)
+                mountAndHash(imagePath, image: image, tree: tree, state: state, round: round, into: &tally)
+                tallies[state] = tally
+            }
+        }
+        judge(tallies, tree: tree, into: &record)
+    }
+
+    private func build(_ imagePath: String, from source: String) throws {
+        do {
+            switch consumer {
+            case .erofs: try runCommand(["mkfs.erofs", "--quiet", imagePath, source])
+            case .erofsLZ4: try runCommand(["mkfs.erofs", "--quiet", "-zlz4hc", imagePath, source])
+            case .loopBuffered, .loopDirect:
+                let file = try OpenFile(path: imagePath, flags: O_RDWR | O_CREAT | O_TRUNC)
+                try file.truncate(to: 32 << 20)
+                try runCommand(["mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-b", "4096", "-d", source, imagePath])
+            }
+        } catch {
+            throw ReadCase.Stop(verdict: .broken, reason: "harness: cannot build the \(consumer.filesystem) image: \(error)")
+        }
+    }
+
+    /// A copy written through the page cache and synced, so that it can be dropped from it.
+    private func copyFile(_ source: String, to destination: String) throws {
+        let from = try OpenFile(path: source, flags: O_RDONLY)
+        let to = try OpenFile(path: destination, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let buffer = try MappedRegion(anonymousLength: 1 << 20)
+        var offset = 0
+        while true {
+            let count = try from.read(into: buffer.bytes, at: offset)
+            if count == 0 { break }
+            _ = try to.write(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count]), at: offset)
+            offset += count
+        }
+        try to.sync()
+    }
+
+    /// Sets the image's cache state and proves it with mincore over a mapping of the image.
+    private func prepare(_ image: OpenFile, _ state: CacheState, round: Int, into tally: inout StateTally) throws {
+        let size = Int(lseek(image.descriptor, 0, SEEK_END))
+        switch state {
+        case .cold:
+            try image.dropCache()
+        case .warm:
+            let buffer = try MappedRegion(anonymousLength: 1 << 20)
+            var offset = 0
+            while offset < size {
+                let count = try image.read(into: buffer.bytes, at: offset)
+                if count == 0 { break }
+                offset += count
+            }
+        }
+        let mapping = try MappedRegion(readOnly: image, length: size)
+        let resident = try mapping.residency().filter { $0 }.count
+        let pages = (size + pageSize - 1) / pageSize
+        let held = state == .cold ? resident == 0 : resident == pages
+        if held { tally.residencyHeld += 1 }
+        if tally.residency.count < 2 || !held { tally.residency.append("round \(round): \(resident)/\(pages) pages resident") }
+    }
+
+    private func mountAndHash(_ imagePath: String, image: OpenFile, tree: ImageTree, state: CacheState, round: Int,
+                              into tally: inout StateTally) {
+        do {
+            var loop: LoopDevice?
+            let mount: DetachedMount
+            switch consumer {
+            case .erofs, .erofsLZ4:
+                mount = try DetachedMount(fsType: "erofs", source: imagePath, options: [])
+            case .loopBuffered, .loopDirect:
+                let backing = try OpenFile(path: imagePath, flags: O_RDONLY)
+                loop = try LoopDevice(backing: backing, readOnly: true, directIO: consumer == .loopDirect)
+                mount = try DetachedMount(fsType: "ext4", source: loop!.path, options: ["ro", "noload"])
+            }
+            tally.mounts += 1
+            withExtendedLifetime(loop) {
+                for entry in tree.entries {
+                    tally.filesHashed += 1
+                    if let problem = check(entry, at: mount.root + "/" + entry.name, tree: tree) {
+                        tally.mismatches.append("round \(round) \(entry.name): \(problem)")
+                    }
+                }
+            }
+        } catch let error as MountError {
+            tally.mountErrors.append("round \(round): \(error)")
+        } catch {
+            tally.mountErrors.append("round \(round): \(error)")
+        }
+    }
+
+    /// What is wrong with the file at `path`, or nil when it has the recorded size and hash.
+    private func check(_ entry: ImageTree.Entry, at path: String, tree: ImageTree) -> String? {
+        let contents: [UInt8]
+        do { contents = try OpenFile(path: path, flags: O_RDONLY).contents() } catch {
+            return "cannot read: \(error)"
+        }
+        if contents.count != entry.size { return "size \(contents.count), recorded \(entry.size)" }
+        let hash = ImageTree.hash(contents)
+        if hash == entry.hash { return nil }
+        let expected = tree.expected(entry)
+        let first = contents.indices.first { contents[$0] != expected[$0] } ?? 0
+        let zeros = contents[first...].prefix(512).allSatisfy { $0 == 0 }
+        return String(format: "hash %016llx, recorded %016llx; first bad byte at %d (%@)", hash, entry.hash, first, zeros ? "zeros" : "other data")
+    }
+
+    private func judge(_ tallies: [CacheState: StateTally], tree: ImageTree, into record: inout CaseRecord) {
+        record.iterations = rounds
+        var checks: [CheckRecord] = []
+        for state in [CacheState.cold, .warm] {
+            let tally = tallies[state]!
+            checks.append(CheckRecord(name: "\(state.rawValue): page cache state", held: tally.residencyHeld == rounds,
+                                      observed: tally.residency.joined(separator: "; ")))
+            checks.append(CheckRecord(name: "\(state.rawValue): image mounts", held: tally.mountErrors.isEmpty,
+                                      observed: tally.mountErrors.isEmpty ? "\(tally.mounts) of \(rounds) mounts" : tally.mountErrors.joined(separator: "; ")))
+            checks.append(CheckRecord(name: "\(state.rawValue): every file hashes as recorded", held: tally.mounts == 0 ? nil : tally.mismatches.isEmpty,
+                                      observed: tally.mismatches.isEmpty ? "\(tally.filesHashed) files read"
+                                          : "\(tally.mismatches.count) of \(tally.filesHashed): " + tally.mismatches.prefix(5).joined(separator: "; ")))
+        }
+        record.checks = checks
+        let cold = tallies[.cold]!, warm = tallies[.warm]!
+        record.counters = ["files": tree.entries.count, "mounts": cold.mounts + warm.mounts,
+                           "files hashed": cold.filesHashed + warm.filesHashed,
+                           "mount errors": cold.mountErrors.count + warm.mountErrors.count,
+                           "mismatches": cold.mismatches.count + warm.mismatches.count]
+        if cold.mounts == 0 && warm.mounts == 0 {
+            // The consumer cannot use this image here at all, whatever the cache holds: the
+            // kernel or the backing filesystem does not support it.
+            record.verdict = .skip
+            record.reason = "\(consumer.rawValue) cannot mount here, cold or warm: \(cold.mountErrors.first ?? "")"
+            return
+        }
+        let failing = checks.filter { $0.held == false && !$0.name.hasSuffix("page cache state") }
+        if !failing.isEmpty {
+            record.verdict = .fail
+            record.failures = failing.count
+            record.firstFailureSeconds = Date().timeIntervalSince(started)
+            record.reason = failing.map { "\($0.name): \($0.observed)" }.joined(separator: " | ")
+            return
+        }
+        if area.filesystem.type == "tmpfs" {
+            record.verdict = .pass
+            record.outcomes = ["full": cold.filesHashed + warm.filesHashed]
+            record.reason = "tmpfs cannot drop its pages: there is no cold state; the mounts and hashes are checked in the one there is"
+            return
+        }
+        if cold.residencyHeld < rounds || warm.residencyHeld < rounds {
+            record.verdict = .inconclusive
+            record.reason = "the image's page cache was not in the planned state before every mount"
+            return
+        }
+        record.verdict = .pass
+        record.outcomes = ["full": cold.filesHashed + warm.filesHashed]
+    }
+}
