@@ -13,7 +13,7 @@ public enum HTMLReport {
 
     public static func document(_ report: RunReport) -> String {
         let escaped = JUnit.escaped
-        let records = report.cases.filter { $0.pattern != nil && $0.path != nil }
+        let records = report.cases.filter { $0.gridColumn != nil }
         let kernels = ordered(records.map(\.kernel))
         let filesystems = ordered(records.map { TextReport.filesystemLabel($0.filesystem) })
         var anchors: [Int: String] = [:]
@@ -40,7 +40,7 @@ public enum HTMLReport {
         """
         for scenario in ordered(records.map(\.scenario)) {
             let inScenario = records.enumerated().filter { $0.element.scenario == scenario }
-            let columns = ordered(inScenario.map { "\($0.element.pattern!.rawValue) \($0.element.path!)" })
+            let columns = ordered(inScenario.map { $0.element.gridColumn! })
             html += "<h2>\(escaped(scenario))</h2>\n<table class=\"grid\">\n<tr><th></th>"
             for kernel in kernels { html += "<th class=\"group\" colspan=\"\(columns.count)\">\(escaped(kernel))</th>" }
             html += "</tr>\n<tr><th></th>"
@@ -52,7 +52,7 @@ public enum HTMLReport {
                     for column in columns {
                         let cell = inScenario.filter {
                             $0.element.kernel == kernel && TextReport.filesystemLabel($0.element.filesystem) == filesystem
-                                && "\($0.element.pattern!.rawValue) \($0.element.path!)" == column
+                                && $0.element.gridColumn == column
                         }
                         html += "<td>" + self.cell(cell, anchors: anchors) + "</td>"
                     }
@@ -91,5 +91,13 @@ public enum HTMLReport {
     private static func ordered(_ values: [String]) -> [String] {
         var seen = Set<String>()
         return values.filter { seen.insert($0).inserted }
+    }
+}
+
+extension CaseRecord {
+    /// The grid column a case falls in: its pattern and path, or a step scenario's variant.
+    var gridColumn: String? {
+        if let pattern, let path { return "\(pattern.rawValue) \(path)" }
+        return variant
     }
 }

@@ -11,7 +11,7 @@ public enum TextReport {
             (showKernel ? [record.kernel] : []) + [record.filesystem.type, record.scenario,
              record.layout.map { layoutCell($0) } ?? "-",
              record.read.map { formatBytes($0.length) + ($0.offset + $0.length > $0.fileSize ? ">EOF" : "") } ?? "-",
-             record.pattern?.rawValue ?? "-", record.path?.description ?? "-",
+             record.pattern?.rawValue ?? record.variant ?? "-", record.path?.description ?? "-",
              "\(record.iterations)", record.verdict.rawValue,
              "\(record.failures)/\(record.reads)", record.reason ?? ""]
         }

@@ -110,7 +110,7 @@ public let mariadbLayout = ExtentPlan(count: 4, size: 4096, order: .reverse)
 public let largeExtentLayout = ExtentPlan(count: 4, size: 16384, order: .reverse)
 
 /// Every scenario dio-torture knows, in the order `list` prints them.
-public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile(), ZeroRangeDirtyUnwritten(), FileBackedConsumers(), Ops()]
+public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile(), ZeroRangeDirtyUnwritten(), WritebackError(), FileBackedConsumers(), Ops()]
 
 public func scenario(named name: String) -> (any Scenario)? {
     catalogue.first { $0.name == name }

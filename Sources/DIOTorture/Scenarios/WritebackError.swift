@@ -1,0 +1,275 @@
+import Foundation
+import Glibc
+
+/// Real writeback errors without device-mapper: the filesystem under test is made afresh on a
+/// loop device whose sparse backing file lives on a tmpfs too small for it, so writeback fails
+/// once the tmpfs is full. Data is written through the page cache and through a shared mapping,
+/// writeback is forced, and the promises around the failure are checked (README, "writeback-error"):
+///
+/// 1. fsync reports the error to each descriptor open when it happened;
+/// 2. data whose fsync succeeded before the failure still reads back exactly;
+/// 3. no read returns data that was never persisted while fsync said all was well, and what a
+///    read returns of the failed range is the new data or what the disk holds, never other bytes;
+/// 4. a page mapped before the failure holds what was written or the on-disk contents;
+/// 5. a new write fault on such a page does not succeed into a page that is no longer uptodate:
+///    after it, the rest of the page is still the written or the on-disk data.
+public struct WritebackError: Scenario {
+    public let name = "writeback-error"
+    public let summary = "writeback into a loop device over a full tmpfs: fsync reports the error to every descriptor, no silent loss, mapped pages stay sane"
+
+    /// The filesystem's image: large enough for every mkfs (xfs needs 300 MiB), on a tmpfs that
+    /// holds only part of it (xfs needs 160 MiB there for mkfs to zero its log).
+    static let imageSize = 512 << 20
+    static let tmpfsSize = 160 << 20
+    static let syncedBytes = 4 << 20
+    static let mappedBytes = 64 << 10
+    static let fillChunk = 1 << 20
+    static let fillLimit = 320 << 20
+
+    public init() {}
+
+    public func cases(_ selection: Selection) -> [CaseSpec] { [CaseSpec(scenario: name, variant: "loop-on-full-tmpfs")] }
+
+    public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
+        let started = Date()
+        var record = CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: name, variant: spec.variant,
+                                seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 1, verdict: .broken,
+                                failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
+        defer { record.durationSeconds = Date().timeIntervalSince(started) }
+        do {
+            guard let kind = ScratchKind(rawValue: area.filesystem.type), kind != .tmpfs else {
+                throw ReadCase.Stop(verdict: .skip, reason: "writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
+            }
+            if let reason = kind.unavailableReason { throw ReadCase.Stop(verdict: .skip, reason: reason) }
+            let options = ScratchOptions(kind: kind, mkfsOptions: area.filesystem.mkfsOptions, mountOptions: area.filesystem.mountOptions)
+            try WritebackFailure(options: options, seed: record.seed).run(into: &record, started: started)
+        } catch let stop as ReadCase.Stop {
+            record.verdict = stop.verdict
+            record.reason = stop.reason
+        } catch {
+            record.verdict = .broken
+            record.reason = "harness: \(error)"
+        }
+        return record
+    }
+}
+
+private struct WritebackFailure {
+    let options: ScratchOptions
+    let seed: UInt64
+
+    func run(into record: inout CaseRecord, started: Date) throws {
+        let log = try? KernelLog()
+        // The stack, innermost last: tmpfs, its sparse image, the loop device, the filesystem.
+        let tmpfs = try DetachedMount(fsType: "tmpfs", source: "dio-torture-writeback-error", options: ["size=\(WritebackError.tmpfsSize)"])
+        let image = try OpenFile.anonymous(in: tmpfs.root)
+        try image.truncate(to: WritebackError.imageSize)
+        let loop = try LoopDevice(backing: image)
+        let loopName = URL(fileURLWithPath: loop.path).lastPathComponent
+        do {
+            try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [loop.path])
+        } catch {
+            throw ReadCase.Stop(verdict: .broken, reason: "harness: mkfs on the loop device: \(error)")
+        }
+        let filesystem = try DetachedMount(fsType: options.kind.rawValue, source: loop.path, options: options.mountOptions)
+        let path = filesystem.root + "/data"
+        let file = try OpenFile(path: path, flags: O_RDWR | O_CREAT)
+        let witness = try OpenFile(path: path, flags: O_RDONLY)
+        let synced = DataStamp(fileID: 7, generation: 1, seed: seed)
+        let unsynced = DataStamp(fileID: 7, generation: 2, seed: seed)
+        let refault = DataStamp(fileID: 7, generation: 3, seed: seed)
+        let chunk = try MappedRegion(anonymousLength: WritebackError.fillChunk)
+
+        // Before the failure: data that fsync says is safe, and a mapping of its first pages.
+        for offset in stride(from: 0, to: WritebackError.syncedBytes, by: WritebackError.fillChunk) {
+            SectorPattern.fill(chunk.bytes, stamp: synced, fileOffset: offset)
+            _ = try file.write(UnsafeRawBufferPointer(chunk.bytes), at: offset)
+        }
+        try file.sync()
+        let mapping = try MappedRegion(file: file, offset: 0, length: WritebackError.mappedBytes)
+        let newMapped = try MappedRegion(anonymousLength: WritebackError.mappedBytes)
+        SectorPattern.fill(newMapped.bytes, stamp: unsynced, fileOffset: 0)
+        let mappedWrite = mapping.copyIn(at: 0, from: UnsafeRawBufferPointer(newMapped.bytes))
+
+        // Fill past what the tmpfs holds; writeback into it fails with ENOSPC at the loop device.
+        var written = WritebackError.syncedBytes
+        var writeError: Errno?
+        while written < WritebackError.fillLimit {
+            SectorPattern.fill(chunk.bytes, stamp: unsynced, fileOffset: written)
+            do {
+                _ = try file.write(UnsafeRawBufferPointer(chunk.bytes), at: written)
+            } catch let error as Errno {
+                writeError = error
+                break
+            }
+            written += WritebackError.fillChunk
+        }
+        let firstSync = Result { try file.sync() }
+        let witnessSync = Result { try witness.sync() }
+        let secondSync = Result { try file.sync() }
+        let logged = (log?.newMessages() ?? []).filter { $0.contains(loopName) && ($0.contains("error") || $0.contains("Error")) }
+
+        var model = FileModel()
+        model.write(0..<WritebackError.syncedBytes, stamp: synced)
+        var promises: [CheckRecord] = []
+        func describe(_ result: Result<Void, any Error>) -> String {
+            switch result {
+            case .success: "0"
+            case .failure(let error): (error as? Errno)?.symbol ?? "\(error)"
+            }
+        }
+        let injected = logged.count > 0 || firstSync.isFailure
+        promises.append(CheckRecord(
+            name: "1. fsync reports the error to each descriptor open at the time",
+            held: injected ? firstSync.isFailure && witnessSync.isFailure : nil,
+            observed: "writer fsync \(describe(firstSync)), second descriptor fsync \(describe(witnessSync)), writer again \(describe(secondSync))"))
+
+        // Reads after the failure, from the disk where the cache lets go of the pages.
+        try? file.dropCache()
+        let probe = try MappedRegion(anonymousLength: WritebackError.fillChunk)
+        let syncedCheck = readBack(witness, range: 0..<WritebackError.syncedBytes, into: probe, model: model, alternatives: [unsynced],
+                                   skipping: 0..<WritebackError.mappedBytes)
+        promises.append(CheckRecord(name: "2. data synced before the failure reads back exactly (or fails loudly)", held: syncedCheck.problem == nil,
+                                    observed: syncedCheck.problem ?? "\(syncedCheck.bytes) bytes as written" + (syncedCheck.stoppedBy.map { ", then \($0)" } ?? "")))
+
+        var failedCheck = ReadBack()
+        var offset = WritebackError.syncedBytes
+        while offset < written, failedCheck.problem == nil, failedCheck.stoppedBy == nil {
+            let length = min(WritebackError.fillChunk, written - offset)
+            let piece = readBack(witness, range: offset..<offset + length, into: probe, model: FileModel(size: written),
+                                 alternatives: [unsynced], skipping: nil)
+            failedCheck.bytes += piece.bytes
+            failedCheck.alternativeSectors += piece.alternativeSectors
+            failedCheck.problem = piece.problem
+            failedCheck.stoppedBy = piece.stoppedBy
+            offset += length
+        }
+        let new = failedCheck.alternativeSectors * SectorPattern.sectorSize
+        // With no error reported, everything written must be there.
+        let silentLoss: String? = firstSync.isSuccess && new < failedCheck.bytes
+            ? "fsync returned 0 but only \(new) of \(failedCheck.bytes) bytes read back as written" : nil
+        promises.append(CheckRecord(
+            name: "3. no silent loss: the failed range reads as written or as on disk, never other bytes",
+            held: failedCheck.problem == nil && silentLoss == nil,
+            observed: failedCheck.problem ?? silentLoss
+                ?? "\(failedCheck.bytes) bytes readable: \(new) as written, the rest as on disk (zeros)" + (failedCheck.stoppedBy.map { "; then \($0)" } ?? "")))
+
+        // The page mapped before the failure, then a new write fault on it.
+        let mappedProblem = checkMapping(mapping, into: probe, written: unsynced, onDisk: synced)
+        let mappedWriteResult = switch mappedWrite {
+        case .success(let count): "\(count) bytes"
+        case .failure(let error): error.symbol
+        }
+        promises.append(CheckRecord(
+            name: "4. a page mapped before the failure holds what was written or the on-disk data",
+            held: mappedProblem == nil,
+            observed: "mapped write \(mappedWriteResult); " + (mappedProblem ?? "every mapped sector as written or as on disk")))
+        let marker = try MappedRegion(anonymousLength: pageSize)
+        SectorPattern.fill(marker.bytes, stamp: refault, fileOffset: 0)
+        var refaults: [String] = []
+        var refaultProblem: String?
+        for page in stride(from: 0, to: WritebackError.mappedBytes, by: pageSize) {
+            switch mapping.copyIn(at: page, from: UnsafeRawBufferPointer(rebasing: marker.bytes[0..<8])) {
+            case .failure(let error): refaults.append(error.symbol)
+            case .success:
+                refaults.append("ok")
+                let rest = checkMapping(mapping, into: probe, written: unsynced, onDisk: synced, range: page + SectorPattern.sectorSize..<page + pageSize)
+                refaultProblem = refaultProblem ?? rest.map { "after a write fault at \(page): \($0)" }
+            }
+        }
+        let refaultSummary = Dictionary(grouping: refaults, by: { $0 }).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
+        promises.append(CheckRecord(
+            name: "5. a new write fault does not succeed into a page that is no longer uptodate",
+            held: refaultProblem == nil,
+            observed: "write faults: \(refaultSummary); " + (refaultProblem ?? "the rest of every page still as written or as on disk")))
+
+        withExtendedLifetime((tmpfs, image, loop, filesystem)) {}
+        record.checks = promises
+        record.counters = ["bytes written": written, "I/O errors logged": logged.count, "write errors": writeError == nil ? 0 : 1,
+                           "tmpfs bytes": WritebackError.tmpfsSize, "image bytes": WritebackError.imageSize]
+        if let writeError { record.counters?["write error \(writeError.symbol)"] = 1 }
+        let broken = promises.filter { $0.held == false }
+        if !broken.isEmpty {
+            record.verdict = .fail
+            record.failures = broken.count
+            record.firstFailureSeconds = Date().timeIntervalSince(started)
+            record.reason = broken.map { "\($0.name): \($0.observed)" }.joined(separator: " | ")
+        } else if !injected {
+            record.verdict = .inconclusive
+            record.reason = "no writeback error was injected: \(written) bytes went through without one"
+        } else {
+            record.verdict = .pass
+            record.reason = "\(logged.count) I/O errors logged on \(loopName); fsync: \(promises[0].observed)"
+        }
+    }
+
+    /// Reads `range` back (buffered, through `file`) and checks each sector is what `model`
+    /// says or one of `alternatives`; an I/O error is an honest answer, not silent loss.
+    private func readBack(_ file: OpenFile, range: Range<Int>, into buffer: MappedRegion, model: FileModel,
+                          alternatives: [DataStamp], skipping: Range<Int>?) -> ReadBack {
+        var bytes = 0, alternativeSectors = 0
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let length = min(buffer.length, range.upperBound - offset)
+            let count: Int
+            do { count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<length]), at: offset) } catch let error as Errno {
+                if error == .ioError { return ReadBack(bytes: bytes, alternativeSectors: alternativeSectors, stoppedBy: "EIO at \(offset)") }
+                return ReadBack(bytes: bytes, problem: "read at \(offset): \(error.symbol)", alternativeSectors: alternativeSectors)
+            } catch {
+                return ReadBack(bytes: bytes, problem: "read at \(offset): \(error)", alternativeSectors: alternativeSectors)
+            }
+            if count == 0 { break }
+            for sector in stride(from: 0, to: count - count % SectorPattern.sectorSize, by: SectorPattern.sectorSize) {
+                let at = offset + sector
+                if let skipping, skipping.contains(at) { continue }
+                let bytesAt = UnsafeRawPointer(buffer.base + sector)
+                if Verifier.sectorMatches(bytesAt, count: SectorPattern.sectorSize, at: at, model: model) { continue }
+                if alternatives.contains(where: { SectorPattern.matches(bytesAt, stamp: $0, offset: UInt64(at)) }) {
+                    alternativeSectors += 1
+                    continue
+                }
+                let diagnosis = Verifier.diagnose(bytesAt, count: SectorPattern.sectorSize, at: at, model: model, prior: .fill(0xA5))
+                return ReadBack(bytes: bytes, problem: "sector at \(at) is neither as written nor as on disk (\(diagnosis.rawValue))",
+                                alternativeSectors: alternativeSectors)
+            }
+            bytes += count
+            offset += count
+        }
+        return ReadBack(bytes: bytes, alternativeSectors: alternativeSectors)
+    }
+
+    /// What reading a range back gave: bytes read, sectors holding the alternative (new) data,
+    /// the first sector that is wrong, and the error a read stopped at (an honest answer).
+    struct ReadBack {
+        var bytes = 0
+        var problem: String?
+        var alternativeSectors = 0
+        var stoppedBy: String?
+    }
+
+    /// Reads the mapping through the fault path and checks each sector is `written` or `onDisk`.
+    private func checkMapping(_ mapping: MappedRegion, into buffer: MappedRegion, written: DataStamp, onDisk: DataStamp,
+                              range: Range<Int>? = nil) -> String? {
+        let range = range ?? 0..<mapping.length
+        let target = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<range.count])
+        switch mapping.copyOut(at: range.lowerBound, into: target) {
+        case .failure(let error): return "reading the mapping: \(error.symbol)"
+        case .success(let count) where count < range.count: return "reading the mapping stopped at \(range.lowerBound + count)"
+        case .success: break
+        }
+        for sector in stride(from: 0, to: range.count, by: SectorPattern.sectorSize) {
+            let at = range.lowerBound + sector
+            let bytes = UnsafeRawPointer(buffer.base + sector)
+            if !SectorPattern.matches(bytes, stamp: written, offset: UInt64(at)) && !SectorPattern.matches(bytes, stamp: onDisk, offset: UInt64(at)) {
+                let zeros = Verifier.isFilled(bytes, count: SectorPattern.sectorSize, with: 0)
+                return "mapped sector at \(at) is \(zeros ? "zeros" : "other data"), neither as written nor as on disk"
+            }
+        }
+        return nil
+    }
+}
+
+extension Result {
+    var isFailure: Bool { if case .failure = self { true } else { false } }
+    var isSuccess: Bool { !isFailure }
+}
