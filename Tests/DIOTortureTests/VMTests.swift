@@ -123,12 +123,38 @@ extension OnTheRealKernel {
             #expect((record.firstFailureSeconds ?? 99) < 1.0)
         }
 
+        /// The step scenarios run in every kernel: writeback errors are injected and every promise
+        /// holds, images mount cold and warm (file-backed EROFS is a SKIP before 6.12), the
+        /// operation sequences pass, and nothing is BROKEN or INCONCLUSIVE.
+        @Test func stepScenariosRunInEveryKernel() throws {
+            let kernels = [fixedKernel] + debianKernels
+            let (result, decoded) = try runVM(kernels.flatMap { ["--kernel", $0] }
+                                              + ["--", "run", "--isolation", "none", "--iterations", "5", "--seed", "5",
+                                                 "--scenario", "zero-range-dirty-unwritten,writeback-error,file-backed-consumers,ops"])
+            let report = try #require(decoded, "\(result.stderr)")
+            print(TextReport.kernelMatrix(report, colour: false))
+            #expect(report.guests?.allSatisfy { $0.outcome == .completed } == true)
+            for record in report.cases {
+                let label = "\(record.kernel) \(record.filesystem.type) \(record.id)"
+                #expect(record.verdict == .pass || record.verdict == .skip, "\(label): \(record.verdict) \(record.reason ?? "")")
+                if record.scenario == "writeback-error" && record.filesystem.type != "tmpfs" {
+                    #expect(record.verdict == .pass && (record.counters?["I/O errors logged"] ?? 0) > 0, "\(label)")
+                }
+                if record.verdict == .skip {
+                    let allowed = record.filesystem.type == "tmpfs" || (record.variant?.hasPrefix("erofs") == true && record.kernel.hasPrefix("6.1."))
+                    #expect(allowed, "\(label): \(record.reason ?? "")")
+                }
+            }
+        }
+
         @Test func quickSuiteMatrixFailsOnlyWhereTheBugIs() throws {
             if debianKernels.count < 2 { print("Debian 6.1/6.12 kernels not fetched (scripts/fetch-debian-kernels.sh): matrix of the test kernels only") }
             let kernels = [bugKernel, fixedKernel] + debianKernels
             // One process for all cases: under TCG, starting the (debug) binary per case would
             // triple the matrix's time. The MariaDB test above runs its guest with isolation.
-            let (result, decoded) = try runVM(kernels.flatMap { ["--kernel", $0] } + ["--", "run", "--isolation", "none"])
+            // The read scenarios of the quick suite; the step scenarios have a test of their own.
+            let (result, decoded) = try runVM(kernels.flatMap { ["--kernel", $0] }
+                                              + ["--", "run", "--isolation", "none", "--scenario", "nowait-partial-fault,fault-patterns,mmap-same-file"])
             let report = try #require(decoded, "\(result.stderr)")
             print(TextReport.kernelMatrix(report, colour: false))
             #expect(result.status == 1)

@@ -15,16 +15,21 @@ struct OperationCase {
         var record = CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario,
                                 variant: spec.variant, seed: seed, iterations: options.iterations, verdict: .broken,
                                 failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
-        defer { record.durationSeconds = Date().timeIntervalSince(started) }
-        let log = makeLog(seed)
+        execute(makeLog(seed), maxFileSize: maxFileSize, started: started, preconditions: preconditions, into: &record)
+        record.durationSeconds = Date().timeIntervalSince(started)
+        return record
+    }
+
+    private func execute(_ log: OperationLog, maxFileSize: Int, started: Date, preconditions: (OperationOutcome) -> String?,
+                         into record: inout CaseRecord) {
         record.operationLog = save(log)
         let runner: OperationRunner
         do {
-            runner = try OperationRunner(path: area.directory + "/\(spec.scenario)-\(seed).dat", maxFileSize: maxFileSize,
+            runner = try OperationRunner(path: area.directory + "/\(spec.scenario)-\(record.seed).dat", maxFileSize: maxFileSize,
                                          timeout: options.timeout, corruptReads: options.injectCorruption)
         } catch {
             record.reason = "harness: cannot set up the file: \(error)"
-            return record
+            return
         }
         let outcome = runner.run(log)
         removeFile(runner.path)
@@ -57,7 +62,6 @@ struct OperationCase {
             record.outcomes = [Outcome.full.rawValue: outcome.readsJudged]
             record.reason = notes.isEmpty ? nil : "not exercised here: " + notes.joined(separator: "; ")
         }
-        return record
     }
 
     /// Writes the log where the run keeps artifacts; returns its path.

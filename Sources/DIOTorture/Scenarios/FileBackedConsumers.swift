@@ -35,7 +35,6 @@ public struct FileBackedConsumers: Scenario {
         var record = CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: name, variant: spec.variant,
                                 seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 0, verdict: .broken,
                                 failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
-        defer { record.durationSeconds = Date().timeIntervalSince(started) }
         guard let consumer = spec.variant.flatMap(Consumer.init(rawValue:)) else {
             record.reason = "harness: unknown consumer \(spec.variant ?? "none")"
             return record
@@ -50,6 +49,7 @@ public struct FileBackedConsumers: Scenario {
             record.verdict = .broken
             record.reason = "harness: \(error)"
         }
+        record.durationSeconds = Date().timeIntervalSince(started)
         return record
     }
 }

@@ -35,7 +35,6 @@ public struct WritebackError: Scenario {
         var record = CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: name, variant: spec.variant,
                                 seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 1, verdict: .broken,
                                 failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
-        defer { record.durationSeconds = Date().timeIntervalSince(started) }
         do {
             guard let kind = ScratchKind(rawValue: area.filesystem.type), kind != .tmpfs else {
                 throw ReadCase.Stop(verdict: .skip, reason: "writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
@@ -50,6 +49,7 @@ public struct WritebackError: Scenario {
             record.verdict = .broken
             record.reason = "harness: \(error)"
         }
+        record.durationSeconds = Date().timeIntervalSince(started)
         return record
     }
 }
