@@ -525,7 +525,8 @@ struct List: ParsableCommand {
 
     func run() {
         print("Scenarios:")
-        for scenario in catalogue { print("  \(scenario.name.padding(toLength: 22, withPad: " ", startingAt: 0)) \(scenario.summary)") }
+        let width = catalogue.map(\.name.count).max()!
+        for scenario in catalogue { print("  \(scenario.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(scenario.summary)") }
         print("\nFault patterns:")
         for pattern in FaultPattern.allCases { print("  \(pattern.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)) \(pattern.summary)") }
         print("\nI/O paths:")
