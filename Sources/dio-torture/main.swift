@@ -70,6 +70,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("self-test-corruption"), help: "Harness self-test: flip a byte of every completed read before verifying it; every judged case must FAIL.")
     var selfTestCorruption = false
 
+    @Flag(name: .customLong("drop-caches"), help: "Make page caches cold with /proc/sys/vm/drop_caches too (every cache on the machine), not only per file.")
+    var dropCaches = false
+
     func validate() throws {
         if iterations < 1 { throw ValidationError("--iterations must be at least 1") }
         if timeout < 1 || caseTimeout < 1 { throw ValidationError("--timeout and --case-timeout must be at least 1 second") }
@@ -117,7 +120,8 @@ struct Run: ParsableCommand {
         return RunPlan(targets: try targets(), scenarios: scenarios,
                        selection: Selection(patterns: patterns, paths: paths, queueDepths: depths),
                        options: RunOptions(iterations: iterations, seed: seed, timeout: .seconds(timeout),
-                                           injectCorruption: selfTestCorruption, artifactDirectory: artifacts.directory),
+                                           injectCorruption: selfTestCorruption, artifactDirectory: artifacts.directory,
+                                           dropCaches: dropCaches),
                        scratchDevice: scratchDevice)
     }
 

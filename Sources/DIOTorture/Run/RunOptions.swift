@@ -9,14 +9,18 @@ public struct RunOptions: Codable, Sendable {
     public var injectCorruption: Bool
     /// Where step scenarios save their operation logs (absolute); nil: not saved.
     public var artifactDirectory: String?
+    /// Make caches cold with the machine-wide /proc/sys/vm/drop_caches as well as per file
+    /// (posix_fadvise): only when the user asks, since it empties every cache on the machine.
+    public var dropCaches = false
 
     public init(iterations: Int, seed: UInt64, timeout: Duration = .seconds(10), injectCorruption: Bool = false,
-                artifactDirectory: String? = nil) {
+                artifactDirectory: String? = nil, dropCaches: Bool = false) {
         self.iterations = iterations
         self.seed = seed
         self.timeout = timeout
         self.injectCorruption = injectCorruption
         self.artifactDirectory = artifactDirectory
+        self.dropCaches = dropCaches
     }
 }
 

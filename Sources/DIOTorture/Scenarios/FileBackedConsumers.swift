@@ -41,7 +41,7 @@ public struct FileBackedConsumers: Scenario {
         }
         do {
             try ConsumerRun(consumer: consumer, area: area, seed: record.seed, rounds: min(options.iterations, Self.maxRounds),
-                            started: started).execute(into: &record)
+                            dropCaches: options.dropCaches, started: started).execute(into: &record)
         } catch let stop as ReadCase.Stop {
             record.verdict = stop.verdict
             record.reason = stop.reason
@@ -131,6 +131,7 @@ private struct ConsumerRun {
     let area: WorkArea
     let seed: UInt64
     let rounds: Int
+    let dropCaches: Bool
     let started: Date
 
     enum CacheState: String { case cold, warm }
@@ -213,6 +214,11 @@ private struct ConsumerRun {
         switch state {
         case .cold:
             try image.dropCache()
+            if dropCaches {
+                sync()
+                let control = try OpenFile(path: "/proc/sys/vm/drop_caches", flags: O_WRONLY)
+                _ = try Array("1\n".utf8).withUnsafeBytes { try control.write($0, at: 0) }
+            }
         case .warm:
             let buffer = try MappedRegion(anonymousLength: 1 << 20)
             var offset = 0
@@ -279,8 +285,9 @@ private struct ConsumerRun {
         var checks: [CheckRecord] = []
         for state in [CacheState.cold, .warm] {
             let tally = tallies[state]!
+            let how = state == .warm ? "read whole" : dropCaches ? "posix_fadvise(DONTNEED) and drop_caches" : "posix_fadvise(DONTNEED)"
             checks.append(CheckRecord(name: "\(state.rawValue): page cache state", held: tally.residencyHeld == rounds,
-                                      observed: tally.residency.joined(separator: "; ")))
+                                      observed: "\(how); " + tally.residency.joined(separator: "; ")))
             checks.append(CheckRecord(name: "\(state.rawValue): image mounts", held: tally.mountErrors.isEmpty,
                                       observed: tally.mountErrors.isEmpty ? "\(tally.mounts) of \(rounds) mounts" : tally.mountErrors.joined(separator: "; ")))
             checks.append(CheckRecord(name: "\(state.rawValue): every file hashes as recorded", held: tally.mounts == 0 ? nil : tally.mismatches.isEmpty,
