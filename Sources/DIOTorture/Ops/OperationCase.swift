@@ -11,12 +11,10 @@ struct OperationCase {
     func run(maxFileSize: Int, log makeLog: (_ seed: UInt64) -> OperationLog,
              preconditions: (OperationOutcome) -> String? = { _ in nil }) -> CaseRecord {
         let started = Date()
-        let seed = Seeds.forCase(run: options.seed, id: spec.id)
-        var record = CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario,
-                                variant: spec.variant, seed: seed, iterations: options.iterations, verdict: .broken,
-                                failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
-        execute(makeLog(seed), maxFileSize: maxFileSize, started: started, preconditions: preconditions, into: &record)
-        record.durationSeconds = Date().timeIntervalSince(started)
+        var record = CaseRecord(step: spec, area: area, options: options, iterations: options.iterations)
+        record.run(since: started) {
+            execute(makeLog($0.seed), maxFileSize: maxFileSize, started: started, preconditions: preconditions, into: &$0)
+        }
         return record
     }
 

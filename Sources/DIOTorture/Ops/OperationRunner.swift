@@ -248,51 +248,41 @@ public final class OperationRunner {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, via: Access) -> ReadResult {
-        do {
+        firstCompletion {
             switch via {
-            case .buffered: return .completed(try buffered.write(bytes, at: offset))
-            case .direct: return .completed(try direct!.write(bytes, at: offset))
-            case .mmap:
-                switch mapping.copyIn(at: offset, from: bytes) {
-                case .success(let count): return .completed(count)
-                case .failure(let error): return .failed(error)
-                }
+            case .buffered: .completed(try buffered.write(bytes, at: offset))
+            case .direct: .completed(try direct!.write(bytes, at: offset))
+            case .mmap: ReadResult(mapping.copyIn(at: offset, from: bytes))
             case .uring, .uringBuffered:
-                let file = via == .uring ? direct!.descriptor : buffered.descriptor
-                try ring!.queueWrite(file: file, from: bytes, offset: offset, userData: 1)
-                try ring!.submit()
-                guard let completion = try ring!.waitCompletion(timeout: timeout) else { return .timedOut }
-                return completion.result < 0 ? .failed(Errno(rawValue: -completion.result)) : .completed(Int(completion.result))
+                try throughRing(via) { try ring!.queueWrite(file: $0, from: bytes, offset: offset, userData: 1) }
             }
-        } catch let error as Errno {
-            return .failed(error)
-        } catch {
-            return .failed(.ioError)
         }
     }
 
     private func read(into target: UnsafeMutableRawBufferPointer, at offset: Int, via: Access) -> ReadResult {
-        do {
+        firstCompletion {
             switch via {
-            case .buffered: return .completed(try buffered.read(into: target, at: offset))
-            case .direct: return .completed(try direct!.read(into: target, at: offset))
-            case .mmap:
-                switch mapping.copyOut(at: offset, into: target) {
-                case .success(let count): return .completed(count)
-                case .failure(let error): return .failed(error)
-                }
+            case .buffered: .completed(try buffered.read(into: target, at: offset))
+            case .direct: .completed(try direct!.read(into: target, at: offset))
+            case .mmap: ReadResult(mapping.copyOut(at: offset, into: target))
             case .uring, .uringBuffered:
-                let file = via == .uring ? direct!.descriptor : buffered.descriptor
-                try ring!.queueRead(.read, file: file, into: target, offset: offset, rwFlags: 0, async: false, userData: 2)
-                try ring!.submit()
-                guard let completion = try ring!.waitCompletion(timeout: timeout) else { return .timedOut }
-                return completion.result < 0 ? .failed(Errno(rawValue: -completion.result)) : .completed(Int(completion.result))
+                try throughRing(via) {
+                    try ring!.queueRead(.read, file: $0, into: target, offset: offset, rwFlags: 0, async: false, userData: 2)
+                }
             }
-        } catch let error as Errno {
-            return .failed(error)
-        } catch {
-            return .failed(.ioError)
         }
+    }
+
+    /// Queues one request on the descriptor `via` names, submits it and takes its first completion.
+    private func throughRing(_ via: Access, queue: (Int32) throws -> Void) throws -> ReadResult {
+        try queue(via == .uring ? direct!.descriptor : buffered.descriptor)
+        try ring!.submit()
+        guard let completion = try ring!.waitCompletion(timeout: timeout) else { return .timedOut }
+        return completion.result < 0 ? .failed(Errno(rawValue: -completion.result)) : .completed(Int(completion.result))
+    }
+
+    private func firstCompletion(_ body: () throws -> ReadResult) -> ReadResult {
+        do { return try body() } catch { return .failed(error as? Errno ?? .ioError) }
     }
 
     /// One read, judged by the oracle against the model on its first completion. A mapping
@@ -368,5 +358,15 @@ final class BackgroundWriteback: @unchecked Sendable {
         stopping.store(true, ordering: .relaxed)
         finished.wait()
         return passes.load(ordering: .relaxed)
+    }
+}
+
+extension ReadResult {
+    /// A copy through a mapping: its byte count, or the errno the fault gave.
+    init(_ copy: Result<Int, Errno>) {
+        switch copy {
+        case .success(let count): self = .completed(count)
+        case .failure(let error): self = .failed(error)
+        }
     }
 }

@@ -135,6 +135,15 @@ public enum Oracle {
             : Judgement(outcome: .shortBeforeEOF, call: .fail, note: "short write: \(written) of \(length) bytes")
     }
 
+    /// A step scenario's verdict from the promises it checked: a broken promise is a FAIL whatever
+    /// else happened; a clean run whose preconditions were not proved (`unmet`) is INCONCLUSIVE.
+    public static func verdict(promises: [CheckRecord], unmet: String?) -> (verdict: Verdict, reason: String?) {
+        let broken = promises.filter { $0.held == false }
+        if !broken.isEmpty { return (.fail, broken.map { "\($0.name): \($0.observed)" }.joined(separator: " | ")) }
+        if let unmet { return (.inconclusive, unmet) }
+        return (.pass, nil)
+    }
+
     /// A path, pattern and filesystem that cannot be combined: the reason to SKIP before anything runs.
     public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern, filesystem: String?) -> String? {
         if path.method == .uringReadFixed && pattern != .allResident {

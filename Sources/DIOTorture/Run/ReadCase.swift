@@ -18,12 +18,6 @@ struct ReadCase {
 
     static let layoutAttempts = 3
 
-    /// A case that ends before any read is judged.
-    struct Stop: Error {
-        var verdict: Verdict
-        var reason: String
-    }
-
     func run() -> CaseRecord {
         let started = Date()
         let caseSeed = Seeds.forCase(run: options.seed, id: spec.id)
@@ -34,21 +28,12 @@ struct ReadCase {
                              queueDepth: shape.queueDepth > 1 ? shape.queueDepth : nil),
             seed: caseSeed, iterations: options.iterations, verdict: .broken, failures: 0, outcomes: [:],
             failureDetails: [], durationSeconds: 0)
-        do {
-            try execute(seed: caseSeed, started: started, into: &record)
-        } catch let stop as Stop {
-            record.verdict = stop.verdict
-            record.reason = stop.reason
-        } catch {
-            record.verdict = .broken
-            record.reason = "harness: \(error)"
-        }
-        record.durationSeconds = Date().timeIntervalSince(started)
+        record.run(since: started) { try execute(seed: caseSeed, started: started, into: &$0) }
         return record
     }
 
     private func execute(seed caseSeed: UInt64, started: Date, into record: inout CaseRecord) throws {
-        if let reason = Oracle.incompatibility(shape.path, shape.pattern, filesystem: area.filesystem.type) { throw Stop(verdict: .skip, reason: reason) }
+        if let reason = Oracle.incompatibility(shape.path, shape.pattern, filesystem: area.filesystem.type) { throw CaseStop(verdict: .skip, reason: reason) }
         let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: caseSeed >> 32) | 1, generation: 1, seed: caseSeed)
         var attempts: [OpenFile] = []
         var file: OpenFile!
@@ -61,14 +46,14 @@ struct ReadCase {
             do {
                 file = try OpenFile.scratch(at: path, flags: O_RDWR | SystemFlags.direct)
             } catch Errno.invalidArgument {
-                throw Stop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
+                throw CaseStop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
             }
             attempts.append(file)
             if attempt == 0 {
                 if let alignment = try file.dioAlignment() {
                     record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset]
                     if alignment.offset > shape.layout.size || alignment.memory > pageSize {
-                        throw Stop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(shape.layout.size)-byte extents")
+                        throw CaseStop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(shape.layout.size)-byte extents")
                     }
                 }
             }
@@ -92,10 +77,10 @@ struct ReadCase {
         let ring: Ring?
         if shape.path.usesRing {
             do { ring = try Ring(entries: UInt32(max(8, depth))) } catch let error as Errno {
-                throw Stop(verdict: .skip, reason: "io_uring unavailable: \(error.symbol)")
+                throw CaseStop(verdict: .skip, reason: "io_uring unavailable: \(error.symbol)")
             }
         } else if depth > 1 {
-            throw Stop(verdict: .skip, reason: "queue depth \(depth) needs an io_uring path; \(shape.path) is synchronous")
+            throw CaseStop(verdict: .skip, reason: "queue depth \(depth) needs an io_uring path; \(shape.path) is synchronous")
         } else {
             ring = nil
         }
@@ -114,12 +99,12 @@ struct ReadCase {
             do {
                 buffers = try (0..<depth).map { _ in try ReadBuffer(shape.pattern, context: context) }
             } catch let error as BufferSetupError where error.isUnsupported {
-                throw Stop(verdict: .skip, reason: error.description)
+                throw CaseStop(verdict: .skip, reason: error.description)
             }
             let targets = buffers.map { UnsafeMutableRawBufferPointer(rebasing: $0.bytes[0..<shape.length]) }
             if shape.path.method == .uringReadFixed {
                 do { try ring!.registerBuffers(buffers.map(\.bytes)) } catch let error as Errno {
-                    throw Stop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(error.symbol)")
+                    throw CaseStop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(error.symbol)")
                 }
             }
             defer { if shape.path.method == .uringReadFixed { ring!.unregisterBuffers() } }

@@ -32,24 +32,14 @@ public struct FileBackedConsumers: Scenario {
 
     public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
         let started = Date()
-        var record = CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: name, variant: spec.variant,
-                                seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 0, verdict: .broken,
-                                failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
-        guard let consumer = spec.variant.flatMap(Consumer.init(rawValue:)) else {
-            record.reason = "harness: unknown consumer \(spec.variant ?? "none")"
-            return record
-        }
-        do {
+        var record = CaseRecord(step: spec, area: area, options: options, iterations: 0)
+        record.run(since: started) { record in
+            guard let consumer = spec.variant.flatMap(Consumer.init(rawValue:)) else {
+                throw CaseStop(verdict: .broken, reason: "harness: unknown consumer \(spec.variant ?? "none")")
+            }
             try ConsumerRun(consumer: consumer, area: area, seed: record.seed, rounds: min(options.iterations, Self.maxRounds),
                             dropCaches: options.dropCaches, started: started).execute(into: &record)
-        } catch let stop as ReadCase.Stop {
-            record.verdict = stop.verdict
-            record.reason = stop.reason
-        } catch {
-            record.verdict = .broken
-            record.reason = "harness: \(error)"
         }
-        record.durationSeconds = Date().timeIntervalSince(started)
         return record
     }
 }
@@ -146,11 +136,11 @@ private struct ConsumerRun {
     }
 
     func execute(into record: inout CaseRecord) throws {
-        if !Kernel.isRoot { throw ReadCase.Stop(verdict: .skip, reason: "mounting images needs root") }
+        if !Kernel.isRoot { throw CaseStop(verdict: .skip, reason: "mounting images needs root") }
         if !Kernel.filesystems.contains(consumer.filesystem) {
-            throw ReadCase.Stop(verdict: .skip, reason: "the kernel has no \(consumer.filesystem) (not in /proc/filesystems)")
+            throw CaseStop(verdict: .skip, reason: "the kernel has no \(consumer.filesystem) (not in /proc/filesystems)")
         }
-        guard findExecutable(consumer.tool) != nil else { throw ReadCase.Stop(verdict: .skip, reason: "\(consumer.tool) is not installed") }
+        guard findExecutable(consumer.tool) != nil else { throw CaseStop(verdict: .skip, reason: "\(consumer.tool) is not installed") }
 
         let tree = ImageTree(seed: seed)
         let imagePath = area.directory + "/image-\(seed).img"
@@ -189,7 +179,7 @@ private struct ConsumerRun {
                 try runCommand(["mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-b", "4096", "-d", source, imagePath])
             }
         } catch {
-            throw ReadCase.Stop(verdict: .broken, reason: "harness: cannot build the \(consumer.filesystem) image: \(error)")
+            throw CaseStop(verdict: .broken, reason: "harness: cannot build the \(consumer.filesystem) image: \(error)")
         }
     }
 
@@ -307,26 +297,14 @@ private struct ConsumerRun {
             record.reason = "\(consumer.rawValue) cannot mount here, cold or warm: \(cold.mountErrors.first ?? "")"
             return
         }
-        let failing = checks.filter { $0.held == false && !$0.name.hasSuffix("page cache state") }
-        if !failing.isEmpty {
-            record.verdict = .fail
-            record.failures = failing.count
-            record.firstFailureSeconds = Date().timeIntervalSince(started)
-            record.reason = failing.map { "\($0.name): \($0.observed)" }.joined(separator: " | ")
-            return
-        }
+        // The cache-state checks are preconditions, not promises; tmpfs has no cold state at all.
+        let promises = checks.filter { !$0.name.hasSuffix("page cache state") }
+        let statesHeld = cold.residencyHeld == rounds && warm.residencyHeld == rounds
+        let unmet = area.filesystem.type == "tmpfs" || statesHeld ? nil : "the image's page cache was not in the planned state before every mount"
         if area.filesystem.type == "tmpfs" {
-            record.verdict = .pass
-            record.outcomes = ["full": cold.filesHashed + warm.filesHashed]
             record.reason = "tmpfs cannot drop its pages: there is no cold state; the mounts and hashes are checked in the one there is"
-            return
         }
-        if cold.residencyHeld < rounds || warm.residencyHeld < rounds {
-            record.verdict = .inconclusive
-            record.reason = "the image's page cache was not in the planned state before every mount"
-            return
-        }
-        record.verdict = .pass
-        record.outcomes = ["full": cold.filesHashed + warm.filesHashed]
+        record.judge(promises: promises, unmet: unmet, started: started)
+        if record.verdict == .pass { record.outcomes = ["full": cold.filesHashed + warm.filesHashed] }
     }
 }

@@ -32,24 +32,15 @@ public struct WritebackError: Scenario {
 
     public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
         let started = Date()
-        var record = CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: name, variant: spec.variant,
-                                seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 1, verdict: .broken,
-                                failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
-        do {
+        var record = CaseRecord(step: spec, area: area, options: options, iterations: 1)
+        record.run(since: started) { record in
             guard let kind = ScratchKind(rawValue: area.filesystem.type), kind != .tmpfs else {
-                throw ReadCase.Stop(verdict: .skip, reason: "writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
+                throw CaseStop(verdict: .skip, reason: "writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
             }
-            if let reason = kind.unavailableReason { throw ReadCase.Stop(verdict: .skip, reason: reason) }
+            if let reason = kind.unavailableReason { throw CaseStop(verdict: .skip, reason: reason) }
             let options = ScratchOptions(kind: kind, mkfsOptions: area.filesystem.mkfsOptions, mountOptions: area.filesystem.mountOptions)
             try WritebackFailure(options: options, seed: record.seed).run(into: &record, started: started)
-        } catch let stop as ReadCase.Stop {
-            record.verdict = stop.verdict
-            record.reason = stop.reason
-        } catch {
-            record.verdict = .broken
-            record.reason = "harness: \(error)"
         }
-        record.durationSeconds = Date().timeIntervalSince(started)
         return record
     }
 }
@@ -69,7 +60,7 @@ private struct WritebackFailure {
         do {
             try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [loop.path])
         } catch {
-            throw ReadCase.Stop(verdict: .broken, reason: "harness: mkfs on the loop device: \(error)")
+            throw CaseStop(verdict: .broken, reason: "harness: mkfs on the loop device: \(error)")
         }
         let filesystem = try DetachedMount(fsType: options.kind.rawValue, source: loop.path, options: options.mountOptions)
         let path = filesystem.root + "/data"
@@ -188,19 +179,9 @@ private struct WritebackFailure {
         record.counters = ["bytes written": written, "I/O errors logged": logged.count, "write errors": writeError == nil ? 0 : 1,
                            "tmpfs bytes": WritebackError.tmpfsSize, "image bytes": WritebackError.imageSize]
         if let writeError { record.counters?["write error \(writeError.symbol)"] = 1 }
-        let broken = promises.filter { $0.held == false }
-        if !broken.isEmpty {
-            record.verdict = .fail
-            record.failures = broken.count
-            record.firstFailureSeconds = Date().timeIntervalSince(started)
-            record.reason = broken.map { "\($0.name): \($0.observed)" }.joined(separator: " | ")
-        } else if !injected {
-            record.verdict = .inconclusive
-            record.reason = "no writeback error was injected: \(written) bytes went through without one"
-        } else {
-            record.verdict = .pass
-            record.reason = "\(logged.count) I/O errors logged on \(loopName); fsync: \(promises[0].observed)"
-        }
+        record.reason = "\(logged.count) I/O errors logged on \(loopName); fsync: \(promises[0].observed)"
+        record.judge(promises: promises, unmet: injected ? nil : "no writeback error was injected: \(written) bytes went through without one",
+                     started: started)
     }
 
     /// Reads `range` back (buffered, through `file`) and checks each sector is what `model`
