@@ -1,4 +1,3 @@
-import CURing
 import Foundation
 import Glibc
 import Synchronization
@@ -339,10 +338,9 @@ final class BackgroundWriteback: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
 
     init(file: OpenFile) {
-        let descriptor = file.descriptor
         let thread = Thread { [self] in
             while !stopping.load(ordering: .relaxed) {
-                _ = diot_sync_file_range(descriptor, 0, 0, DIOT_SYNC_FILE_RANGE_WRITE)
+                try? file.startWriteback()
                 passes.add(1, ordering: .relaxed)
                 // A breath between passes, so that steps meet dirty folios as well as folios
                 // under writeback.

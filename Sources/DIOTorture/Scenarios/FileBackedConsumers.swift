@@ -200,15 +200,11 @@ private struct ConsumerRun {
 
     /// Sets the image's cache state and proves it with mincore over a mapping of the image.
     private func prepare(_ image: OpenFile, _ state: CacheState, round: Int, into tally: inout StateTally) throws {
-        let size = Int(lseek(image.descriptor, 0, SEEK_END))
+        let size = try image.size()
         switch state {
         case .cold:
             try image.dropCache()
-            if dropCaches {
-                sync()
-                let control = try OpenFile(path: "/proc/sys/vm/drop_caches", flags: O_WRONLY)
-                _ = try Array("1\n".utf8).withUnsafeBytes { try control.write($0, at: 0) }
-            }
+            if dropCaches { try Kernel.dropPageCache() }
         case .warm:
             let buffer = try MappedRegion(anonymousLength: 1 << 20)
             var offset = 0

@@ -67,6 +67,13 @@ public final class OpenFile {
 
     public func sync() throws { _ = try checked { fsync(descriptor) } }
 
+    /// The file's size now (fstat).
+    public func size() throws -> Int {
+        var info = stat()
+        _ = try checked { fstat(descriptor, &info) }
+        return Int(info.st_size)
+    }
+
     public func dataSync() throws { _ = try checked { fdatasync(descriptor) } }
 
     /// fallocate(2); `mode` is a FALLOC_FL_* combination (`AllocateMode`).

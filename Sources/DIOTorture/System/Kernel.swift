@@ -10,6 +10,13 @@ public enum Kernel {
 
     public static var isRoot: Bool { geteuid() == 0 }
 
+    /// sync, then /proc/sys/vm/drop_caches = 1: every clean page-cache page on the machine goes.
+    public static func dropPageCache() throws {
+        sync()
+        let control = try OpenFile(path: "/proc/sys/vm/drop_caches", flags: O_WRONLY)
+        _ = try Array("1\n".utf8).withUnsafeBytes { try control.write($0, at: 0) }
+    }
+
     /// Whether /dev/kvm opens for read and write; whether a guest then starts is QEMU's to find out.
     public static var kvmOpens: Bool {
         let descriptor = open("/dev/kvm", O_RDWR | O_CLOEXEC)
