@@ -23,6 +23,7 @@
 #include <linux/stat.h>
 #include <linux/fiemap.h>
 #include <linux/loop.h>
+#include <linux/dm-ioctl.h>
 #include <linux/userfaultfd.h>
 #include <liburing.h>
 
@@ -32,6 +33,12 @@ static const int DIOT_RWF_NOWAIT = RWF_NOWAIT;
 static const unsigned DIOT_IOSQE_ASYNC = IOSQE_ASYNC;
 static const unsigned long DIOT_LOOP_CONFIGURE = LOOP_CONFIGURE;
 static const unsigned long DIOT_LOOP_CTL_GET_FREE = LOOP_CTL_GET_FREE;
+static const unsigned long DIOT_DM_DEV_CREATE = DM_DEV_CREATE;
+static const unsigned long DIOT_DM_DEV_REMOVE = DM_DEV_REMOVE;
+static const unsigned long DIOT_DM_TABLE_LOAD = DM_TABLE_LOAD;
+static const unsigned long DIOT_DM_DEV_SUSPEND = DM_DEV_SUSPEND;
+static const uint32_t DIOT_DM_DEFERRED_REMOVE = DM_DEFERRED_REMOVE;
+static const uint32_t DIOT_DM_SKIP_LOCKFS = DM_SKIP_LOCKFS_FLAG;
 static const unsigned DIOT_LO_FLAGS_AUTOCLEAR = LO_FLAGS_AUTOCLEAR;
 static const unsigned DIOT_FIEMAP_EXTENT_LAST = FIEMAP_EXTENT_LAST;
 static const unsigned DIOT_FIEMAP_EXTENT_UNWRITTEN = FIEMAP_EXTENT_UNWRITTEN;
@@ -164,6 +171,56 @@ static inline int diot_loop_configure(int loopfd, int backingfd, uint32_t flags)
     cfg.fd = (uint32_t)backingfd;
     cfg.info.lo_flags = flags;
     return ioctl(loopfd, LOOP_CONFIGURE, &cfg);
+}
+
+// One device-mapper ioctl on the device `name`. With `target_type`, the table is that one target
+// over sectors [0, sectors) with `params`. On success *dev is the device number the kernel
+// reports (huge_encode_dev, which glibc's major()/minor() decode).
+static inline int diot_dm_ioctl(int control, unsigned long request, const char *name, uint32_t flags,
+                                const char *target_type, uint64_t sectors, const char *params, uint64_t *dev) {
+    union { struct dm_ioctl io; char bytes[4096]; } buffer;
+    memset(&buffer, 0, sizeof buffer);
+    struct dm_ioctl *io = &buffer.io;
+    io->version[0] = DM_VERSION_MAJOR;
+    io->version[1] = DM_VERSION_MINOR;
+    io->version[2] = DM_VERSION_PATCHLEVEL;
+    io->data_size = sizeof buffer;
+    io->data_start = sizeof *io;
+    io->flags = flags;
+    strncpy(io->name, name, DM_NAME_LEN - 1);
+    if (target_type) {
+        struct dm_target_spec *spec = (struct dm_target_spec *)(buffer.bytes + io->data_start);
+        if (sizeof *io + sizeof *spec + strlen(params) + 1 > sizeof buffer) { errno = E2BIG; return -1; }
+        spec->length = sectors;
+        strncpy(spec->target_type, target_type, DM_MAX_TYPE_NAME - 1);
+        strcpy((char *)(spec + 1), params);
+        io->target_count = 1;
+    }
+    if (ioctl(control, request, io) != 0) return -1;
+    *dev = io->dev;
+    return 0;
+}
+
+// Whether device-mapper lists the target type `target` (1) or not (0); -1 with errno on error.
+static inline int diot_dm_has_target(int control, const char *target) {
+    union { struct dm_ioctl io; char bytes[16384]; } buffer;
+    memset(&buffer, 0, sizeof buffer);
+    struct dm_ioctl *io = &buffer.io;
+    io->version[0] = DM_VERSION_MAJOR;
+    io->version[1] = DM_VERSION_MINOR;
+    io->version[2] = DM_VERSION_PATCHLEVEL;
+    io->data_size = sizeof buffer;
+    io->data_start = sizeof *io;
+    if (ioctl(control, DM_LIST_VERSIONS, io) != 0) return -1;
+    if (io->flags & DM_BUFFER_FULL_FLAG) { errno = E2BIG; return -1; }
+    char *at = buffer.bytes + io->data_start;
+    while (at + sizeof(struct dm_target_versions) < buffer.bytes + sizeof buffer) {
+        struct dm_target_versions *versions = (struct dm_target_versions *)at;
+        if (strcmp(versions->name, target) == 0) return 1;
+        if (versions->next == 0) break;
+        at += versions->next;
+    }
+    return 0;
 }
 
 #endif

@@ -257,7 +257,7 @@ struct Sweep: ParsableCommand {
         // Guests find the sweep file at the same path: they see the host's root read-only.
         let options = VMOptions(kernels: used.map { kernels[$0] }, command: ["sweep", sweep.path, "--shard", shard.description],
                                 jobs: sweep.vm.jobs ?? ProcessInfo.processInfo.activeProcessorCount, memoryMiB: sweep.vm.memoryMiB,
-                                timeout: .seconds(sweep.vm.timeout), kernelIndices: used)
+                                timeout: .seconds(sweep.vm.timeout), kernelIndices: used, opsLogDirectory: artifacts.directory)
         InterruptCleanup.install()
         let started = Date()
         let runs = try VMRunner.run(options) { printError("dio-torture sweep: \($0)\n") }
@@ -339,6 +339,8 @@ struct VM: ParsableCommand {
     @Option(name: .customLong("append"), help: ArgumentHelp("Extra kernel command-line arguments.", valueName: "args"))
     var kernelArguments: String?
 
+    @OptionGroup var artifacts: ArtifactOption
+
     @OptionGroup var outputs: ReportOutputs
 
     @Argument(parsing: .postTerminator, help: "The dio-torture command to run in each guest, after `--`.")
@@ -382,7 +384,8 @@ struct VM: ParsableCommand {
         }
         let options = VMOptions(kernels: kernels, command: command, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
                                 memoryMiB: memory, timeout: .seconds(timeout),
-                                kernelArguments: kernelArguments.map { $0.split(separator: " ").map(String.init) } ?? [])
+                                kernelArguments: kernelArguments.map { $0.split(separator: " ").map(String.init) } ?? [],
+                                opsLogDirectory: artifacts.directory)
         InterruptCleanup.install()
         let started = Date()
         printError("dio-torture vm: \(kernels.count) kernel(s), \(options.jobs) at once: \(kernels.map(\.release).joined(separator: ", "))\n")
@@ -665,7 +668,7 @@ struct CaseWorker: ParsableCommand {
 
 /// Where step scenarios save their operation logs.
 struct ArtifactOption: ParsableArguments {
-    @Option(name: .customLong("ops-logs"), help: ArgumentHelp("Save the operation logs of the step scenarios (ops, zero-range-dirty-unwritten) here, for `dio-torture replay`.", valueName: "dir"))
+    @Option(name: .customLong("ops-logs"), help: ArgumentHelp("Save the operation logs of the step scenarios (ops, zero-range-dirty-unwritten) here, for `dio-torture replay`; from test-kernel guests too.", valueName: "dir"))
     var opsLogs = "dio-torture-ops-logs"
 
     var directory: String { URL(fileURLWithPath: opsLogs).standardizedFileURL.path }

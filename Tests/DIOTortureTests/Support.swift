@@ -53,6 +53,13 @@ func attachedLoopDevices() -> Set<String> {
     return Set(names.filter { $0.hasPrefix("loop") && FileManager.default.fileExists(atPath: "/sys/block/\($0)/loop/backing_file") })
 }
 
+/// device-mapper devices dio-torture made (their names start with "dio-torture-").
+func ourMappedDevices() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/block")) ?? []
+    return names.filter { $0.hasPrefix("dm-") }.compactMap { try? readTextFile("/sys/block/\($0)/dm/name") }
+        .filter { $0.hasPrefix("dio-torture-") }
+}
+
 func ourMounts() -> [String] {
     let table = (try? readTextFile("/proc/self/mountinfo")) ?? ""
     return table.split(separator: "\n").map(String.init).filter { $0.contains("dio-torture") || $0.contains("/dev/loop") }

@@ -123,13 +123,16 @@ extension OnTheRealKernel {
             #expect((record.firstFailureSeconds ?? 99) < 1.0)
         }
 
-        /// The step scenarios run in every kernel: writeback errors are injected and every promise
-        /// holds, images mount cold and warm (file-backed EROFS is a SKIP before 6.12), the
-        /// operation sequences pass, and nothing is BROKEN or INCONCLUSIVE.
+        /// The step scenarios run in every kernel: writeback errors are injected both ways (full
+        /// tmpfs, dm-flakey) and every promise holds, images mount cold and warm (file-backed
+        /// EROFS is a SKIP before 6.12), the operation sequences pass and their logs come back to
+        /// the host as the seed gives them, and nothing is BROKEN or INCONCLUSIVE.
         @Test func stepScenariosRunInEveryKernel() throws {
             let kernels = [fixedKernel] + debianKernels
+            let logs = NSTemporaryDirectory() + "dio-torture-guest-ops-logs-\(getpid())"
+            defer { try? FileManager.default.removeItem(atPath: logs) }
             let (result, decoded) = try runVM(kernels.flatMap { ["--kernel", $0] }
-                                              + ["--", "run", "--isolation", "none", "--iterations", "5", "--seed", "5",
+                                              + ["--ops-logs", logs, "--", "run", "--isolation", "none", "--iterations", "5", "--seed", "5",
                                                  "--scenario", "zero-range-dirty-unwritten,writeback-error,file-backed-consumers,ops"])
             let report = try #require(decoded, "\(result.stderr)")
             print(TextReport.kernelMatrix(report, colour: false))
@@ -139,6 +142,17 @@ extension OnTheRealKernel {
                 #expect(record.verdict == .pass || record.verdict == .skip, "\(label): \(record.verdict) \(record.reason ?? "")")
                 if record.scenario == "writeback-error" && record.filesystem.type != "tmpfs" {
                     #expect(record.verdict == .pass && (record.counters?["I/O errors logged"] ?? 0) > 0, "\(label)")
+                    if record.variant == "dm-flakey" {
+                        #expect((record.counters?["writes failed by dm-flakey"] ?? 0) > 0, "\(label): \(record.counters ?? [:])")
+                        #expect(record.counters?["writes reaching the loop device after the failure"] == 0, "\(label)")
+                    }
+                }
+                if record.scenario == "ops" {
+                    let path = try #require(record.operationLog, "\(label)")
+                    #expect(path.hasPrefix(logs + "/"), "\(label): \(path)")
+                    let saved = try OperationLog(text: String(contentsOfFile: path, encoding: .utf8), file: path)
+                    #expect(saved == OperationGenerator.mixed(seed: record.seed, count: 5 * Ops.operationsPerIteration,
+                                                              maxFileSize: Ops.maxFileSize, maxLength: Ops.maxLength), "\(label)")
                 }
                 if record.verdict == .skip {
                     let allowed = record.filesystem.type == "tmpfs" || (record.variant?.hasPrefix("erofs") == true && record.kernel.hasPrefix("6.1."))

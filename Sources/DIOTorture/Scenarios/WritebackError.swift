@@ -1,10 +1,13 @@
 import Foundation
 import Glibc
 
-/// Real writeback errors without device-mapper: the filesystem under test is made afresh on a
-/// loop device whose sparse backing file lives on a tmpfs too small for it, so writeback fails
-/// once the tmpfs is full. Data is written through the page cache and through a shared mapping,
-/// writeback is forced, and the promises around the failure are checked (README, "writeback-error"):
+/// Real writeback errors, two ways. Without device-mapper (this machine's kernel): the filesystem
+/// under test is made afresh on a loop device whose sparse backing file lives on a tmpfs too
+/// small for it, so writeback fails once the tmpfs is full. Where the kernel has dm-flakey (the
+/// test kernels): the loop device sits under a device-mapper device whose table is switched to
+/// flakey `error_writes` at the moment of the failure, so every write from then on fails with
+/// EIO. Data is written through the page cache and through a shared mapping, writeback is
+/// forced, and the promises around the failure are checked (README, "writeback-error"):
 ///
 /// 1. fsync reports the error to each descriptor open when it happened;
 /// 2. data whose fsync succeeded before the failure still reads back exactly;
@@ -15,7 +18,7 @@ import Glibc
 ///    after it, the rest of the page is still the written or the on-disk data.
 public struct WritebackError: Scenario {
     public let name = "writeback-error"
-    public let summary = "writeback into a loop device over a full tmpfs: fsync reports the error to every descriptor, no silent loss, mapped pages stay sane"
+    public let summary = "writeback fails (loop over a full tmpfs; dm-flakey error_writes): fsync reports it to every descriptor, no silent loss, mapped pages stay sane"
 
     /// The filesystem's image: large enough for every mkfs (xfs needs 300 MiB), on a tmpfs that
     /// holds only part of it (xfs needs 160 MiB there for mkfs to zero its log).
@@ -24,11 +27,12 @@ public struct WritebackError: Scenario {
     static let syncedBytes = 4 << 20
     static let mappedBytes = 64 << 10
     static let fillChunk = 1 << 20
-    static let fillLimit = 320 << 20
 
     public init() {}
 
-    public func cases(_ selection: Selection) -> [CaseSpec] { [CaseSpec(scenario: name, variant: "loop-on-full-tmpfs")] }
+    public func cases(_ selection: Selection) -> [CaseSpec] {
+        WritebackInjection.allCases.map { CaseSpec(scenario: name, variant: $0.rawValue) }
+    }
 
     public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
         let started = Date()
@@ -38,31 +42,108 @@ public struct WritebackError: Scenario {
                 throw CaseStop(verdict: .skip, reason: "writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
             }
             if let reason = kind.unavailableReason { throw CaseStop(verdict: .skip, reason: reason) }
+            guard let injection = spec.variant.flatMap(WritebackInjection.init(rawValue:)) else {
+                throw CaseStop(verdict: .broken, reason: "harness: unknown variant \(spec.variant ?? "none")")
+            }
+            if let reason = injection.unavailableReason { throw CaseStop(verdict: .skip, reason: reason) }
             let options = ScratchOptions(kind: kind, mkfsOptions: area.filesystem.mkfsOptions, mountOptions: area.filesystem.mountOptions)
-            try WritebackFailure(options: options, seed: record.seed).run(into: &record, started: started)
+            try WritebackFailure(options: options, injection: injection, seed: record.seed).run(into: &record, started: started)
         }
         return record
     }
 }
 
+/// How the writes under the filesystem come to fail.
+enum WritebackInjection: String, CaseIterable {
+    /// The loop device's backing file is on a tmpfs too small for it: writeback fails with
+    /// ENOSPC once the tmpfs is full. Works on any kernel.
+    case fullTmpfs = "loop-on-full-tmpfs"
+    /// device-mapper between the filesystem and the loop device, linear until the failure, then
+    /// flakey with `error_writes`: every write (and flush) fails with EIO, reads still work.
+    case dmFlakey = "dm-flakey"
+
+    var unavailableReason: String? {
+        switch self {
+        case .fullTmpfs: nil
+        case .dmFlakey: MappedDevice.unavailableReason(target: "flakey")
+        }
+    }
+
+    /// How much the writer puts in the page cache after the failure: more than the tmpfs
+    /// holds, or enough for writeback to fail many times over.
+    var fillLimit: Int {
+        switch self {
+        case .fullTmpfs: 320 << 20
+        case .dmFlakey: 32 << 20
+        }
+    }
+}
+
+/// The block device the filesystem is made on, and what proves that its writes failed. The
+/// stack, innermost last: a private tmpfs, a sparse image in it, a loop device, and for
+/// dm-flakey a device-mapper device; each goes with the object, or with the process.
+private final class FailingDisk {
+    let injection: WritebackInjection
+    let tmpfs: DetachedMount
+    let image: OpenFile
+    let loop: LoopDevice
+    let mapper: MappedDevice?
+    /// Write requests completed by the device-mapper device, and by the loop device under it,
+    /// once the failing table was live (the swap waits for writes in flight under the old one).
+    private var writesAtFailure: (mapper: Int, loop: Int)?
+
+    init(_ injection: WritebackInjection) throws {
+        self.injection = injection
+        let tmpfsSize = injection == .fullTmpfs ? WritebackError.tmpfsSize : WritebackError.imageSize
+        tmpfs = try DetachedMount(fsType: "tmpfs", source: "dio-torture-writeback-error", options: ["size=\(tmpfsSize)"])
+        image = try OpenFile.anonymous(in: tmpfs.root)
+        try image.truncate(to: WritebackError.imageSize)
+        loop = try LoopDevice(backing: image)
+        mapper = injection == .dmFlakey
+            ? try MappedDevice(name: "dio-torture-\(getpid())-\(loop.kernelName)", target: "linear",
+                               sectors: WritebackError.imageSize / 512, parameters: "\(loop.path) 0")
+            : nil
+    }
+
+    /// The device to make the filesystem on.
+    var path: String { mapper?.path ?? loop.path }
+    /// As the kernel log names it.
+    var kernelName: String { mapper?.kernelName ?? loop.kernelName }
+
+    /// From now on every write fails (dm-flakey). A full tmpfs needs no switch: the fill that
+    /// follows is what makes writeback fail.
+    func startFailing() throws {
+        guard let mapper else { return }
+        try mapper.replaceTable(target: "flakey", parameters: "\(loop.path) 0 0 1 1 error_writes")
+        writesAtFailure = (mapper.writesCompleted() ?? 0, BlockDeviceStatistics(kernelName: loop.kernelName)?.writes ?? 0)
+    }
+
+    /// Writes dm-flakey failed, and writes that reached the loop device all the same (0 when the
+    /// injection is sound); nil for the full tmpfs, whose errors only the kernel log shows.
+    var failedWrites: (failed: Int, leaked: Int)? {
+        guard let mapper, let writesAtFailure else { return nil }
+        let loopWrites = BlockDeviceStatistics(kernelName: loop.kernelName)?.writes ?? 0
+        return ((mapper.writesCompleted() ?? 0) - writesAtFailure.mapper, loopWrites - writesAtFailure.loop)
+    }
+}
+
 private struct WritebackFailure {
     let options: ScratchOptions
+    let injection: WritebackInjection
     let seed: UInt64
 
     func run(into record: inout CaseRecord, started: Date) throws {
         let log = try? KernelLog()
-        // The stack, innermost last: tmpfs, its sparse image, the loop device, the filesystem.
-        let tmpfs = try DetachedMount(fsType: "tmpfs", source: "dio-torture-writeback-error", options: ["size=\(WritebackError.tmpfsSize)"])
-        let image = try OpenFile.anonymous(in: tmpfs.root)
-        try image.truncate(to: WritebackError.imageSize)
-        let loop = try LoopDevice(backing: image)
-        let loopName = URL(fileURLWithPath: loop.path).lastPathComponent
-        do {
-            try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [loop.path])
-        } catch {
-            throw CaseStop(verdict: .broken, reason: "harness: mkfs on the loop device: \(error)")
+        let disk: FailingDisk
+        do { disk = try FailingDisk(injection) } catch {
+            throw CaseStop(verdict: .broken, reason: "harness: setting up the \(injection.rawValue) device: \(error)")
         }
-        let filesystem = try DetachedMount(fsType: options.kind.rawValue, source: loop.path, options: options.mountOptions)
+        do {
+            try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [disk.path])
+        } catch {
+            throw CaseStop(verdict: .broken, reason: "harness: mkfs on \(disk.path): \(error)")
+        }
+        let filesystem = try DetachedMount(fsType: options.kind.rawValue, source: disk.path, options: options.mountOptions)
         let path = filesystem.root + "/data"
         let file = try OpenFile(path: path, flags: O_RDWR | O_CREAT)
         let witness = try OpenFile(path: path, flags: O_RDONLY)
@@ -82,10 +163,13 @@ private struct WritebackFailure {
         SectorPattern.fill(newMapped.bytes, stamp: unsynced, fileOffset: 0)
         let mappedWrite = mapping.copyIn(at: 0, from: UnsafeRawBufferPointer(newMapped.bytes))
 
-        // Fill past what the tmpfs holds; writeback into it fails with ENOSPC at the loop device.
+        // The failure; then fill the page cache, which writeback cannot store.
+        do { try disk.startFailing() } catch {
+            throw CaseStop(verdict: .broken, reason: "harness: switching \(disk.path) to failing writes: \(error)")
+        }
         var written = WritebackError.syncedBytes
         var writeError: Errno?
-        while written < WritebackError.fillLimit {
+        while written < injection.fillLimit {
             SectorPattern.fill(chunk.bytes, stamp: unsynced, fileOffset: written)
             do {
                 _ = try file.write(UnsafeRawBufferPointer(chunk.bytes), at: written)
@@ -98,7 +182,8 @@ private struct WritebackFailure {
         let firstSync = Result { try file.sync() }
         let witnessSync = Result { try witness.sync() }
         let secondSync = Result { try file.sync() }
-        let logged = (log?.newMessages() ?? []).filter { $0.contains(loopName) && ($0.contains("error") || $0.contains("Error")) }
+        let logged = (log?.newMessages() ?? []).filter { $0.contains(disk.kernelName) && ($0.contains("error") || $0.contains("Error")) }
+        let failedWrites = disk.failedWrites
 
         var model = FileModel()
         model.write(0..<WritebackError.syncedBytes, stamp: synced)
@@ -109,7 +194,7 @@ private struct WritebackFailure {
             case .failure(let error): (error as? Errno)?.symbol ?? "\(error)"
             }
         }
-        let injected = logged.count > 0 || firstSync.isFailure
+        let injected = if let failedWrites { failedWrites.failed > 0 } else { logged.count > 0 || firstSync.isFailure }
         promises.append(CheckRecord(
             name: "1. fsync reports the error to each descriptor open at the time",
             held: injected ? firstSync.isFailure && witnessSync.isFailure : nil,
@@ -174,14 +259,27 @@ private struct WritebackFailure {
             held: refaultProblem == nil,
             observed: "write faults: \(refaultSummary); " + (refaultProblem ?? "the rest of every page still as written or as on disk")))
 
-        withExtendedLifetime((tmpfs, image, loop, filesystem)) {}
+        withExtendedLifetime((disk, filesystem)) {}
         record.checks = promises
         record.counters = ["bytes written": written, "I/O errors logged": logged.count, "write errors": writeError == nil ? 0 : 1,
-                           "tmpfs bytes": WritebackError.tmpfsSize, "image bytes": WritebackError.imageSize]
+                           "image bytes": WritebackError.imageSize]
         if let writeError { record.counters?["write error \(writeError.symbol)"] = 1 }
-        record.reason = "\(logged.count) I/O errors logged on \(loopName); fsync: \(promises[0].observed)"
-        record.judge(promises: promises, unmet: injected ? nil : "no writeback error was injected: \(written) bytes went through without one",
-                     started: started)
+        var injectedText = "\(logged.count) I/O errors logged on \(disk.kernelName)"
+        if let failedWrites {
+            record.counters?["writes failed by dm-flakey"] = failedWrites.failed
+            record.counters?["writes reaching the loop device after the failure"] = failedWrites.leaked
+            injectedText = "\(failedWrites.failed) writes failed by dm-flakey, " + injectedText
+        } else {
+            record.counters?["tmpfs bytes"] = WritebackError.tmpfsSize
+        }
+        record.reason = "\(injectedText); fsync: \(promises[0].observed)"
+        var unmet: String?
+        if !injected {
+            unmet = "no writeback error was injected: \(written) bytes went through without one"
+        } else if let failedWrites, failedWrites.leaked > 0 {
+            unmet = "the injection leaked: \(failedWrites.leaked) writes reached the loop device after dm-flakey was switched to fail them"
+        }
+        record.judge(promises: promises, unmet: unmet, started: started)
     }
 
     /// Reads `range` back (buffered, through `file`) and checks each sector is what `model`

@@ -6,6 +6,8 @@ import Glibc
 /// also when the process is killed.
 public final class LoopDevice {
     public let path: String
+    /// "loop3", as the kernel log and /sys/block name it.
+    public var kernelName: String { String(path.split(separator: "/").last!) }
     /// Held open so that autoclear cannot detach the device while mkfs opens and closes it.
     private let device: OpenFile
 

@@ -9,6 +9,9 @@ enum GuestInit {
     static let outputTag = "diot-out"
     /// Where the output share appears inside the guest's root.
     static let outputDirectory = "/diot-out"
+    /// Where a guest saves operation logs: on the output share, which the host copies them from.
+    static let opsLogSubdirectory = "ops-logs"
+    static let opsLogDirectory = outputDirectory + "/" + opsLogSubdirectory
     /// The one virtio disk scratch filesystems are made on, in turn.
     static let scratchDisk = "/dev/vda"
 

@@ -16,9 +16,12 @@ public struct VMOptions: Sendable {
     public var diskSize: Int
     /// For a sweep: each kernel's index in the sweep file, which its guest is told.
     public var kernelIndices: [Int]?
+    /// Where the operation logs the guests save are brought back to (for `dio-torture replay`).
+    public var opsLogDirectory: String?
 
     public init(kernels: [GuestKernel], command: [String], jobs: Int, memoryMiB: Int = 2048,
-                timeout: Duration, kernelArguments: [String] = [], diskSize: Int = 1 << 30, kernelIndices: [Int]? = nil) {
+                timeout: Duration, kernelArguments: [String] = [], diskSize: Int = 1 << 30, kernelIndices: [Int]? = nil,
+                opsLogDirectory: String? = nil) {
         self.kernels = kernels
         self.command = command
         self.jobs = jobs
@@ -27,17 +30,19 @@ public struct VMOptions: Sendable {
         self.kernelArguments = kernelArguments
         self.diskSize = diskSize
         self.kernelIndices = kernelIndices
+        self.opsLogDirectory = opsLogDirectory
     }
 
     /// The command as the guest of `kernels[index]` runs it: `run` and `sweep` report their JSON
-    /// through the output share (a sweep runs that kernel's part of its matrix), and they and
-    /// `exec` make their scratch filesystems on the guest's virtio disk.
+    /// and save their operation logs through the output share (a sweep runs that kernel's part of
+    /// its matrix), and they and `exec` make their scratch filesystems on the guest's virtio disk.
     func guestCommand(kernelIndex: Int) -> [String] {
         var command = command.isEmpty || command[0].hasPrefix("-") ? ["run"] + command : command
         if command[0] == "exec" { return ["exec", "--scratch-device", GuestInit.scratchDisk] + command.dropFirst() }
         guard runsCatalogue else { return command }
         if command[0] == "sweep" { command += ["--kernel-index", "\(kernelIndices?[kernelIndex] ?? kernelIndex)"] }
         command += ["--json", GuestInit.outputDirectory + "/report.json", "--no-color"]
+        if opsLogDirectory != nil { command += ["--ops-logs", GuestInit.opsLogDirectory] }
         if !command.contains("--dir") { command += ["--scratch-device", GuestInit.scratchDisk] }
         return command
     }
@@ -88,7 +93,7 @@ public enum VMRunner {
     /// dependencies, absent from modules.dep), and the guest has no modprobe to answer.
     static let essentialModules = ["virtio_pci", "virtio_blk", "9pnet_virtio", "9p"]
     static let wantedModules = ["crc32c_generic", "crc32c_intel", "blake2b_generic", "xxhash_generic", "sha256_generic",
-                                "loop", "ext4", "xfs", "btrfs", "erofs"]
+                                "loop", "dm_flakey", "ext4", "xfs", "btrfs", "erofs"]
 
     /// Why VMs cannot run here, or nil.
     public static var unavailableReason: String? {
@@ -142,7 +147,7 @@ public enum VMRunner {
                 let text = String(decoding: try console.contents(), as: UTF8.self)
                 let booted = text.contains("\(GuestInit.marker) booted")
                 if !booted && accelerator != usableAccelerators.last && exit != .timedOut { continue }
-                return finish(&record, exit: exit, console: text, output: output, started: started)
+                return finish(&record, exit: exit, console: text, output: output, opsLogDirectory: options.opsLogDirectory, started: started)
             }
         } catch {
             record.consoleTail = ["dio-torture: \(error)"]
@@ -152,7 +157,7 @@ public enum VMRunner {
     }
 
     private static func finish(_ record: inout GuestRecord, exit: ChildExit, console: String, output: String,
-                               started: Date) -> GuestRun {
+                               opsLogDirectory: String?, started: Date) -> GuestRun {
         record.wallSeconds = Date().timeIntervalSince(started)
         // The serial console ends lines with "\r\n", one Character in Swift: split on newlines.
         let lines = console.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map {
@@ -175,8 +180,28 @@ public enum VMRunner {
             line.hasPrefix("\(GuestInit.marker) module-failed ") ? String(line.split(separator: " ").last!) : nil
         }
         if record.outcome != .completed { record.consoleTail = Array(lines.filter { !$0.isEmpty }.suffix(25)) }
-        let report = (try? Data(contentsOf: URL(fileURLWithPath: output + "/report.json"))).flatMap { try? RunReport.decode($0) }
+        var report = (try? Data(contentsOf: URL(fileURLWithPath: output + "/report.json"))).flatMap { try? RunReport.decode($0) }
+        if let opsLogDirectory, report != nil { bringBackOperationLogs(of: &report!, from: output, to: opsLogDirectory) }
         return GuestRun(record: record, report: report, output: toolOutput(lines))
+    }
+
+    /// Copies the operation logs a guest saved on its output share to `directory` and points the
+    /// report's records at the copies. A log that cannot be copied keeps its guest path.
+    private static func bringBackOperationLogs(of report: inout RunReport, from output: String, to directory: String) {
+        let prefix = GuestInit.opsLogDirectory + "/"
+        for index in report.cases.indices {
+            guard let guestPath = report.cases[index].operationLog, guestPath.hasPrefix(prefix) else { continue }
+            let name = String(guestPath.dropFirst(prefix.count))
+            let hostPath = directory + "/" + name
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                try? FileManager.default.removeItem(atPath: hostPath)
+                try FileManager.default.copyItem(atPath: output + "/" + GuestInit.opsLogSubdirectory + "/" + name, toPath: hostPath)
+                report.cases[index].operationLog = hostPath
+            } catch {
+                continue
+            }
+        }
     }
 
     /// What dio-torture printed inside the guest: the console between the init script's
