@@ -31,6 +31,7 @@ static const int DIOT_O_DIRECT = __O_DIRECT;
 static const int DIOT_O_TMPFILE = __O_TMPFILE | O_DIRECTORY;
 static const int DIOT_RWF_NOWAIT = RWF_NOWAIT;
 static const unsigned DIOT_IOSQE_ASYNC = IOSQE_ASYNC;
+static const unsigned DIOT_IOSQE_FIXED_FILE = IOSQE_FIXED_FILE;
 static const unsigned long DIOT_LOOP_CONFIGURE = LOOP_CONFIGURE;
 static const unsigned long DIOT_LOOP_CTL_GET_FREE = LOOP_CTL_GET_FREE;
 static const unsigned long DIOT_DM_DEV_CREATE = DM_DEV_CREATE;

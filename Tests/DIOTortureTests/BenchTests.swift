@@ -19,9 +19,13 @@ extension OnTheRealKernel {
 
             var otherGeneration = FileModel()
             otherGeneration.write(0..<(4 << 20), stamp: DataStamp(fileID: 1, generation: 2, seed: 7))
-            let stale = try VerifiedReadLoop(file: file, model: otherGeneration, blockSize: 4096, depth: 4).run(for: .milliseconds(100), seed: 2)
-            #expect(stale.reads > 10)
-            #expect(stale.failures == stale.reads)
+            // Each slot's next read is in flight while the last is verified: no read may be lost
+            // or judged twice at any depth, the first included.
+            for depth in [1, 4] {
+                let stale = try VerifiedReadLoop(file: file, model: otherGeneration, blockSize: 4096, depth: depth).run(for: .milliseconds(100), seed: 2)
+                #expect(stale.reads > 10)
+                #expect(stale.failures == stale.reads)
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ struct Fio {
     /// Lays out a file with fio's own crc32c verify headers for `blockSize`, for the verified runs.
     static func writeVerifyFile(_ path: String, size: Int, blockSize: Int) throws {
         try runCommand(["fio", "--name=layout", "--filename=\(path)", "--size=\(size)", "--bs=\(blockSize)",
-                        "--rw=write", "--ioengine=psync", "--direct=1", "--verify=crc32c", "--do_verify=0",
+                        "--rw=write", "--ioengine=psync", "--direct=1", "--verify=crc32c", "--do_verify=0", "--verify_state_save=0",
                         "--output-format=terse"])
     }
 
@@ -24,7 +24,7 @@ struct Fio {
         var arguments = ["fio", "--name=bench", "--filename=\(path)", "--size=\(size)", "--bs=\(blockSize)",
                          "--rw=randread", "--ioengine=io_uring", "--iodepth=\(depth)", "--direct=1",
                          "--time_based", "--runtime=\(seconds)", "--output-format=json"]
-        if verify { arguments += ["--verify=crc32c"] }
+        if verify { arguments += ["--verify=crc32c", "--verify_state_save=0"] }
         let cpuBefore = childrenCPUSeconds()
         let output = try runCommandCapturing(arguments)
         let cpuSeconds = childrenCPUSeconds() - cpuBefore

@@ -52,12 +52,21 @@ public final class Ring {
         })
     }
 
+    /// Registers `descriptors` with the ring, so that a read names one by its index
+    /// (`fixedFile`) and the kernel skips looking the descriptor up for every read.
+    public func registerFiles(_ descriptors: [Int32]) throws {
+        _ = try checkedNegative(descriptors.withUnsafeBufferPointer {
+            io_uring_register_files(ring, $0.baseAddress, UInt32($0.count))
+        })
+    }
+
     public func unregisterBuffers() {
         _ = io_uring_unregister_buffers(ring)
     }
 
-    /// Queues one read; nothing reaches the kernel until `submit`.
-    public func queueRead(_ kind: RingRead, file: Int32, into buffer: UnsafeMutableRawBufferPointer,
+    /// Queues one read; nothing reaches the kernel until `submit`. With `fixedFile`, `file` is an
+    /// index into the files registered with `registerFiles`.
+    public func queueRead(_ kind: RingRead, file: Int32, fixedFile: Bool = false, into buffer: UnsafeMutableRawBufferPointer,
                           offset: Int, rwFlags: Int32, async: Bool, userData: UInt64) throws {
         guard let sqe = io_uring_get_sqe(ring) else { throw Errno.resourceTemporarilyUnavailable }
         switch kind {
@@ -74,6 +83,7 @@ public final class Ring {
         }
         diot_sqe_set_rw_flags(sqe, rwFlags)
         if async { diot_sqe_or_flags(sqe, DIOT_IOSQE_ASYNC) }
+        if fixedFile { diot_sqe_or_flags(sqe, DIOT_IOSQE_FIXED_FILE) }
         io_uring_sqe_set_data64(sqe, userData)
         inFlight += 1
     }
@@ -114,6 +124,13 @@ public final class Ring {
         _ = try checkedNegative(rc)
         return cqe != nil
     }
+
+    /// Submits what is queued and posts the completions that have arrived, without sleeping
+    /// (with DEFER_TASKRUN, completions reach the queue only when the task enters the kernel).
+    public func submitAndPost() throws { _ = try checkedNegative(io_uring_submit_and_get_events(ring)) }
+
+    /// Completions posted and not yet taken.
+    public var postedCompletions: Int { Int(io_uring_cq_ready(ring)) }
 
     /// A completion that has already arrived, without a syscall; nil when none has.
     public func nextCompletion() -> Completion? {
