@@ -19,8 +19,8 @@ extension OnTheRealKernel {
 
             var otherGeneration = FileModel()
             otherGeneration.write(0..<(4 << 20), stamp: DataStamp(fileID: 1, generation: 2, seed: 7))
-            // Each slot's next read is in flight while the last is verified: no read may be lost
-            // or judged twice at any depth, the first included.
+            // Each slot's next read is in flight while the last is verified: every read must still
+            // be judged against the model, at depth 1 too.
             for depth in [1, 4] {
                 let stale = try VerifiedReadLoop(file: file, model: otherGeneration, blockSize: 4096, depth: depth).run(for: .milliseconds(100), seed: 2)
                 #expect(stale.reads > 10)
