@@ -555,10 +555,10 @@ struct Bench: ParsableCommand {
     @Option(help: "Scratch filesystems, comma-separated.")
     var fs = "tmpfs,ext4"
 
-    @Option(help: "File size in MiB.")
+    @Option(name: .customLong("size-mib"), help: "File size in MiB.")
     var sizeMiB = 256
 
-    @Option(help: "Block sizes in KiB, comma-separated.")
+    @Option(name: .customLong("block-sizes-kib"), help: "Block sizes in KiB, comma-separated.")
     var blockSizesKiB = "4,16,64"
 
     @Option(help: "Queue depths, comma-separated.")
@@ -571,7 +571,7 @@ struct Bench: ParsableCommand {
     var rounds = 3
 
     func validate() throws {
-        if sizeMiB < 16 { throw ValidationError("--size-mi-b must be at least 16") }
+        if sizeMiB < 16 { throw ValidationError("--size-mib must be at least 16") }
         if seconds < 1 || rounds < 1 { throw ValidationError("--seconds and --rounds must be at least 1") }
     }
 
@@ -589,7 +589,7 @@ struct Bench: ParsableCommand {
             return kind
         }
         let options = BenchOptions(filesystems: kinds, fileSize: sizeMiB << 20,
-                                   blockSizes: try integers(blockSizesKiB, "--block-sizes-ki-b").map { $0 << 10 },
+                                   blockSizes: try integers(blockSizesKiB, "--block-sizes-kib").map { $0 << 10 },
                                    depths: try integers(depths, "--depths"), seconds: seconds, rounds: rounds,
                                    seed: UInt64.random(in: 1...UInt64.max))
         InterruptCleanup.install()
