@@ -174,19 +174,25 @@ static inline int diot_loop_configure(int loopfd, int backingfd, uint32_t flags)
     return ioctl(loopfd, LOOP_CONFIGURE, &cfg);
 }
 
+// Clears a device-mapper ioctl buffer of `size` bytes and fills in its header: the interface
+// version and where the data after the header starts.
+static inline struct dm_ioctl *diot_dm_header(struct dm_ioctl *io, size_t size) {
+    memset(io, 0, size);
+    io->version[0] = DM_VERSION_MAJOR;
+    io->version[1] = DM_VERSION_MINOR;
+    io->version[2] = DM_VERSION_PATCHLEVEL;
+    io->data_size = (uint32_t)size;
+    io->data_start = sizeof *io;
+    return io;
+}
+
 // One device-mapper ioctl on the device `name`. With `target_type`, the table is that one target
 // over sectors [0, sectors) with `params`. On success *dev is the device number the kernel
 // reports (huge_encode_dev, which glibc's major()/minor() decode).
 static inline int diot_dm_ioctl(int control, unsigned long request, const char *name, uint32_t flags,
                                 const char *target_type, uint64_t sectors, const char *params, uint64_t *dev) {
     union { struct dm_ioctl io; char bytes[4096]; } buffer;
-    memset(&buffer, 0, sizeof buffer);
-    struct dm_ioctl *io = &buffer.io;
-    io->version[0] = DM_VERSION_MAJOR;
-    io->version[1] = DM_VERSION_MINOR;
-    io->version[2] = DM_VERSION_PATCHLEVEL;
-    io->data_size = sizeof buffer;
-    io->data_start = sizeof *io;
+    struct dm_ioctl *io = diot_dm_header(&buffer.io, sizeof buffer);
     io->flags = flags;
     strncpy(io->name, name, DM_NAME_LEN - 1);
     if (target_type) {
@@ -205,13 +211,7 @@ static inline int diot_dm_ioctl(int control, unsigned long request, const char *
 // Whether device-mapper lists the target type `target` (1) or not (0); -1 with errno on error.
 static inline int diot_dm_has_target(int control, const char *target) {
     union { struct dm_ioctl io; char bytes[16384]; } buffer;
-    memset(&buffer, 0, sizeof buffer);
-    struct dm_ioctl *io = &buffer.io;
-    io->version[0] = DM_VERSION_MAJOR;
-    io->version[1] = DM_VERSION_MINOR;
-    io->version[2] = DM_VERSION_PATCHLEVEL;
-    io->data_size = sizeof buffer;
-    io->data_start = sizeof *io;
+    struct dm_ioctl *io = diot_dm_header(&buffer.io, sizeof buffer);
     if (ioctl(control, DM_LIST_VERSIONS, io) != 0) return -1;
     if (io->flags & DM_BUFFER_FULL_FLAG) { errno = E2BIG; return -1; }
     char *at = buffer.bytes + io->data_start;

@@ -27,16 +27,14 @@ public struct FileBackedConsumers: Scenario {
     public init() {}
 
     public func cases(_ selection: Selection) -> [CaseSpec] {
-        Consumer.allCases.map { CaseSpec(scenario: name, variant: $0.rawValue) }
+        CaseSpec.variants(of: Consumer.self, scenario: name)
     }
 
     public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
         let started = Date()
         var record = CaseRecord(step: spec, area: area, options: options, iterations: 0)
         record.run(since: started) { record in
-            guard let consumer = spec.variant.flatMap(Consumer.init(rawValue:)) else {
-                throw CaseStop(verdict: .broken, reason: "harness: unknown consumer \(spec.variant ?? "none")")
-            }
+            let consumer = try spec.variant(as: Consumer.self)
             try ConsumerRun(consumer: consumer, area: area, seed: record.seed, rounds: min(options.iterations, Self.maxRounds),
                             dropCaches: options.dropCaches, started: started).execute(into: &record)
         }

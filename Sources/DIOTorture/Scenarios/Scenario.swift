@@ -119,3 +119,19 @@ public func scenario(named name: String) -> (any Scenario)? {
 /// Paths that take any buffer: read_fixed is left out of the defaults because registering a
 /// buffer faults it in (see `Oracle.incompatibility`).
 let unregisteredPaths = IOPath.all.filter { $0.method != .uringReadFixed }
+
+extension CaseSpec {
+    /// One case per value of a scenario's variant enumeration.
+    static func variants<Variant: CaseIterable & RawRepresentable>(of type: Variant.Type, scenario: String) -> [CaseSpec]
+        where Variant.RawValue == String {
+        Variant.allCases.map { CaseSpec(scenario: scenario, variant: $0.rawValue) }
+    }
+
+    /// The case's variant as the scenario's enumeration; one it does not know is a harness error.
+    func variant<Variant: RawRepresentable>(as type: Variant.Type) throws -> Variant where Variant.RawValue == String {
+        guard let value = variant.flatMap(Variant.init(rawValue:)) else {
+            throw CaseStop(verdict: .broken, reason: "harness: \(scenario) has no variant \(variant ?? "none")")
+        }
+        return value
+    }
+}

@@ -31,7 +31,7 @@ public struct WritebackError: Scenario {
     public init() {}
 
     public func cases(_ selection: Selection) -> [CaseSpec] {
-        WritebackInjection.allCases.map { CaseSpec(scenario: name, variant: $0.rawValue) }
+        CaseSpec.variants(of: WritebackInjection.self, scenario: name)
     }
 
     public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
@@ -42,9 +42,7 @@ public struct WritebackError: Scenario {
                 throw CaseStop(verdict: .skip, reason: "writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
             }
             if let reason = kind.unavailableReason { throw CaseStop(verdict: .skip, reason: reason) }
-            guard let injection = spec.variant.flatMap(WritebackInjection.init(rawValue:)) else {
-                throw CaseStop(verdict: .broken, reason: "harness: unknown variant \(spec.variant ?? "none")")
-            }
+            let injection = try spec.variant(as: WritebackInjection.self)
             if let reason = injection.unavailableReason { throw CaseStop(verdict: .skip, reason: reason) }
             let options = ScratchOptions(kind: kind, mkfsOptions: area.filesystem.mkfsOptions, mountOptions: area.filesystem.mountOptions)
             try WritebackFailure(options: options, injection: injection, seed: record.seed).run(into: &record, started: started)
