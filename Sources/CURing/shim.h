@@ -135,6 +135,7 @@ static inline int diot_set_parent_death_signal(int sig) { return prctl(PR_SET_PD
 // fallocate(2), sync_file_range(2) and process_vm_readv/writev(2) are _GNU_SOURCE in glibc.
 static const int DIOT_FALLOC_FL_KEEP_SIZE = 0x01;
 static const int DIOT_FALLOC_FL_PUNCH_HOLE = 0x02;
+static const int DIOT_FALLOC_FL_COLLAPSE_RANGE = 0x08;
 static const int DIOT_FALLOC_FL_ZERO_RANGE = 0x10;
 static const unsigned DIOT_SYNC_FILE_RANGE_WRITE = 2;
 static const unsigned DIOT_LO_FLAGS_DIRECT_IO = LO_FLAGS_DIRECT_IO;

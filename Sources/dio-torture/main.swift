@@ -217,8 +217,7 @@ struct Sweep: ParsableCommand {
                 throw UsageError("\(sweep.path): kernel \(kernel.image): \(error)")
             }
         }
-        let all = sweep.units(kernelReleases: kernels.map(\.release))
-        let units = shard.units(of: all)
+        let (units, total) = sweep.units(kernelReleases: kernels.map(\.release), shard: shard)
         if listOnly {
             for unit in units {
                 print([unit.kernel.map { kernels[$0].release } ?? Kernel.release, sweep.filesystems[unit.filesystem].label, unit.spec.id].joined(separator: "\t"))
@@ -232,13 +231,13 @@ struct Sweep: ParsableCommand {
             let mine = sweep.kernels.isEmpty ? units : units.filter { $0.kernel == kernelIndex }
             report = runCases(sweep.batches(mine, artifactDirectory: artifacts.directory), scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: sweep.caseTimeout))
         } else if kernels.isEmpty {
-            printError("dio-torture sweep \(sweep.name): shard \(shard) holds \(units.count) of \(all.count) units\n")
+            printError("dio-torture sweep \(sweep.name): shard \(shard) holds \(units.count) of \(total) units\n")
             report = runCases(sweep.batches(units, artifactDirectory: artifacts.directory), scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: sweep.caseTimeout))
         } else {
             report = try runInGuests(sweep, kernels: kernels, units: units, shard: shard)
         }
         report.sweep = SweepRecord(name: sweep.name, file: sweep.path, digest: sweep.digest, shard: shard.index, shards: shard.count,
-                                   units: units.count, totalUnits: all.count)
+                                   units: units.count, totalUnits: total)
         var outputs = outputs
         if let out {
             do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {

@@ -67,9 +67,9 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         let quick = try SweepFile(contentsOf: "\(configsDirectory)/quick.yaml")
         let plan = RunPlan(targets: ScratchKind.allCases.map { .scratch(ScratchOptions(kind: $0)) }, scenarios: catalogue,
                            selection: Selection(), options: RunOptions(iterations: 20, seed: 1))
-        #expect(quick.units(kernelReleases: []).map(\.spec.id) == plan.batches.flatMap(\.cases).map(\.id),
+        #expect(quick.units(kernelReleases: []).units.map(\.spec.id) == plan.batches.flatMap(\.cases).map(\.id),
                 "quick.yaml is what `run` does by default")
-        let mariadb = try SweepFile(contentsOf: "\(configsDirectory)/mariadb-btrfs.yaml").units(kernelReleases: [])
+        let mariadb = try SweepFile(contentsOf: "\(configsDirectory)/mariadb-btrfs.yaml").units(kernelReleases: []).units
         #expect(mariadb.map(\.spec.id) == ["nowait-partial-fault/4x4K-reverse/first-page-only/uring-readv",
                                            "nowait-partial-fault/4x4K-reverse/first-page-only/uring-read"])
         let gate = try SweepFile(contentsOf: "\(configsDirectory)/kernel-gate.yaml")
@@ -81,16 +81,17 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
     @Test func labSweepShardsPartitionTheMatrix() throws {
         let sweep = try SweepFile(contentsOf: "\(configsDirectory)/lab-sweep.yaml")
         func key(_ unit: SweepUnit) -> String { "\(unit.filesystem)|\(unit.seed)|\(unit.spec.id)" }
-        let matrix = sweep.units(kernelReleases: [])
+        let (matrix, total) = sweep.units(kernelReleases: [])
         let whole = matrix.map(key)
+        #expect(total == whole.count)
         #expect(Set(whole).count == whole.count, "unit keys are unique")
-        let shards = (1...4).map { Shard(index: $0, count: 4).units(of: matrix).map(key) }
+        let shards = (1...4).map { sweep.units(kernelReleases: [], shard: Shard(index: $0, count: 4)).units.map(key) }
         #expect(shards.reduce(0) { $0 + $1.count } == whole.count)
         #expect(Set(shards.flatMap { $0 }) == Set(whole))
         #expect(shards.map(\.count).max()! - shards.map(\.count).min()! <= 1)
         var unpruned = sweep
         unpruned.exclude = []
-        let all = unpruned.units(kernelReleases: [])
+        let all = unpruned.units(kernelReleases: []).units
         #expect(all.count > whole.count)
         #expect(!matrix.contains { $0.spec.path?.method == .uringReadFixed && $0.spec.pattern != .allResident })
         #expect(all.contains { $0.spec.path?.method == .uringReadFixed && $0.spec.pattern != .allResident })

@@ -127,8 +127,14 @@ public final class ReadBuffer {
             // An earlier read through such a mapping left these pages dirty; DONTNEED drops clean ones only.
             try context.file.sync()
             try context.file.dropCache()
-            region = try MappedRegion(file: context.file, offset: offset, length: pages * pageSize)
-            plan = (0..<pages).map { PagePlan(resident: false, prior: .stamped(stamp, fileOffset: offset + $0 * pageSize)) }
+            // A mapping past the file's EOF raises SIGBUS, so a read crossing EOF would have part of
+            // its buffer inaccessible and EFAULT would be legal: those pages are anonymous instead.
+            let filePages = min(pages, max(0, (try context.file.size() - offset).roundedUp(to: pageSize) / pageSize))
+            region = try MappedRegion(anonymousLength: pages * pageSize)
+            try region.mapShared(context.file, offset: offset, pages: filePages)
+            plan = (0..<pages).map {
+                PagePlan(resident: false, prior: $0 < filePages ? .stamped(stamp, fileOffset: offset + $0 * pageSize) : .zeros)
+            }
         }
 
         self.region = region

@@ -12,16 +12,12 @@ public struct ExtentPlan: Codable, Hashable, Sendable, CustomStringConvertible {
     public var size: Int
     public var gap: Int
     public var order: WriteOrder
-    /// Write to a spacer file between extents, so that their blocks cannot be adjacent (ext4
-    /// at 64 KiB merges reverse-written extents without it).
-    public var spacer: Bool
 
-    public init(count: Int, size: Int, gap: Int = 0, order: WriteOrder, spacer: Bool = false) {
+    public init(count: Int, size: Int, gap: Int = 0, order: WriteOrder) {
         self.count = count
         self.size = size
         self.gap = gap
         self.order = order
-        self.spacer = spacer
     }
 
     /// File ranges of the extents, in file order.
@@ -35,7 +31,7 @@ public struct ExtentPlan: Codable, Hashable, Sendable, CustomStringConvertible {
     public var fileSize: Int { count * size + (count - 1) * gap }
 
     public var description: String {
-        "\(count)x\(formatBytes(size))" + (gap > 0 ? "+gap\(formatBytes(gap))" : "") + "-\(order.rawValue)" + (spacer ? "+spacer" : "")
+        "\(count)x\(formatBytes(size))" + (gap > 0 ? "+gap\(formatBytes(gap))" : "") + "-\(order.rawValue)"
     }
 }
 

@@ -1,33 +1,82 @@
 import Glibc
 
-/// Realises an extent plan with O_DIRECT writes and an fsync after each, so that every extent
-/// is allocated on its own before the next is written.
+/// How a plan's extents are put on disk. Allocators place a file's neighbouring blocks back to
+/// back when they can, and then FIEMAP shows one extent where the plan has several; each method
+/// defeats that differently, and `LayoutWriter.methods` tries them in turn.
+public enum LayoutMethod: String, Codable, Sendable, CaseIterable {
+    /// Extents written in the plan's order with O_DIRECT and an fsync after each, so each is
+    /// allocated before the next is written. Before each write the range is punched (it is a hole
+    /// already): on ext4 that drops the inode's block preallocation, without which an indirect-
+    /// mapped file hands the next extent the blocks right beside the last one.
+    case synced
+    /// Every extent written with a one-block separator after it, then each separator removed with
+    /// FALLOC_FL_COLLAPSE_RANGE: neighbours end up adjacent in the file and apart on disk by
+    /// construction. ext4 needs it for extent-mapped files, whose allocation goal is the block
+    /// beside the neighbouring extent; btrfs and tmpfs cannot collapse.
+    case collapsedSeparators = "collapsed-separators"
+}
+
+/// Realises an extent plan with O_DIRECT writes, so that every extent is allocated on its own.
 public enum LayoutWriter {
-    /// Writes the plan into `file` (opened O_DIRECT) with `stamp`, and returns the model of
-    /// what the file now holds. `spacerDirectory` receives the spacer file of interleaved plans.
+    /// The methods a case tries, in order, each on a fresh file, until FIEMAP shows the plan.
+    public static let methods: [LayoutMethod] = [.synced, .collapsedSeparators, .synced]
+
+    /// The method cannot be used on this filesystem (collapse unsupported): try the next.
+    public struct Unsupported: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Writes the plan into `file` (opened O_DIRECT) with `stamp` by `method`, and returns the
+    /// model of what the file now holds.
     public static func write(_ plan: ExtentPlan, to file: OpenFile, stamp: DataStamp,
-                             spacerDirectory: String) throws -> FileModel {
+                             method: LayoutMethod) throws -> FileModel {
+        switch method {
+        case .synced: try writeSynced(plan, to: file, stamp: stamp)
+        case .collapsedSeparators: try writeCollapsingSeparators(plan, to: file, stamp: stamp)
+        }
         var model = FileModel()
-        let bounce = try MappedRegion(anonymousLength: plan.size)
-        var spacer: OpenFile?
-        if plan.spacer {
-            let path = spacerDirectory + "/spacer-\(stamp.fileID).dat"
-            spacer = try OpenFile.scratch(at: path, flags: O_RDWR | SystemFlags.direct)
-        }
-        let extents = plan.order == .reverse ? Array(plan.extents.reversed()) : plan.extents
-        for (index, range) in extents.enumerated() {
-            SectorPattern.fill(bounce.bytes, stamp: stamp, fileOffset: range.lowerBound)
-            guard try file.write(UnsafeRawBufferPointer(bounce.bytes), at: range.lowerBound) == range.count else {
-                throw Errno.ioError
-            }
-            try file.sync()
-            model.write(range, stamp: stamp)
-            if let spacer {
-                memset(bounce.base, 0x5A, plan.size)
-                _ = try spacer.write(UnsafeRawBufferPointer(bounce.bytes), at: index * plan.size)
-                try spacer.sync()
-            }
-        }
+        for range in plan.extents { model.write(range, stamp: stamp) }
         return model
+    }
+
+    private static func writeSynced(_ plan: ExtentPlan, to file: OpenFile, stamp: DataStamp) throws {
+        let bounce = try MappedRegion(anonymousLength: plan.size)
+        let extents = plan.order == .reverse ? Array(plan.extents.reversed()) : plan.extents
+        for range in extents {
+            do {
+                try file.allocate([.punchHole, .keepSize], offset: range.lowerBound, length: range.count)
+            } catch Errno.notSupported {}
+            try write(bounce, stamp: stamp, dataAt: range.lowerBound, to: file, at: range.lowerBound)
+            try file.sync()
+        }
+    }
+
+    private static func writeCollapsingSeparators(_ plan: ExtentPlan, to file: OpenFile, stamp: DataStamp) throws {
+        let separator = try file.preferredBlockSize()
+        let bounce = try MappedRegion(anonymousLength: plan.size + separator)
+        let extents = plan.extents
+        // Extent i sits i separators further on until the separators before it are collapsed.
+        for (index, range) in extents.enumerated() {
+            let length = index < extents.count - 1 ? plan.size + separator : plan.size
+            try write(bounce, length: length, stamp: stamp, dataAt: range.lowerBound, to: file, at: range.lowerBound + index * separator)
+        }
+        try file.sync()
+        for (index, range) in extents.enumerated().reversed() where index < extents.count - 1 {
+            do {
+                try file.allocate(.collapseRange, offset: range.upperBound + index * separator, length: separator)
+            } catch let error as Errno where error == .notSupported || error == .invalidArgument {
+                throw Unsupported(description: "FALLOC_FL_COLLAPSE_RANGE of \(separator) bytes: \(error.symbol)")
+            }
+        }
+        try file.sync()
+    }
+
+    /// Writes `length` bytes stamped as the file's data at `dataOffset` to `offset`: a separator
+    /// past the extent's size holds data that the collapse removes.
+    private static func write(_ bounce: MappedRegion, length: Int? = nil, stamp: DataStamp, dataAt dataOffset: Int,
+                              to file: OpenFile, at offset: Int) throws {
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: bounce.bytes[0..<(length ?? bounce.length)])
+        SectorPattern.fill(bytes, stamp: stamp, fileOffset: dataOffset)
+        guard try file.write(UnsafeRawBufferPointer(bytes), at: offset) == bytes.count else { throw Errno.ioError }
     }
 }

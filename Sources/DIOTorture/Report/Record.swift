@@ -47,6 +47,8 @@ public struct ReadRecord: Codable, Sendable {
 public struct LayoutRecord: Codable, Sendable {
     public var planned: ExtentPlan
     public var plannedExtents: [[Int]]
+    /// How the extents were written (the method whose file the case read).
+    public var method: LayoutMethod?
     public var status: LayoutStatus
     public var found: [MappedExtent]
     public var note: String?
@@ -58,6 +60,8 @@ public struct ResidencyRecord: Codable, Sendable {
     /// Each residency mincore found just before submission, with how many iterations saw it.
     public var found: [String: Int]
     public var heldIterations: Int
+    /// Buffers set up again because mincore showed another residency than planned.
+    public var retries: Int?
 }
 
 /// One failing iteration, with everything needed to replay and explain it.

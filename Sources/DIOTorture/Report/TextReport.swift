@@ -29,7 +29,27 @@ public enum TextReport {
         }
         var output = line(header, verdict: nil) + "\n"
         for (record, row) in zip(report.cases, rows) { output += line(row, verdict: record.verdict) + "\n" }
-        return output + summary(report, colour: colour)
+        return output + notRunByReason(report) + summary(report, colour: colour)
+    }
+
+    /// SKIP and INCONCLUSIVE cases grouped by verdict and reason, most frequent first, each with
+    /// the filesystems it came from: what a sweep did not run or could not prove, at a glance.
+    public static func notRunByReason(_ report: RunReport) -> String {
+        var groups: [String: (verdict: Verdict, reason: String, count: Int, filesystems: [String])] = [:]
+        for record in report.cases where record.verdict == .skip || record.verdict == .inconclusive {
+            let reason = record.reason ?? "no reason given"
+            let key = record.verdict.rawValue + "\u{0}" + reason
+            var group = groups[key] ?? (record.verdict, reason, 0, [])
+            group.count += 1
+            let filesystem = filesystemLabel(record.filesystem)
+            if !group.filesystems.contains(filesystem) { group.filesystems.append(filesystem) }
+            groups[key] = group
+        }
+        guard !groups.isEmpty else { return "" }
+        let sorted = groups.values.sorted { ($0.count, $1.reason) > ($1.count, $0.reason) }
+        return "SKIP and INCONCLUSIVE by reason:\n" + sorted.map { group in
+            "  \(group.verdict.rawValue.padding(toLength: 12)) \(String(format: "%6d", group.count))  \(group.reason)  [\(group.filesystems.joined(separator: ", "))]\n"
+        }.joined()
     }
 
     public static func summary(_ report: RunReport, colour: Bool) -> String {

@@ -16,8 +16,6 @@ struct ReadCase {
         self.options = options
     }
 
-    static let layoutAttempts = 3
-
     func run() -> CaseRecord {
         let started = Date()
         let caseSeed = Seeds.forCase(run: options.seed, id: spec.id)
@@ -39,31 +37,33 @@ struct ReadCase {
         var file: OpenFile!
         var model = FileModel()
         var layout: LayoutCheck!
-        // Allocators sometimes merge what was planned apart: try again on a fresh file, keeping
-        // the failed attempts allocated so the next one lands elsewhere.
-        for attempt in 0..<Self.layoutAttempts {
-            let path = area.directory + "/case-\(stamp.fileID)-\(attempt).dat"
+        var method = LayoutWriter.methods[0]
+        var refused: [String] = []
+        // Each method on a fresh file, keeping the failed attempts allocated so the next one lands
+        // elsewhere, until FIEMAP shows the plan.
+        for candidate in LayoutWriter.methods {
+            let path = area.directory + "/case-\(stamp.fileID)-\(attempts.count).dat"
             do {
                 file = try OpenFile.scratch(at: path, flags: O_RDWR | SystemFlags.direct)
             } catch Errno.invalidArgument {
                 throw CaseStop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
             }
+            if attempts.isEmpty { try checkAlignment(file, into: &record) }
             attempts.append(file)
-            if attempt == 0 {
-                if let alignment = try file.dioAlignment() {
-                    record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset]
-                    if alignment.offset > shape.layout.size || alignment.memory > pageSize {
-                        throw CaseStop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(shape.layout.size)-byte extents")
-                    }
-                }
+            do {
+                model = try LayoutWriter.write(shape.layout, to: file, stamp: stamp, method: candidate)
+            } catch let error as LayoutWriter.Unsupported {
+                refused.append("\(candidate.rawValue): \(error)")
+                continue
             }
-            model = try LayoutWriter.write(shape.layout, to: file, stamp: stamp, spacerDirectory: area.directory)
+            method = candidate
             layout = checkLayout(file)
             if layout.status != .notReached { break }
         }
+        let tried = attempts.count > 1 ? " (attempt \(attempts.count), \(method.rawValue)" + (refused.isEmpty ? ")" : "; \(refused.joined(separator: "; ")))") : ""
         record.layout = LayoutRecord(planned: shape.layout, plannedExtents: shape.layout.extents.map { [$0.lowerBound, $0.count] },
-                                     status: layout.status, found: layout.found,
-                                     note: layout.note.map { attempts.count > 1 ? "\($0) (attempt \(attempts.count))" : $0 })
+                                     method: method, status: layout.status, found: layout.found,
+                                     note: layout.note.map { $0 + tried })
 
         // A spare range past the data, for buffers that map another part of the same file.
         let mirrorOffset = (shape.layout.fileSize + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
@@ -87,6 +87,7 @@ struct ReadCase {
 
         var tally = Tally()
         var residencies: [String: Int] = [:]
+        var residencyRetries = 0
         var plannedResidency = ""
         iterations: for iteration in 0..<options.iterations {
             let seed = Seeds.forIteration(case: caseSeed, iteration)
@@ -94,13 +95,17 @@ struct ReadCase {
                 length: shape.length.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
                 userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: file,
                 fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
-            // One buffer per read in flight, each set up afresh with the pattern.
-            let buffers: [ReadBuffer]
-            do {
-                buffers = try (0..<depth).map { _ in try ReadBuffer(shape.pattern, context: context) }
-            } catch let error as BufferSetupError where error.isUnsupported {
-                throw CaseStop(verdict: .skip, reason: error.description)
+            // One buffer per read in flight, each set up afresh with the pattern and its residency
+            // proved; a buffer that missed it (a page read back in meanwhile) is set up again.
+            var proved: [ProvedBuffer] = []
+            for attempt in 0..<Self.residencyAttempts {
+                proved = []
+                proved = try makeBuffers(context: context, depth: depth)
+                if attempt > 0 { residencyRetries += 1 }
+                if proved.allSatisfy(\.held) { break }
             }
+            for buffer in proved { residencies[buffer.found.residencyMap, default: 0] += 1 }
+            let buffers = proved.map(\.buffer), held = proved.map(\.held)
             let targets = buffers.map { UnsafeMutableRawBufferPointer(rebasing: $0.bytes[0..<shape.length]) }
             if shape.path.method == .uringReadFixed {
                 do { try ring!.registerBuffers(buffers.map(\.bytes)) } catch let error as Errno {
@@ -108,13 +113,7 @@ struct ReadCase {
                 }
             }
             defer { if shape.path.method == .uringReadFixed { ring!.unregisterBuffers() } }
-
             plannedResidency = buffers[0].plannedResidency.residencyMap
-            let held = try buffers.map { buffer in
-                let found = try buffer.foundResidency()
-                residencies[found.residencyMap, default: 0] += 1
-                return found == buffer.plannedResidency && (shape.pattern != .thp || buffer.hugePageBytes >= 2 << 20)
-            }
 
             let results = try fire(ring: ring, file: file, into: targets, iteration: iteration)
             for (index, (buffer, target)) in zip(buffers, targets).enumerated() {
@@ -156,7 +155,8 @@ struct ReadCase {
             }
         }
 
-        record.residency = ResidencyRecord(planned: plannedResidency, found: residencies, heldIterations: tally.residencyHeld)
+        record.residency = ResidencyRecord(planned: plannedResidency, found: residencies, heldIterations: tally.residencyHeld,
+                                           retries: residencyRetries > 0 ? residencyRetries : nil)
         record.outcomes = Dictionary(uniqueKeysWithValues: tally.outcomes.map { ($0.key.rawValue, $0.value) })
         record.failures = tally.failures
         (record.verdict, record.reason) = Oracle.verdict(layout: layout.status, tally: tally)
@@ -194,6 +194,39 @@ struct ReadCase {
                                                                           : .completed(Int(completion.result))
             }
             return results
+        }
+    }
+
+    static let residencyAttempts = 3
+
+    /// A buffer with the residency mincore found once it was set up.
+    private struct ProvedBuffer {
+        var buffer: ReadBuffer
+        var found: [Bool]
+        /// The planned residency (and for thp its huge page) held.
+        var held: Bool
+    }
+
+    private func makeBuffers(context: BufferContext, depth: Int) throws -> [ProvedBuffer] {
+        let buffers: [ReadBuffer]
+        do {
+            buffers = try (0..<depth).map { _ in try ReadBuffer(shape.pattern, context: context) }
+        } catch let error as BufferSetupError where error.isUnsupported {
+            throw CaseStop(verdict: .skip, reason: error.description)
+        }
+        return try buffers.map { buffer in
+            let found = try buffer.foundResidency()
+            let held = found == buffer.plannedResidency && (shape.pattern != .thp || buffer.hugePageBytes >= 2 << 20)
+            return ProvedBuffer(buffer: buffer, found: found, held: held)
+        }
+    }
+
+    /// SKIPs a case whose plan the filesystem's direct I/O alignment (statx) cannot serve.
+    private func checkAlignment(_ file: OpenFile, into record: inout CaseRecord) throws {
+        guard let alignment = try file.dioAlignment() else { return }
+        record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset]
+        if alignment.offset > shape.layout.size || alignment.memory > pageSize {
+            throw CaseStop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(shape.layout.size)-byte extents")
         }
     }
 

@@ -31,35 +31,36 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(index)/\(count)" }
 
-    /// This shard's part of a matrix in its fixed order.
-    public func units<Unit>(of matrix: [Unit]) -> [Unit] {
-        matrix.enumerated().filter { $0.offset % count == index - 1 }.map(\.element)
-    }
+    /// Whether the unit at `position` (0-based) of a matrix in its fixed order is this shard's.
+    public func holds(_ position: Int) -> Bool { position % count == index - 1 }
 }
 
 extension SweepFile {
-    /// The whole matrix in its one fixed order (kernel, seed, filesystem, case), excluded units
-    /// left out. `kernelReleases` names the sweep's kernels for exclude rules.
-    public func units(kernelReleases: [String]) -> [SweepUnit] {
+    /// `shard`'s units of the matrix in its one fixed order (kernel, seed, filesystem, case),
+    /// excluded units left out, and how many units the whole matrix holds. Only the shard's units
+    /// are kept: a lab matrix of hundreds of thousands would otherwise be held whole in memory.
+    /// `kernelReleases` names the sweep's kernels for exclude rules.
+    public func units(kernelReleases: [String], shard: Shard = .whole) -> (units: [SweepUnit], total: Int) {
         // A read size can coincide with the whole file (8K of a 2x4K file): one case, not two.
         var ids = Set<String>()
         let cases = scenarios.compactMap(scenario(named:)).flatMap { $0.cases(selection) }.filter { ids.insert($0.id).inserted }
         let kernelIndices: [Int?] = kernels.isEmpty ? [nil] : kernels.indices.map { $0 }
         var units: [SweepUnit] = []
+        var total = 0
         for kernel in kernelIndices {
             for seed in seeds {
                 for (filesystemIndex, filesystem) in filesystems.enumerated() {
                     for var spec in cases {
                         if seeds.count > 1 { spec.seedTag = seed }
                         let unit = SweepUnit(kernel: kernel, filesystem: filesystemIndex, seed: seed, spec: spec)
-                        if !isExcluded(unit, filesystem: filesystem, release: kernel.map { kernelReleases[$0] } ?? Kernel.release) {
-                            units.append(unit)
-                        }
+                        if isExcluded(unit, filesystem: filesystem, release: kernel.map { kernelReleases[$0] } ?? Kernel.release) { continue }
+                        if shard.holds(total) { units.append(unit) }
+                        total += 1
                     }
                 }
             }
         }
-        return units
+        return (units, total)
     }
 
     /// The units of one kernel (or of the running one) as batches the runner takes: one per

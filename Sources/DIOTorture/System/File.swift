@@ -15,6 +15,7 @@ public struct AllocateMode: OptionSet, Sendable {
     public static let keepSize = AllocateMode(rawValue: DIOT_FALLOC_FL_KEEP_SIZE)
     public static let punchHole = AllocateMode(rawValue: DIOT_FALLOC_FL_PUNCH_HOLE)
     public static let zeroRange = AllocateMode(rawValue: DIOT_FALLOC_FL_ZERO_RANGE)
+    public static let collapseRange = AllocateMode(rawValue: DIOT_FALLOC_FL_COLLAPSE_RANGE)
 }
 
 /// An open file descriptor with the handful of calls the harness makes on it. Closed on deinit.
@@ -68,10 +69,16 @@ public final class OpenFile {
     public func sync() throws { _ = try checked { fsync(descriptor) } }
 
     /// The file's size now (fstat).
-    public func size() throws -> Int {
+    public func size() throws -> Int { Int(try status().st_size) }
+
+    /// The filesystem's preferred I/O size for the file (fstat's st_blksize): a multiple of its
+    /// block size, so a range of it is something fallocate's collapse accepts.
+    public func preferredBlockSize() throws -> Int { Int(try status().st_blksize) }
+
+    private func status() throws -> stat {
         var info = stat()
         _ = try checked { fstat(descriptor, &info) }
-        return Int(info.st_size)
+        return info
     }
 
     public func dataSync() throws { _ = try checked { fdatasync(descriptor) } }

@@ -29,6 +29,14 @@ public final class MappedRegion {
         self.length = length
     }
 
+    /// Maps `file` from `offset` over the first `pages` pages of this region (MAP_FIXED, shared),
+    /// leaving the rest as it was.
+    public func mapShared(_ file: OpenFile, offset: Int, pages: Int) throws {
+        guard pages > 0 else { return }
+        let raw = mmap(base, pages * pageSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, file.descriptor, off_t(offset))
+        guard let raw, raw != MAP_FAILED else { throw Errno(rawValue: errno) }
+    }
+
     /// A read-only mapping of `file`, to ask which of its pages are cached (mincore) without
     /// touching them.
     public init(readOnly file: OpenFile, length: Int) throws {
