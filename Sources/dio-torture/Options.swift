@@ -1,0 +1,69 @@
+import ArgumentParser
+import DIOTorture
+import Foundation
+import Glibc
+
+/// Where cases run: each in its own process (the default), or all in this one.
+struct IsolationOption: ParsableArguments {
+    enum Mode: String, ExpressibleByArgument, CaseIterable {
+        case process, none
+    }
+
+    @Option(name: .long, help: ArgumentHelp("process: each case in its own process, killed at the case timeout (a crash or hang stays with its case). none: all in this process; faster where starting a process is slow (a TCG guest), but a stuck case stops the run.", valueName: "mode"))
+    var isolation: Mode = .process
+
+    func mode(caseTimeout seconds: Int) throws -> CaseIsolation {
+        switch isolation {
+        case .process: .childProcess(executable: try ownExecutable(), deadline: .seconds(seconds))
+        case .none: .inProcess
+        }
+    }
+}
+
+/// Where step scenarios save their operation logs.
+struct ArtifactOption: ParsableArguments {
+    @Option(name: .customLong("ops-logs"), help: ArgumentHelp("Save the operation logs of the step scenarios (ops, zero-range-dirty-unwritten) here, for `dio-torture replay`; from test-kernel guests too.", valueName: "dir"))
+    var opsLogs = "dio-torture-ops-logs"
+
+    var directory: String { URL(fileURLWithPath: opsLogs).standardizedFileURL.path }
+}
+
+/// The human table on stdout, and the report files a run or a kernel matrix can write.
+struct ReportOutputs: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Write the JSON report (docs/report-schema.md) here.", valueName: "file"))
+    var json: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write JUnit XML here (one testsuite per kernel and filesystem).", valueName: "file"))
+    var junit: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write KTAP (as kernel selftests print it) here.", valueName: "file"))
+    var ktap: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write an HTML page with the matrix as a coloured grid here.", valueName: "file"))
+    var html: String?
+
+    @Flag(name: .customLong("no-color"), help: "No colour, even on a terminal.")
+    var noColor = false
+
+    func emit(_ report: RunReport) throws {
+        let colour = !noColor && isatty(STDOUT_FILENO) != 0
+        print(TextReport.table(report, colour: colour), terminator: "")
+        let failures = TextReport.failures(report)
+        if !failures.isEmpty { print("\n" + failures, terminator: "") }
+        if report.guests != nil { print("\n" + TextReport.kernelMatrix(report, colour: colour), terminator: "") }
+        let files: [(String?, String, () throws -> Data)] = [
+            (json, "JSON report", { try report.jsonData() }),
+            (junit, "JUnit XML", { Data(JUnit.document(report).utf8) }),
+            (ktap, "KTAP", { Data(KTAP.document(report).utf8) }),
+            (html, "HTML grid", { Data(HTMLReport.document(report).utf8) }),
+        ]
+        for case let (path?, name, contents) in files {
+            do {
+                try contents().write(to: URL(fileURLWithPath: path))
+                print("\(name): \(path)")
+            } catch {
+                throw UsageError("cannot write \(path): \(error.localizedDescription)")
+            }
+        }
+    }
+}

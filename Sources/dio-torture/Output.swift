@@ -1,0 +1,51 @@
+import ArgumentParser
+import DIOTorture
+import Foundation
+import Glibc
+
+/// Runs batches with a progress line on a terminal; the first SIGINT/SIGTERM stops after the
+/// running case, and the report says it is incomplete.
+func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation) -> RunReport {
+    InterruptCleanup.install()
+    InterruptCleanup.stopGracefully()
+    let showProgress = isatty(STDERR_FILENO) != 0
+    let started = Date()
+    let report = Runner.run(batches, scratchDevice: scratchDevice, isolation: isolation) { progress in
+        guard showProgress else { return }
+        let elapsed = Date().timeIntervalSince(started)
+        let eta = progress.done > 0 ? " ETA \(Int(elapsed / Double(progress.done) * Double(progress.total - progress.done)))s" : ""
+        let line = "\r\u{1B}[K[\(progress.done)/\(progress.total)] \(progress.failures) failed\(eta)  \(progress.current)"
+        printError(String(line.prefix(160)))
+        if progress.done == progress.total { printError("\r\u{1B}[K") }
+    }
+    return report
+}
+
+/// Prints and writes the report; exits 128 + the signal when interrupted, else the report's status.
+func finish(_ report: RunReport, outputs: ReportOutputs) throws -> Never {
+    try outputs.emit(report)
+    if let signalNumber = InterruptCleanup.interruptingSignal {
+        printError("dio-torture: interrupted; the report holds the \(report.cases.count) cases that finished (complete: false)\n")
+        throw ExitCode(128 + signalNumber)
+    }
+    throw ExitCode(report.exitCode)
+}
+
+/// This binary, for the case processes.
+func ownExecutable() throws -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    guard length > 0 else { throw UsageError("cannot find this executable through /proc/self/exe") }
+    return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// Writes to standard error, unbuffered, so progress and messages interleave correctly.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}
+
+/// A usage or configuration error: one line, exit 2.
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import DIOTorture
+import Foundation
+import Glibc
+
+struct Replay: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-run a saved operation log (the ops and zero-range-dirty-unwritten scenarios) from an empty file and judge it again.",
+        discussion: """
+        The same log gives the same operations and data; the outcome is printed as the failing \
+        operation (or PASS). --shrink reduces a failing log by delta debugging to a short one \
+        that still fails the same way and writes it beside the log (or to -o). \
+        Exit status: 0 PASS, 1 FAIL, 2 usage error, 3 the log could not run.
+        """)
+
+    @Argument(help: "The operation log (.opslog).")
+    var log: String
+
+    @Option(help: "Replay on a scratch filesystem made for it: btrfs, xfs, ext4 or tmpfs (default: ext4 when root).")
+    var fs: String?
+
+    @Option(help: "Replay in a fresh subdirectory of this mounted directory instead.")
+    var dir: String?
+
+    @Flag(help: "Shrink a failing log to a short one that still fails the same way.")
+    var shrink = false
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where the shrunk log goes (default: LOG.min.opslog).", valueName: "file"))
+    var output: String?
+
+    @Option(help: "Watchdog: seconds without a completion before an io_uring operation is a HANG.")
+    var timeout: Int = 10
+
+    @Flag(name: .customLong("self-test-corruption"), help: ArgumentHelp("Harness self-test: flip a byte of every completed read.", visibility: .hidden))
+    var selfTestCorruption = false
+
+    func validate() throws {
+        if fs != nil && dir != nil { throw ValidationError("--fs and --dir are exclusive") }
+        if let fs, ScratchKind(rawValue: fs) == nil {
+            throw ValidationError("unknown filesystem '\(fs)'; choose from \(ScratchKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+
+    func run() throws {
+        guard let data = FileManager.default.contents(atPath: log) else { throw UsageError("\(log): cannot read") }
+        let parsed: OperationLog
+        do { parsed = try OperationLog(text: String(decoding: data, as: UTF8.self), file: log) } catch { throw UsageError("\(error)") }
+        InterruptCleanup.install()
+        let body = { (directory: String) throws -> Int32 in
+            let outcome = try OperationReplay.run(parsed, in: directory, timeout: .seconds(timeout), corruptReads: selfTestCorruption)
+            print("replay \(log): \(outcome.failure == nil ? "PASS" : "FAIL at " + outcome.signature); "
+                  + "\(outcome.executed) of \(parsed.operations.count) operations, \(outcome.readsJudged) reads judged")
+            guard let failure = outcome.failure else { return 0 }
+            if let note = failure.detail.note { print("  \(note)") }
+            if shrink {
+                let (shrunk, replays) = try OperationReplay.shrink(parsed, failing: failure, in: directory, timeout: .seconds(timeout),
+                                                                   corruptReads: selfTestCorruption)
+                let path = output ?? log.replacingOccurrences(of: ".opslog", with: "") + ".min.opslog"
+                try shrunk.text.write(toFile: path, atomically: true, encoding: .utf8)
+                print("shrunk to \(shrunk.operations.count) of \(parsed.operations.count) operations in \(replays) replays: \(path)")
+            }
+            return 1
+        }
+        let status: Int32
+        do {
+            if let dir {
+                let directory = try ScratchDirectory(in: dir)
+                defer { directory.remove() }
+                status = try body(directory.path)
+            } else {
+                guard Kernel.isRoot || fs == nil else { throw TargetError("--fs needs root (loop devices and mounts); use --dir") }
+                if !Kernel.isRoot {
+                    let directory = try ScratchDirectory(in: "/var/tmp")
+                    defer { directory.remove() }
+                    status = try body(directory.path)
+                } else {
+                    status = try ScratchFilesystem.withDirectory(on: ScratchOptions(kind: ScratchKind(rawValue: fs ?? "ext4")!), device: nil, body)
+                }
+            }
+        } catch let error as TargetError {
+            printError("dio-torture replay: \(error)\n")
+            throw ExitCode(3)
+        }
+        throw ExitCode(status)
+    }
+}

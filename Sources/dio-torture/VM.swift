@@ -1,0 +1,97 @@
+import ArgumentParser
+import DIOTorture
+import Foundation
+import Glibc
+
+struct VM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "vm",
+        abstract: "Run dio-torture inside other kernels, booted under QEMU, and print one kernel matrix.",
+        discussion: """
+        Each kernel boots under qemu-system-x86_64 (KVM when it works, else TCG) with a busybox \
+        initramfs; the guest mounts this machine's root read-only over 9p and runs this same binary \
+        with the command after `--` (default: `run`), scratch filesystems on a virtio disk. Debian \
+        kernels need their modules: --modules DIR, or found as ROOT/lib/modules/RELEASE beside \
+        ROOT/boot/vmlinuz-RELEASE. Needs root, qemu-system-x86 and busybox-static.
+        Example: dio-torture vm --kernel bzImage-btrfs-nowait-bug -- run --fs btrfs --iterations 100
+        Exit status as for `run`; a guest that fails to boot, panics or hangs is BROKEN (1).
+        """)
+
+    @Option(name: .long, help: ArgumentHelp("A kernel image (bzImage) to boot; repeat for a matrix.", valueName: "image"))
+    var kernel: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("A module directory (lib/modules/RELEASE), matched to its kernel by release; repeatable.", valueName: "dir"))
+    var modules: [String] = []
+
+    @Option(name: .long, help: "Guests at once (one vCPU each); default: the number of CPUs.")
+    var jobs: Int?
+
+    @Option(name: .long, help: "Guest memory in MiB.")
+    var memory: Int = 2048
+
+    @Option(name: .long, help: "Seconds before a guest still running is killed and reported BROKEN.")
+    var timeout: Int = 1200
+
+    @Option(name: .customLong("append"), help: ArgumentHelp("Extra kernel command-line arguments.", valueName: "args"))
+    var kernelArguments: String?
+
+    @OptionGroup var artifacts: ArtifactOption
+
+    @OptionGroup var outputs: ReportOutputs
+
+    @Argument(parsing: .postTerminator, help: "The dio-torture command to run in each guest, after `--`.")
+    var guestCommand: [String] = []
+
+    func validate() throws {
+        if kernel.isEmpty { throw ValidationError("give at least one --kernel") }
+        if timeout < 1 || memory < 256 { throw ValidationError("--timeout must be at least 1 and --memory at least 256") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if ["vm", "bench", "compare", "repro"].contains(guestCommand.first ?? "") { throw ValidationError("the guest command cannot be '\(guestCommand[0])'") }
+        // The guest would only fail on what the host can reject now.
+        let parsed: ParsableCommand
+        do {
+            parsed = try DIOTortureCommand.parseAsRoot(guestCommand.isEmpty || guestCommand[0].hasPrefix("-") ? ["run"] + guestCommand : guestCommand)
+        } catch {
+            throw ValidationError("guest command: \(DIOTortureCommand.message(for: error))")
+        }
+        if let run = parsed as? Run {
+            do { _ = try run.makePlan() } catch let error as UsageError { throw ValidationError("guest command: \(error)") }
+        }
+        if let sweep = parsed as? Sweep {
+            do { _ = try SweepFile(contentsOf: sweep.file) } catch let error as SweepError { throw ValidationError("guest command: \(error)") }
+        }
+    }
+
+    func run() throws {
+        if !Kernel.isRoot { throw UsageError("vm needs root (QEMU's 9p shares the host's root, and the disks live on a private tmpfs)") }
+        if let reason = VMRunner.unavailableReason { throw UsageError(reason) }
+        for directory in modules where !FileManager.default.fileExists(atPath: directory) {
+            throw UsageError("--modules \(directory): no such directory")
+        }
+        let kernels = try kernel.map { image in
+            do { return try GuestKernel(image: image, moduleDirectories: modules) } catch let error as TargetError {
+                throw UsageError("--kernel \(image): \(error)")
+            }
+        }
+        // The guest's working directory is its root: a sweep file must be named absolutely.
+        var command = guestCommand
+        if command.first == "sweep", command.count > 1, !command[1].hasPrefix("-") {
+            command[1] = URL(fileURLWithPath: command[1]).standardizedFileURL.path
+        }
+        let options = VMOptions(kernels: kernels, command: command, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
+                                memoryMiB: memory, timeout: .seconds(timeout),
+                                kernelArguments: kernelArguments.map { $0.split(separator: " ").map(String.init) } ?? [],
+                                opsLogDirectory: artifacts.directory)
+        InterruptCleanup.install()
+        let started = Date()
+        printError("dio-torture vm: \(kernels.count) kernel(s), \(options.jobs) at once: \(kernels.map(\.release).joined(separator: ", "))\n")
+        let runs = try VMRunner.run(options) { printError("dio-torture vm: \($0)\n") }
+        guard options.runsCatalogue else {
+            for run in runs { print("== \(run.record.release) (\(run.record.outcome.rawValue))\n\(run.output)") }
+            throw ExitCode(runs.allSatisfy { $0.record.status == 0 } ? 0 : 1)
+        }
+        let report = RunReport(merging: runs, startedAt: started, seed: nil, iterations: nil)
+        try outputs.emit(report)
+        throw ExitCode(report.exitCode)
+    }
+}
