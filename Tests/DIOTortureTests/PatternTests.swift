@@ -21,6 +21,12 @@ import Testing
         bytes.withUnsafeBytes { Verifier.verify($0, fileOffset: offset, model: model, prior: { _ in prior }) }
     }
 
+    /// The payload is part of the on-disk format a replay and an old report rely on: fixed values.
+    @Test func thePayloadNeverChanges() {
+        let words = stamped(512, at: 8192, stamp: stamp).withUnsafeBytes { Array($0.bindMemory(to: UInt64.self)) }
+        #expect(words[4] == 0x6EF9_F1D2_FAFE_6D10 && words[5] == 0x03C2_73B5_86A6_D5CA)
+    }
+
     @Test func stampedDataVerifiesAndCarriesItsHeader() {
         let bytes = stamped(4096, at: 8192, stamp: stamp)
         #expect(verify(bytes, at: 8192, model: model(0..<16384)).isClean)

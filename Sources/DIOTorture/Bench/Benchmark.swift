@@ -75,7 +75,7 @@ public enum Benchmark {
                     for round in 0..<options.rounds {
                         progress("\(kind.rawValue) bs \(formatBytes(blockSize)) qd \(depth) round \(round + 1)/\(options.rounds)")
                         let loop = VerifiedReadLoop(file: file, model: model, blockSize: blockSize, depth: depth)
-                        dio.append(try loop.run(for: .seconds(options.seconds), seed: Seeds.mix(options.seed &+ UInt64(round))))
+                        dio.append(try loop.run(for: .seconds(options.seconds), seed: StableHash.mix(options.seed &+ UInt64(round))))
                         plain.append(try Fio.randomReads(dataPath, size: options.fileSize, blockSize: blockSize, depth: depth,
                                                          seconds: options.seconds, verify: false))
                         verified.append(try Fio.randomReads(fioPath, size: options.fileSize, blockSize: blockSize, depth: depth,

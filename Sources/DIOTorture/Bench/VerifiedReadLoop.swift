@@ -39,11 +39,10 @@ struct VerifiedReadLoop {
         try ring.registerBuffers(buffers.map(\.bytes))
         try ring.registerFiles([file.descriptor])
         let blocks = model.size / blockSize
-        var random = seed | 1
+        var random = Xorshift64(state: seed | 1)
         var offsets = [Int](repeating: 0, count: buffers.count)
         func queue(into buffer: Int) throws {
-            random ^= random << 13; random ^= random >> 7; random ^= random << 17
-            offsets[buffer] = Int(random % UInt64(blocks)) * blockSize
+            offsets[buffer] = Int(random.next() % UInt64(blocks)) * blockSize
             try ring.queueRead(.readFixed(index: buffer), file: 0, fixedFile: true, into: buffers[buffer].bytes,
                                offset: offsets[buffer], rwFlags: 0, async: false, userData: UInt64(buffer))
         }

@@ -30,19 +30,9 @@ public enum SectorPattern {
     @inline(__always)
     static func payloadState(_ stamp: DataStamp, _ offset: UInt64) -> UInt64 {
         // splitmix64 of the header fields, so that neighbouring sectors differ in every word.
-        var z = stamp.seed ^ (offset &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(stamp.fileID) << 32 | UInt64(stamp.generation))
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
+        let fields = stamp.seed ^ (offset &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(stamp.fileID) << 32 | UInt64(stamp.generation))
+        let z = StableHash.mix(fields &- 0x9E37_79B9_7F4A_7C15)  // mix adds the constant back
         return z == 0 ? 0x2545_F491_4F6C_DD1D : z
-    }
-
-    @inline(__always)
-    static func next(_ x: inout UInt64) -> UInt64 {
-        x ^= x << 13
-        x ^= x >> 7
-        x ^= x << 17
-        return x
     }
 
     /// Writes the sector for `offset` (a multiple of 512) of the file version `stamp`.
@@ -53,8 +43,8 @@ public enum SectorPattern {
         words[1] = UInt64(stamp.fileID) | UInt64(stamp.generation) << 32
         words[2] = offset
         words[3] = stamp.seed
-        var state = payloadState(stamp, offset)
-        for index in 4..<wordsPerSector { words[index] = next(&state) }
+        var payload = Xorshift64(state: payloadState(stamp, offset))
+        for index in 4..<wordsPerSector { words[index] = payload.next() }
     }
 
     /// Fills `buffer` with the sectors of `stamp` starting at file offset `fileOffset`.
@@ -73,8 +63,8 @@ public enum SectorPattern {
             let words = sector.assumingMemoryBound(to: UInt64.self)
             guard words[0] == magic, words[1] == UInt64(stamp.fileID) | UInt64(stamp.generation) << 32,
                   words[2] == offset, words[3] == stamp.seed else { return false }
-            var state = payloadState(stamp, offset)
-            for index in 4..<wordsPerSector where words[index] != next(&state) { return false }
+            var payload = Xorshift64(state: payloadState(stamp, offset))
+            for index in 4..<wordsPerSector where words[index] != payload.next() { return false }
             return true
         }
         return withUnsafeTemporaryAllocation(byteCount: sectorSize, alignment: 8) { expected in

@@ -1,16 +1,11 @@
-/// A deterministic random source of its own (xorshift over splitmix): the same seed gives the
+/// A deterministic random source of its own (xorshift, each value mixed): the same seed gives the
 /// same log on every build and platform, which the standard library's algorithms do not promise.
 struct SeededRandom {
-    private var state: UInt64
+    private var generator: Xorshift64
 
-    init(seed: UInt64) { state = Seeds.mix(seed) | 1 }
+    init(seed: UInt64) { generator = Xorshift64(state: StableHash.mix(seed) | 1) }
 
-    mutating func next() -> UInt64 {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return Seeds.mix(state)
-    }
+    mutating func next() -> UInt64 { StableHash.mix(generator.next()) }
 
     /// 0..<bound (bound > 0).
     mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }

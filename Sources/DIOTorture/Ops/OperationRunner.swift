@@ -65,7 +65,7 @@ public final class OperationRunner {
         self.maxFileSize = maxFileSize
         self.timeout = timeout
         self.corruptReads = corruptReads
-        fileID = UInt32(truncatingIfNeeded: Seeds.stableHash(path)) | 1
+        fileID = UInt32(truncatingIfNeeded: StableHash.fnv1a(path.utf8)) | 1
         buffered = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC)
         switch Result(catching: { try OpenFile(path: path, flags: O_RDWR | SystemFlags.direct) }) {
         case .success(let file):

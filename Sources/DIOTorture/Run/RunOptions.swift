@@ -26,18 +26,6 @@ public struct RunOptions: Codable, Sendable {
 
 /// Seeds: deterministic from the run seed and a case's id, so any failure can be replayed.
 public enum Seeds {
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// FNV-1a: Swift's Hasher is randomised per process, a replay needs the same value every time.
-    public static func stableHash(_ text: String) -> UInt64 {
-        text.utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
-    }
-
-    public static func forCase(run seed: UInt64, id: String) -> UInt64 { mix(seed ^ stableHash(id)) }
-    public static func forIteration(case seed: UInt64, _ iteration: Int) -> UInt64 { mix(seed &+ UInt64(iteration)) }
+    public static func forCase(run seed: UInt64, id: String) -> UInt64 { StableHash.mix(seed ^ StableHash.fnv1a(id.utf8)) }
+    public static func forIteration(case seed: UInt64, _ iteration: Int) -> UInt64 { StableHash.mix(seed &+ UInt64(iteration)) }
 }

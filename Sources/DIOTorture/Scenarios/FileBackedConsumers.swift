@@ -62,7 +62,7 @@ struct ImageTree {
         for (index, size) in Self.sizes.enumerated() {
             for kind in [Kind.stamped, .zeros, .text] where kind == .stamped || size >= 4096 {
                 let name = "f\(index)-\(kind)"
-                entries.append(Entry(name: name, size: size, kind: kind, hash: Self.hash(bytes(of: kind, index: index, size: size))))
+                entries.append(Entry(name: name, size: size, kind: kind, hash: StableHash.fnv1a(bytes(of: kind, index: index, size: size))))
             }
         }
     }
@@ -84,23 +84,6 @@ struct ImageTree {
 
     func expected(_ entry: Entry) -> [UInt8] {
         bytes(of: entry.kind, index: Int(entry.name.dropFirst().prefix { $0 != "-" })!, size: entry.size)
-    }
-
-    /// FNV-1a over 64-bit words, then the tail bytes: stable across runs and platforms.
-    static func hash(_ bytes: [UInt8]) -> UInt64 {
-        bytes.withUnsafeBytes { raw in
-            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-            var index = 0
-            while index + 8 <= raw.count {
-                hash = (hash ^ raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0x100_0000_01B3
-                index += 8
-            }
-            while index < raw.count {
-                hash = (hash ^ UInt64(raw[index])) &* 0x100_0000_01B3
-                index += 1
-            }
-            return hash
-        }
     }
 
     func write(to directory: String) throws {
@@ -256,7 +239,7 @@ private struct ConsumerRun {
             return "cannot read: \(error)"
         }
         if contents.count != entry.size { return "size \(contents.count), recorded \(entry.size)" }
-        let hash = ImageTree.hash(contents)
+        let hash = StableHash.fnv1a(contents)
         if hash == entry.hash { return nil }
         let expected = tree.expected(entry)
         let first = contents.indices.first { contents[$0] != expected[$0] } ?? 0

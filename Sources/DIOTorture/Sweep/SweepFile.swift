@@ -67,7 +67,7 @@ public struct SweepFile: Sendable {
         let top = try reader.mapping(root, allowed: Self.topKeys, in: "the sweep")
 
         self.path = path
-        digest = String(Seeds.stableHash(text), radix: 16)
+        digest = String(StableHash.fnv1a(text.utf8), radix: 16)
         name = try top["name"].map { try reader.string($0) } ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
         _ = try top["description"].map { try reader.string($0) }
         iterations = try top["iterations"].map { try reader.positiveInt($0, "iterations") } ?? 20

@@ -1,0 +1,35 @@
+/// The few deterministic functions replay depends on: the same input gives the same value on
+/// every build and platform, which Swift's randomised `Hasher` and the standard library's random
+/// algorithms do not promise.
+public enum StableHash {
+    /// FNV-1a over bytes.
+    public static func fnv1a<Bytes: Sequence>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
+        bytes.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
+    }
+
+    /// splitmix64's finaliser: spreads every input bit over the whole word.
+    @inline(__always)
+    public static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Marsaglia's xorshift64: the sector payloads' generator, and the cheap source of offsets and
+/// choices elsewhere. The state must not be 0.
+public struct Xorshift64 {
+    public var state: UInt64
+
+    @inline(__always)
+    public init(state: UInt64) { self.state = state }
+
+    @inline(__always)
+    public mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
+    }
+}
