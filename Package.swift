@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "dio-torture", targets: ["dio-torture"]),
         .library(name: "DIOTorture", targets: ["DIOTorture"]),
+        .library(name: "DIOSystem", targets: ["DIOSystem"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -18,10 +19,17 @@ let package = Package(
             pkgConfig: "liburing",
             providers: [.apt(["liburing-dev"])]
         ),
+        // The syscall layer: the only target that sees the C shim, so a syscall anywhere else
+        // is a compile error, not a convention.
+        .target(
+            name: "DIOSystem",
+            dependencies: ["CURing"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .target(
             name: "DIOTorture",
             dependencies: [
-                "CURing",
+                "DIOSystem",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]

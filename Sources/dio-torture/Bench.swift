@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIOSystem
 import DIOTorture
 import Foundation
 import Glibc

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIOSystem
 import DIOTorture
 import Foundation
 import Glibc
@@ -14,7 +15,7 @@ struct IsolationOption: ParsableArguments {
 
     func mode(caseTimeout seconds: Int) throws -> CaseIsolation {
         switch isolation {
-        case .process: .childProcess(executable: try ownExecutable(), deadline: .seconds(seconds))
+        case .process: .childProcess(executable: try ThisProcess.executablePath(), deadline: .seconds(seconds))
         case .none: .inProcess
         }
     }
@@ -46,7 +47,7 @@ struct ReportOutputs: ParsableArguments {
     var noColor = false
 
     func emit(_ report: RunReport) throws {
-        let colour = !noColor && isatty(STDOUT_FILENO) != 0
+        let colour = !noColor && ThisProcess.isTerminal(.standardOutput)
         print(TextReport.table(report, colour: colour), terminator: "")
         let failures = TextReport.failures(report)
         if !failures.isEmpty { print("\n" + failures, terminator: "") }

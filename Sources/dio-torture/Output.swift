@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIOSystem
 import DIOTorture
 import Foundation
 import Glibc
@@ -8,7 +9,7 @@ import Glibc
 func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation) -> RunReport {
     InterruptCleanup.install()
     InterruptCleanup.stopGracefully()
-    let showProgress = isatty(STDERR_FILENO) != 0
+    let showProgress = ThisProcess.isTerminal(.standardError)
     let started = Date()
     let report = Runner.run(batches, scratchDevice: scratchDevice, isolation: isolation) { progress in
         guard showProgress else { return }
@@ -31,13 +32,6 @@ func finish(_ report: RunReport, outputs: ReportOutputs) throws -> Never {
     throw ExitCode(report.exitCode)
 }
 
-/// This binary, for the case processes.
-func ownExecutable() throws -> String {
-    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-    let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-    guard length > 0 else { throw UsageError("cannot find this executable through /proc/self/exe") }
-    return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
 
 /// Writes to standard error, unbuffered, so progress and messages interleave correctly.
 func printError(_ text: String) {

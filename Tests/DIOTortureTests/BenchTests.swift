@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+@testable import DIOSystem
 @testable import DIOTorture
 
 extension OnTheRealKernel {
@@ -9,7 +10,7 @@ extension OnTheRealKernel {
     struct BenchTests {
         @Test func fastLoopVerifiesEveryRead() throws {
             let filesystem = try ScratchFilesystem(ScratchOptions(kind: .tmpfs, imageSize: 64 << 20), images: nil)
-            let file = try OpenFile(path: filesystem.root + "/bench.dat", flags: O_RDWR | O_CREAT | SystemFlags.direct)
+            let file = try OpenFile(filesystem.root + "/bench.dat", .readWrite, options: [.create, .direct])
             let written = DataStamp(fileID: 1, generation: 1, seed: 7)
             let model = try Benchmark.writeStamped(file, size: 4 << 20, stamp: written)
 

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+@testable import DIOSystem
 @testable import DIOTorture
 
 extension OnTheRealKernel {
@@ -38,7 +39,7 @@ extension OnTheRealKernel {
         @Test func btrfsCannotCollapseAndSaysSo() throws {
             try #require(missingTools([.btrfs]) == nil, Comment(rawValue: missingTools([.btrfs]) ?? ""))
             try ScratchFilesystem.withDirectory(on: ScratchOptions(kind: .btrfs), device: nil) { directory in
-                let file = try OpenFile.scratch(at: directory + "/f", flags: O_RDWR | SystemFlags.direct)
+                let file = try OpenFile.scratch(at: directory + "/f", options: .direct)
                 let stamp = DataStamp(fileID: 7, generation: 1, seed: 7)
                 #expect(throws: LayoutWriter.Unsupported.self) {
                     try LayoutWriter.write(ExtentPlan(count: 2, size: 4096, order: .reverse), to: file, stamp: stamp, method: .collapsedSeparators)
@@ -51,10 +52,10 @@ extension OnTheRealKernel {
             let stamp = DataStamp(fileID: UInt32(plan.count * plan.size), generation: 1, seed: 1)
             var last: (LayoutMethod, LayoutCheck, [UInt8], FileModel)?
             for (attempt, method) in LayoutWriter.methods.enumerated() {
-                let file = try OpenFile.scratch(at: directory + "/layout-\(attempt)", flags: O_RDWR | SystemFlags.direct)
+                let file = try OpenFile.scratch(at: directory + "/layout-\(attempt)", options: .direct)
                 guard let model = try? LayoutWriter.write(plan, to: file, stamp: stamp, method: method) else { continue }
                 let check = LayoutCheck.compare(plan, found: try file.extents())
-                let reader = try OpenFile(path: file.descriptorPath, flags: O_RDONLY)
+                let reader = try OpenFile(file.descriptorPath, .readOnly)
                 last = (method, check, try reader.contents(), model)
                 if check.status == .verified { break }
             }

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+@testable import DIOSystem
 @testable import DIOTorture
 
 @Suite struct OracleTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import DIOSystem
 @testable import DIOTorture
 
 @Suite struct PlanTests {

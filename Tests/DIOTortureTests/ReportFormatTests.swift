@@ -3,6 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
+@testable import DIOSystem
 @testable import DIOTorture
 
 /// A report with one case of each verdict on two kernels, as a kernel matrix makes.

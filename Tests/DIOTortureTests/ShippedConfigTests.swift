@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+@testable import DIOSystem
 @testable import DIOTorture
 
 /// The sweep files in configs/, each as a lab would run it.
@@ -26,7 +27,7 @@ extension OnTheRealKernel {
                         continue
                     }
                     let written = try ScratchFilesystem.withDirectory(on: options, device: nil) { directory in
-                        let file = try OpenFile.scratch(at: directory + "/probe", flags: O_RDWR)
+                        let file = try OpenFile.scratch(at: directory + "/probe")
                         return try file.write(UnsafeRawBufferPointer(start: "dio-torture", count: 11), at: 0)
                     }
                     #expect(written == 11, "\(path): \(options.label)")

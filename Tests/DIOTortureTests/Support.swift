@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+@testable import DIOSystem
 @testable import DIOTorture
 
 /// Suites that attach loop devices or run the CLI nest in here, so that they run one at a time:

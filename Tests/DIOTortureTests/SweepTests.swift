@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+@testable import DIOSystem
 @testable import DIOTorture
 
 /// The repository's configs directory.
@@ -247,7 +248,7 @@ extension OnTheRealKernel {
             var record = sampleReport().cases[1]
             watch.caseStarts()
             let marker = "dio-torture test \(getpid()): WARNING: injected through /dev/kmsg"
-            let kmsg = try OpenFile(path: "/dev/kmsg", flags: O_WRONLY)
+            let kmsg = try OpenFile("/dev/kmsg", .writeOnly)
             // With its newline: the kernel finalizes a record (makes it readable) at its end of line.
             _ = try Array((marker + "\n").utf8).withUnsafeBytes { try kmsg.write($0, at: 0) }
             watch.caseEnded(&record)

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+@testable import DIOSystem
 @testable import DIOTorture
 
 /// The repository, and the test kernels `../shared/kernels` holds beside it.

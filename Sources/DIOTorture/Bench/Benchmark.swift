@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 import Glibc
 
@@ -62,7 +63,7 @@ public enum Benchmark {
             let stamp = DataStamp(fileID: 1, generation: 1, seed: options.seed)
             let dataPath = filesystem.root + "/bench-dio.dat"
             progress("\(kind.rawValue): writing \(formatBytes(options.fileSize)) of self-describing data")
-            let file = try OpenFile(path: dataPath, flags: O_RDWR | O_CREAT | O_TRUNC | SystemFlags.direct)
+            let file = try OpenFile(dataPath, .readWrite, options: [.create, .truncate, .direct])
             let model = try writeStamped(file, size: options.fileSize, stamp: stamp)
             if patternSetup == 0 { patternSetup = try measurePatternSetup(file: file, stamp: stamp, directory: filesystem.root) }
             for blockSize in options.blockSizes {

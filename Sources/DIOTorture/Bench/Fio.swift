@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// fio, the reference users reach for, run on the same file system with the same block size,

@@ -1,3 +1,4 @@
+import DIOSystem
 import Glibc
 
 /// The dio-torture side of the benchmark: random O_DIRECT reads through io_uring at a fixed
@@ -44,7 +45,7 @@ struct VerifiedReadLoop {
         func queue(into buffer: Int) throws {
             offsets[buffer] = Int(random.next() % UInt64(blocks)) * blockSize
             try ring.queueRead(.readFixed(index: buffer), file: 0, fixedFile: true, into: buffers[buffer].bytes,
-                               offset: offsets[buffer], rwFlags: 0, async: false, userData: UInt64(buffer))
+                               offset: offsets[buffer], async: false, userData: UInt64(buffer))
         }
         for slot in 0..<depth { try queue(into: 2 * slot) }
 

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// How the pages of a read buffer are (not) faulted in when the read is submitted.
 public enum FaultPattern: String, CaseIterable, Codable, Sendable {
     case allResident = "all-resident"

@@ -1,3 +1,4 @@
+import DIOSystem
 import Glibc
 
 /// Everything a pattern may need besides its own memory.
@@ -49,7 +50,7 @@ public final class ReadBuffer {
         func anonymous(touching: (Int) -> Bool) throws -> MappedRegion {
             let region = try MappedRegion(anonymousLength: pages * pageSize)
             // Keep khugepaged and THP=always from turning a small pattern into one huge page.
-            try? region.advise(pageRange: 0..<pages, MADV_NOHUGEPAGE)
+            try? region.advise(pageRange: 0..<pages, .noHugePage)
             for page in 0..<pages where touching(page) {
                 memset(region.base + page * pageSize, Int32(context.poison), pageSize)
             }
@@ -70,20 +71,20 @@ public final class ReadBuffer {
         case .madvDontneedAfterTouch:
             region = try anonymous(touching: { _ in true })
             let dropped = pages / 2..<pages
-            try region.advise(pageRange: dropped, MADV_DONTNEED)
+            try region.advise(pageRange: dropped, .dontNeed)
             plan = (0..<pages).map { dropped.contains($0) ? PagePlan(resident: false, prior: .zeros) : PagePlan(resident: true, prior: touched) }
 
         case .protNoneHole:
             guard pages >= 2 else { throw BufferSetupError(isUnsupported: true, description: "prot-none-hole needs a buffer of 2 pages or more") }
             let hole = pages / 2
             region = try anonymous(touching: { $0 != hole })
-            try region.protect(pageRange: hole..<hole + 1, PROT_NONE)
+            try region.protect(pageRange: hole..<hole + 1, .none)
             inaccessible = hole * pageSize
             plan = (0..<pages).map { $0 == hole ? PagePlan(resident: false, prior: .inaccessible) : PagePlan(resident: true, prior: touched) }
 
         case .uffd, .uffdNeverResolved:
             region = try MappedRegion(anonymousLength: pages * pageSize)
-            try? region.advise(pageRange: 0..<pages, MADV_NOHUGEPAGE)
+            try? region.advise(pageRange: 0..<pages, .noHugePage)
             do {
                 resolver = try UserfaultResolver(region: region, fill: context.poison,
                                                  delay: pattern == .uffd ? context.userfaultDelay : nil)
@@ -99,7 +100,7 @@ public final class ReadBuffer {
             let huge = 2 << 20
             guard length <= huge else { throw BufferSetupError(isUnsupported: true, description: "thp buffers are at most 2 MiB") }
             region = try MappedRegion(anonymousLength: 2 * huge, alignment: huge)
-            try region.advise(pageRange: 0..<(2 * huge / pageSize), MADV_HUGEPAGE)
+            try region.advise(pageRange: 0..<(2 * huge / pageSize), .hugePage)
             memset(region.base, Int32(context.poison), huge)
             hugePageBytes = region.anonHugePagesBytes()
             start = huge - (pages / 2) * pageSize
@@ -108,7 +109,7 @@ public final class ReadBuffer {
         case .coldFileMmap:
             let coldStamp = DataStamp(fileID: context.fileStamp.fileID &+ 1, generation: 1, seed: context.fileStamp.seed ^ 0xC01D)
             let path = context.directory + "/cold-\(context.fileStamp.fileID).dat"
-            let file = try OpenFile.scratch(at: path, flags: O_RDWR)
+            let file = try OpenFile.scratch(at: path)
             try Self.writeStamped(file, range: 0..<pages * pageSize, stamp: coldStamp)
             try file.sync()
             try file.dropCache()

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// What a file holds, byte for byte: stamped data in some ranges, zeros elsewhere (holes,
 /// zeroed ranges), nothing past `size`. The oracle's expectation for every read.
 public struct FileModel: Sendable {

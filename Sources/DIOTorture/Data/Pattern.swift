@@ -1,3 +1,4 @@
+import DIOSystem
 import Glibc
 
 /// Identifies one version of one file's contents; stamped into every sector.

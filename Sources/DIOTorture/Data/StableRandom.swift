@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// The few deterministic functions replay depends on: the same input gives the same value on
 /// every build and platform, which Swift's randomised `Hasher` and the standard library's random
 /// algorithms do not promise.

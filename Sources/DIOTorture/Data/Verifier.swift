@@ -1,3 +1,4 @@
+import DIOSystem
 import Glibc
 
 /// Where a sector that does not verify came from.

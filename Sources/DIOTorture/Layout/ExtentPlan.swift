@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// The order extents are written in, which decides whether the allocator merges them.
 public enum WriteOrder: String, Codable, Sendable, CaseIterable {
     /// First to last: filesystems often merge these into one extent.

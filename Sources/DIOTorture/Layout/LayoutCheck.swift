@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// Whether the file's extents, as FIEMAP reports them, are the ones the plan asked for.
 public enum LayoutStatus: String, Codable, Sendable {
     /// FIEMAP shows every planned extent boundary (and no mapping in the holes).

@@ -1,3 +1,4 @@
+import DIOSystem
 import Glibc
 
 /// How a plan's extents are put on disk. Allocators place a file's neighbouring blocks back to

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// How an operation's bytes move between memory and the file.
 public enum Access: String, Sendable, CaseIterable, Codable {
     /// pread/pwrite through the page cache.

@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// Runs one generated operation log as a case of a step scenario and records it: the counts of

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// A deterministic random source of its own (xorshift, each value mixed): the same seed gives the
 /// same log on every build and platform, which the standard library's algorithms do not promise.
 struct SeededRandom {

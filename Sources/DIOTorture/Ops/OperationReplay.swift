@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// `dio-torture replay`: a saved log run again from an empty file, and a failing one shrunk.
 public enum OperationReplay {
     /// The file size a log needs room for (its mapping and buffers).

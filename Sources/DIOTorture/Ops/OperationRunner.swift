@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 import Glibc
 import Synchronization
@@ -66,8 +67,8 @@ public final class OperationRunner {
         self.timeout = timeout
         self.corruptReads = corruptReads
         fileID = UInt32(truncatingIfNeeded: StableHash.fnv1a(path.utf8)) | 1
-        buffered = try OpenFile(path: path, flags: O_RDWR | O_CREAT | O_TRUNC)
-        switch Result(catching: { try OpenFile(path: path, flags: O_RDWR | SystemFlags.direct) }) {
+        buffered = try OpenFile(path, .readWrite, options: [.create, .truncate])
+        switch Result(catching: { try OpenFile(path, .readWrite, options: .direct) }) {
         case .success(let file):
             direct = file
             directAlignment = max((try? file.dioAlignment())?.offset ?? 0, pageSize)
@@ -266,7 +267,7 @@ public final class OperationRunner {
             case .mmap: ReadResult(mapping.copyOut(at: offset, into: target))
             case .uring, .uringBuffered:
                 try throughRing(via) {
-                    try ring!.queueRead(.read, file: $0, into: target, offset: offset, rwFlags: 0, async: false, userData: 2)
+                    try ring!.queueRead(.read, file: $0, into: target, offset: offset, async: false, userData: 2)
                 }
             }
         }
@@ -319,7 +320,7 @@ public final class OperationRunner {
             detail.result = -Int(error.rawValue)
             detail.errno = error.symbol
         case .timedOut:
-            detail.kernelStacks = taskKernelStacks(of: getpid())
+            detail.kernelStacks = taskKernelStacks(of: ThisProcess.id)
         }
         return OperationFailure(index: index, operation: .read(offset: offset, length: length, via: via), detail: detail)
     }
@@ -344,7 +345,7 @@ final class BackgroundWriteback: @unchecked Sendable {
                 passes.add(1, ordering: .relaxed)
                 // A breath between passes, so that steps meet dirty folios as well as folios
                 // under writeback.
-                usleep(UInt32(50 + passes.load(ordering: .relaxed) % 7 * 50))
+                ThisProcess.pause(microseconds: 50 + passes.load(ordering: .relaxed) % 7 * 50)
             }
             finished.signal()
         }

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// Delta debugging (Zeller's ddmin) over an operation log: the shortest subsequence found that
 /// still fails the same way. Each trial replays a candidate from an empty file.
 public enum LogShrinker {

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// How a read reaches the kernel. `nowait` is an explicit RWF_NOWAIT from the caller; `async`
 /// is IOSQE_ASYNC (io_uring skips the inline NOWAIT attempt and goes straight to a worker).
 public struct IOPath: Hashable, Sendable, CustomStringConvertible {

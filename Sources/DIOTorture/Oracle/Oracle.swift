@@ -1,3 +1,4 @@
+import DIOSystem
 
 /// What one read did, judged on its first completion.
 public enum Outcome: String, Codable, Sendable, CaseIterable {

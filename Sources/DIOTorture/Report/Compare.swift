@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 import Glibc
 

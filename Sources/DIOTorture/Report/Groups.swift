@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// Cases grouped by kernel and filesystem (with its options), in run order: the suites of the
 /// CI formats.
 struct CaseGroup {

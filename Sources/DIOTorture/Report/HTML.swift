@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// One self-contained HTML page per run or sweep: for each scenario, a grid with a row per

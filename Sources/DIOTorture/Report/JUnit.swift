@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// JUnit XML as CI systems read it: testsuites > testsuite (one per kernel and filesystem) >

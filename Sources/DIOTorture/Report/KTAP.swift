@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// KTAP version 1, as kernel selftests print it (Documentation/dev-tools/ktap.rst): one subtest
 /// per kernel and filesystem, one result line per case inside it.
 public enum KTAP {

@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// Joins the shards of one sweep into one report.

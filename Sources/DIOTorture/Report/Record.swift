@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// Version of the JSON report's schema (docs/report-schema.md). Bump on any incompatible change.

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// A standalone C reproducer of one case (liburing only: `gcc repro.c -o repro -luring`): it
 /// rebuilds the extent layout, the buffer's fault pattern and the read, fires it, judges the
 /// first completion as the oracle does, and prints expected against got.

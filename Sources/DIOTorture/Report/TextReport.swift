@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// The human summary: one row per case, colour on a terminal.

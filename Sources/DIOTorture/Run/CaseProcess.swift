@@ -1,4 +1,4 @@
-import CURing
+import DIOSystem
 import Foundation
 import Glibc
 
@@ -28,8 +28,8 @@ public struct CaseJob: Codable, Sendable {
             return 2
         }
         // Die with the parent, even if it is killed outright; if it is already gone, stop now.
-        diot_set_parent_death_signal(SIGKILL)
-        if getppid() != job.parent { return 2 }
+        ThisProcess.dieWithParent()
+        if ThisProcess.parentID != job.parent { return 2 }
         guard let scenario = scenario(named: job.spec.scenario) else { return 2 }
         let record = scenario.run(job.spec, in: job.area, options: job.options)
         guard let encoded = try? JSONEncoder().encode(record) else { return 2 }

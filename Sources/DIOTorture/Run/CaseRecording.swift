@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// A case that ends before anything is judged: SKIP (not supported here) or BROKEN (the

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// Watches the kernel around each case: new kernel-log lines that report a kernel bug, and any
 /// change of the taint flags, attached to the case that was running.
 final class KernelWatch {

@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 import Glibc
 
@@ -44,7 +45,7 @@ struct ReadCase {
         for candidate in LayoutWriter.methods {
             let path = area.directory + "/case-\(stamp.fileID)-\(attempts.count).dat"
             do {
-                file = try OpenFile.scratch(at: path, flags: O_RDWR | SystemFlags.direct)
+                file = try OpenFile.scratch(at: path, options: .direct)
             } catch Errno.invalidArgument {
                 throw CaseStop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
             }
@@ -167,7 +168,7 @@ struct ReadCase {
     /// order, unjudged and never resubmitted. Reads with no completion within the watchdog's
     /// window come back as `.timedOut`.
     private func fire(ring: Ring?, file: OpenFile, into targets: [UnsafeMutableRawBufferPointer], iteration: Int) throws -> [ReadResult] {
-        let flags = shape.path.nowait ? SystemFlags.nowait : 0
+        let flags: ReadWriteFlags = shape.path.nowait ? .nowait : []
         switch shape.path.method {
         case .pread:
             do { return [.completed(try file.read(into: targets[0], at: shape.offset))] } catch let error as Errno { return [.failed(error)] }
@@ -183,7 +184,7 @@ struct ReadCase {
                 case .uringReadv: .readv
                 default: .readFixed(index: index)
                 }
-                try ring!.queueRead(kind, file: file.descriptor, into: target, offset: shape.offset, rwFlags: flags,
+                try ring!.queueRead(kind, file: file.descriptor, into: target, offset: shape.offset, flags: flags,
                                     async: shape.path.async, userData: UInt64(index))
             }
             try ring!.submit()
@@ -260,7 +261,7 @@ struct ReadCase {
             record.result = -Int(error.rawValue)
             record.errno = error.symbol
         case .timedOut:
-            record.kernelStacks = taskKernelStacks(of: getpid())
+            record.kernelStacks = taskKernelStacks(of: ThisProcess.id)
         }
         return record
     }

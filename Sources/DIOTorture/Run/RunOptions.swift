@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// How each case runs.
 public struct RunOptions: Codable, Sendable {
     public var iterations: Int

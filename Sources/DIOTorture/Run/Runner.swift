@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// Where to run: a directory the user mounted, or a filesystem dio-torture makes.
@@ -102,7 +103,7 @@ public enum Runner {
                     case .inProcess:
                         record = scenario(named: spec.scenario)!.run(spec, in: inner, options: batch.options)
                     case .childProcess(let executable, let deadline):
-                        let job = CaseJob(spec: spec, area: inner, options: batch.options, parent: getpid())
+                        let job = CaseJob(spec: spec, area: inner, options: batch.options, parent: ThisProcess.id)
                         guard let result = CaseProcess.run(job, executable: executable, deadline: deadline, interrupted: { interrupted }) else { continue }
                         record = result.record
                         if result.unrecoverable { unusable = "not run: an earlier case left \(batch.target) stuck in the kernel" }

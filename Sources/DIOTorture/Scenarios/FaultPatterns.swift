@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// The catalogue of buffers: the MariaDB file read into every fault pattern through every path.
 public struct FaultPatterns: ReadScenario {
     public let name = "fault-patterns"

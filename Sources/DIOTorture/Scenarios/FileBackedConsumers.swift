@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 import Glibc
 
@@ -90,7 +91,7 @@ struct ImageTree {
         try makeDirectory(directory)
         for entry in entries {
             let data = expected(entry)
-            let file = try OpenFile(path: directory + "/" + entry.name, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+            let file = try OpenFile(directory + "/" + entry.name, .writeOnly, options: [.create, .truncate], permissions: 0o644)
             if !data.isEmpty { _ = try data.withUnsafeBytes { try file.write($0, at: 0) } }
         }
     }
@@ -135,7 +136,7 @@ private struct ConsumerRun {
             try build(workshop.path + "/image", from: workshop.path + "/tree")
             try copyFile(workshop.path + "/image", to: imagePath)
         }
-        let image = try OpenFile(path: imagePath, flags: O_RDONLY)
+        let image = try OpenFile(imagePath, .readOnly)
 
         var tallies: [CacheState: StateTally] = [.cold: StateTally(), .warm: StateTally()]
         for round in 0..<rounds {
@@ -155,7 +156,7 @@ private struct ConsumerRun {
             case .erofs: try runCommand(["mkfs.erofs", "--quiet", imagePath, source])
             case .erofsLZ4: try runCommand(["mkfs.erofs", "--quiet", "-zlz4hc", imagePath, source])
             case .loopBuffered, .loopDirect:
-                let file = try OpenFile(path: imagePath, flags: O_RDWR | O_CREAT | O_TRUNC)
+                let file = try OpenFile(imagePath, .readWrite, options: [.create, .truncate])
                 try file.truncate(to: 32 << 20)
                 try runCommand(["mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-b", "4096", "-d", source, imagePath])
             }
@@ -166,8 +167,8 @@ private struct ConsumerRun {
 
     /// A copy written through the page cache and synced, so that it can be dropped from it.
     private func copyFile(_ source: String, to destination: String) throws {
-        let from = try OpenFile(path: source, flags: O_RDONLY)
-        let to = try OpenFile(path: destination, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o644)
+        let from = try OpenFile(source, .readOnly)
+        let to = try OpenFile(destination, .writeOnly, options: [.create, .truncate], permissions: 0o644)
         let buffer = try MappedRegion(anonymousLength: 1 << 20)
         var offset = 0
         while true {
@@ -212,7 +213,7 @@ private struct ConsumerRun {
             case .erofs, .erofsLZ4:
                 mount = try DetachedMount(fsType: "erofs", source: imagePath, options: [])
             case .loopBuffered, .loopDirect:
-                let backing = try OpenFile(path: imagePath, flags: O_RDONLY)
+                let backing = try OpenFile(imagePath, .readOnly)
                 loop = try LoopDevice(backing: backing, readOnly: true, directIO: consumer == .loopDirect)
                 mount = try DetachedMount(fsType: "ext4", source: loop!.path, options: ["ro", "noload"])
             }
@@ -235,7 +236,7 @@ private struct ConsumerRun {
     /// What is wrong with the file at `path`, or nil when it has the recorded size and hash.
     private func check(_ entry: ImageTree.Entry, at path: String, tree: ImageTree) -> String? {
         let contents: [UInt8]
-        do { contents = try OpenFile(path: path, flags: O_RDONLY).contents() } catch {
+        do { contents = try OpenFile(path, .readOnly).contents() } catch {
             return "cannot read: \(error)"
         }
         if contents.count != entry.size { return "size \(contents.count), recorded \(entry.size)" }

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// The buffer is a shared mapping of the file being read (the fstests generic/647 class): the
 /// direct read must fault in pages of the very inode it holds locks on. Deadlocks show as HANG;
 /// the fix for them (fault in with nofault, retry) is what made the MariaDB short read possible.

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// The MariaDB case: a multi-extent file read in one io_uring request into a buffer whose pages
 /// are only partly faulted in. io_uring's inline NOWAIT attempt faults on the first missing page
 /// after the first extent; a kernel that hands that partial result back is the 2022 bug.

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// fsx's idea on one file: a seeded random sequence of buffered, O_DIRECT, io_uring (direct
 /// and buffered) and mapped reads and writes, every fallocate mode, truncate, fsync, fdatasync,
 /// sync_file_range and cache drops; every read judged against the model on its first

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// What a user narrowed the catalogue to; nil means the scenario's own defaults.
 public struct Selection: Sendable {
     public var patterns: [FaultPattern]?

@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 import Glibc
 
@@ -98,7 +99,7 @@ private final class FailingDisk {
         try image.truncate(to: WritebackError.imageSize)
         loop = try LoopDevice(backing: image)
         mapper = injection == .dmFlakey
-            ? try MappedDevice(name: "dio-torture-\(getpid())-\(loop.kernelName)", target: "linear",
+            ? try MappedDevice(name: "dio-torture-\(ThisProcess.id)-\(loop.kernelName)", target: "linear",
                                sectors: WritebackError.imageSize / 512, parameters: "\(loop.path) 0")
             : nil
     }
@@ -143,8 +144,8 @@ private struct WritebackFailure {
         }
         let filesystem = try DetachedMount(fsType: options.kind.rawValue, source: disk.path, options: options.mountOptions)
         let path = filesystem.root + "/data"
-        let file = try OpenFile(path: path, flags: O_RDWR | O_CREAT)
-        let witness = try OpenFile(path: path, flags: O_RDONLY)
+        let file = try OpenFile(path, .readWrite, options: .create)
+        let witness = try OpenFile(path, .readOnly)
         let synced = DataStamp(fileID: 7, generation: 1, seed: seed)
         let unsynced = DataStamp(fileID: 7, generation: 2, seed: seed)
         let refault = DataStamp(fileID: 7, generation: 3, seed: seed)

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// Dirty folios over unwritten extents, then FALLOC_FL_ZERO_RANGE, PUNCH_HOLE and truncate
 /// down and up over ranges that straddle dirty and clean, written and unwritten, block and
 /// sub-block, while a second thread starts writeback of the file in a loop. After every step

@@ -1,3 +1,4 @@
+import DIOSystem
 import Glibc
 
 /// One cell of a sweep's matrix: a case, on a filesystem variant, with a seed, in a kernel.

@@ -1,5 +1,4 @@
-import CURing
-import Glibc
+import DIOSystem
 
 /// What this machine can test, for `dio-torture probe` and for choosing defaults.
 public struct EnvironmentProbe: Sendable {
@@ -17,20 +16,14 @@ public struct EnvironmentProbe: Sendable {
         var opcodes: [String: Bool] = [:]
         do {
             _ = try Ring(entries: 2)
-            let supported = Ring.supportedOpcodes() ?? []
-            let named: [(String, io_uring_op)] = [("READV", IORING_OP_READV), ("READ_FIXED", IORING_OP_READ_FIXED),
-                                                  ("READ", IORING_OP_READ), ("FALLOCATE", IORING_OP_FALLOCATE)]
-            for (name, opcode) in named { opcodes[name] = supported.contains(Int32(opcode.rawValue)) }
+            opcodes = Ring.harnessOpcodes()
         } catch {
             ringError = "\(error)"
         }
-        var uffd: String?
-        let descriptor = diot_userfaultfd_open()
-        if descriptor >= 0 { close(descriptor) } else { uffd = String(cString: strerror(errno)) }
         return EnvironmentProbe(
             kernel: Kernel.release, isRoot: Kernel.isRoot, ioUringError: ringError, ioUringOpcodes: opcodes,
             filesystems: Dictionary(uniqueKeysWithValues: ScratchKind.allCases.map { ($0, $0.unavailableReason) }),
-            transparentHugePages: Kernel.transparentHugePages, userfaultfd: uffd)
+            transparentHugePages: Kernel.transparentHugePages, userfaultfd: UserfaultResolver.unavailableReason)
     }
 
     public var text: String {

@@ -1,3 +1,4 @@
+import DIOSystem
 import Glibc
 
 /// Filesystems dio-torture can make for itself.

@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 import Glibc
 
@@ -25,10 +26,10 @@ public final class ScratchDirectory {
             throw TargetError("\(parent): no such directory")
         }
         guard isDirectory.boolValue else { throw TargetError("\(parent): not a directory") }
-        let name = "dio-torture.\(getpid()).\(UInt32.random(in: 0...UInt32.max))"
+        let name = "dio-torture.\(ThisProcess.id).\(UInt32.random(in: 0...UInt32.max))"
         path = parent.hasSuffix("/") ? parent + name : parent + "/" + name
-        guard mkdir(path, 0o700) == 0 else {
-            throw TargetError("\(parent): cannot create a scratch directory: \(Errno(rawValue: errno))")
+        do { try makeDirectory(path) } catch {
+            throw TargetError("\(parent): cannot create a scratch directory: \(error)")
         }
         let path = self.path
         interruptToken = InterruptCleanup.register { try? FileManager.default.removeItem(atPath: path) }

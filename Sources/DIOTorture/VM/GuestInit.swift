@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// The guest's /init: a busybox script that loads the modules, mounts the host's root read-only
 /// over 9p, builds a root out of it (so the host's own dio-torture binary, Swift runtime and mkfs
 /// tools run unchanged), runs one dio-torture command and powers off. Its progress lines start

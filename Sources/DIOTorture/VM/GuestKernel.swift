@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// A kernel to boot under QEMU: its image, the release it reports, and where its modules are

@@ -1,3 +1,5 @@
+import DIOSystem
+
 /// An initramfs in the "newc" cpio format the kernel unpacks at boot (uncompressed, which every
 /// kernel accepts). Built in memory so that nothing is staged on disk.
 struct Initramfs {

@@ -1,3 +1,4 @@
+import DIOSystem
 import Foundation
 
 /// What to run in which kernels.
@@ -240,7 +241,7 @@ public enum VMRunner {
             archive.file(name, data: try readBytes(kernel.modules!.directory + "/" + module))
             inArchive.append(name)
         }
-        let binary = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let binary = try ThisProcess.executablePath()
         archive.file("/init", data: Array(GuestInit.script(modules: inArchive, command: [binary] + command).utf8), executable: true)
         let bytes = archive.finished()
         _ = try bytes.withUnsafeBytes { try file.write($0, at: 0) }

@@ -13,7 +13,7 @@ public enum Kernel {
     /// sync, then /proc/sys/vm/drop_caches = 1: every clean page-cache page on the machine goes.
     public static func dropPageCache() throws {
         sync()
-        let control = try OpenFile(path: "/proc/sys/vm/drop_caches", flags: O_WRONLY)
+        let control = try OpenFile("/proc/sys/vm/drop_caches", .writeOnly)
         _ = try Array("1\n".utf8).withUnsafeBytes { try control.write($0, at: 0) }
     }
 

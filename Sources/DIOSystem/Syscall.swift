@@ -55,10 +55,10 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     }
 }
 
-/// Flags glibc defines only under _GNU_SOURCE, which Swift does not import as macros.
-public enum SystemFlags {
-    /// open(2) O_DIRECT.
-    public static let direct: Int32 = DIOT_O_DIRECT
-    /// preadv2(2) and io_uring rw_flags RWF_NOWAIT.
-    public static let nowait: Int32 = DIOT_RWF_NOWAIT
+/// The per-transfer flags of preadv2(2)/pwritev2(2) and of an io_uring read or write's rw_flags.
+public struct ReadWriteFlags: OptionSet, Sendable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    /// RWF_NOWAIT: fail with EAGAIN (or complete partially) rather than block.
+    public static let nowait = ReadWriteFlags(rawValue: DIOT_RWF_NOWAIT)
 }

@@ -14,11 +14,11 @@ public final class LoopDevice {
     /// `directIO`: the loop driver reads and writes the backing file with direct I/O
     /// (LO_FLAGS_DIRECT_IO, `losetup --direct-io=on`) instead of through its page cache.
     public init(backing: OpenFile, readOnly: Bool = false, directIO: Bool = false) throws {
-        let control = try OpenFile(path: "/dev/loop-control", flags: O_RDWR)
+        let control = try OpenFile("/dev/loop-control", .readWrite)
         // Another process may claim the free device between GET_FREE and CONFIGURE: retry.
         for _ in 0..<16 {
             let number = try checked { ioctl(control.descriptor, DIOT_LOOP_CTL_GET_FREE) }
-            let candidate = try OpenFile(path: "/dev/loop\(number)", flags: readOnly ? O_RDONLY : O_RDWR)
+            let candidate = try OpenFile("/dev/loop\(number)", readOnly ? .readOnly : .readWrite)
             let flags = DIOT_LO_FLAGS_AUTOCLEAR | (readOnly ? DIOT_LO_FLAGS_READ_ONLY : 0) | (directIO ? DIOT_LO_FLAGS_DIRECT_IO : 0)
             if diot_loop_configure(candidate.descriptor, backing.descriptor, flags) == 0 {
                 path = candidate.path

@@ -64,12 +64,38 @@ public final class MappedRegion {
         return count < 0 ? .failure(Errno(rawValue: errno)) : .success(count)
     }
 
-    public func protect(pageRange: Range<Int>, _ protection: Int32) throws {
-        _ = try checked { mprotect(base + pageRange.lowerBound * pageSize, pageRange.count * pageSize, protection) }
+    /// mprotect(2)'s protections.
+    public struct Protection: OptionSet, Sendable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        /// No access: touching the page raises SIGSEGV, and the kernel gives EFAULT.
+        public static let none: Protection = []
+        public static let read = Protection(rawValue: PROT_READ)
+        public static let write = Protection(rawValue: PROT_WRITE)
     }
 
-    public func advise(pageRange: Range<Int>, _ advice: Int32) throws {
-        _ = try checked { madvise(base + pageRange.lowerBound * pageSize, pageRange.count * pageSize, advice) }
+    /// The madvise(2) advice the harness gives.
+    public enum Advice: Sendable {
+        /// MADV_DONTNEED: drop the pages; the next touch faults them in again.
+        case dontNeed
+        case hugePage
+        case noHugePage
+
+        var rawValue: Int32 {
+            switch self {
+            case .dontNeed: MADV_DONTNEED
+            case .hugePage: MADV_HUGEPAGE
+            case .noHugePage: MADV_NOHUGEPAGE
+            }
+        }
+    }
+
+    public func protect(pageRange: Range<Int>, _ protection: Protection) throws {
+        _ = try checked { mprotect(base + pageRange.lowerBound * pageSize, pageRange.count * pageSize, protection.rawValue) }
+    }
+
+    public func advise(pageRange: Range<Int>, _ advice: Advice) throws {
+        _ = try checked { madvise(base + pageRange.lowerBound * pageSize, pageRange.count * pageSize, advice.rawValue) }
     }
 
     /// Which pages are resident now (mincore). Touches nothing.

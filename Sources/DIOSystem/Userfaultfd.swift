@@ -7,6 +7,13 @@ import Glibc
 /// io_uring read) sleeps until then. Without a delay nothing resolves them: the faulting task
 /// sleeps until the descriptor is closed.
 public final class UserfaultResolver: @unchecked Sendable {
+    /// Why userfaultfd cannot be used here (strerror of the open), or nil.
+    public static var unavailableReason: String? {
+        let descriptor = diot_userfaultfd_open()
+        if descriptor >= 0 { close(descriptor); return nil }
+        return String(cString: strerror(errno))
+    }
+
     private let descriptor: Int32
     private let fill: UInt8
     private let delay: Duration?

@@ -67,7 +67,7 @@ public final class Ring {
     /// Queues one read; nothing reaches the kernel until `submit`. With `fixedFile`, `file` is an
     /// index into the files registered with `registerFiles`.
     public func queueRead(_ kind: RingRead, file: Int32, fixedFile: Bool = false, into buffer: UnsafeMutableRawBufferPointer,
-                          offset: Int, rwFlags: Int32, async: Bool, userData: UInt64) throws {
+                          offset: Int, flags: ReadWriteFlags = [], async: Bool, userData: UInt64) throws {
         guard let sqe = io_uring_get_sqe(ring) else { throw Errno.resourceTemporarilyUnavailable }
         switch kind {
         case .read:
@@ -81,7 +81,7 @@ public final class Ring {
         case .readFixed(let index):
             io_uring_prep_read_fixed(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset), Int32(index))
         }
-        diot_sqe_set_rw_flags(sqe, rwFlags)
+        diot_sqe_set_rw_flags(sqe, flags.rawValue)
         if async { diot_sqe_or_flags(sqe, DIOT_IOSQE_ASYNC) }
         if fixedFile { diot_sqe_or_flags(sqe, DIOT_IOSQE_FIXED_FILE) }
         io_uring_sqe_set_data64(sqe, userData)
@@ -156,5 +156,13 @@ public final class Ring {
             opcodes.insert(opcode)
         }
         return opcodes
+    }
+
+    /// Whether this kernel's io_uring has each opcode the harness submits, by name.
+    public static func harnessOpcodes() -> [String: Bool] {
+        let supported = supportedOpcodes() ?? []
+        let named: [(String, io_uring_op)] = [("READV", IORING_OP_READV), ("READ_FIXED", IORING_OP_READ_FIXED),
+                                              ("READ", IORING_OP_READ), ("FALLOCATE", IORING_OP_FALLOCATE)]
+        return Dictionary(uniqueKeysWithValues: named.map { ($0.0, supported.contains(Int32($0.1.rawValue))) })
     }
 }

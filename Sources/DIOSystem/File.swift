@@ -20,12 +20,39 @@ public struct AllocateMode: OptionSet, Sendable {
 
 /// An open file descriptor with the handful of calls the harness makes on it. Closed on deinit.
 public final class OpenFile {
+    /// open(2)'s access mode.
+    public enum Access: Sendable {
+        case readOnly, writeOnly, readWrite
+
+        var flags: Int32 {
+            switch self {
+            case .readOnly: O_RDONLY
+            case .writeOnly: O_WRONLY
+            case .readWrite: O_RDWR
+            }
+        }
+    }
+
+    /// open(2)'s options (O_CLOEXEC always).
+    public struct Options: OptionSet, Sendable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        public static let create = Options(rawValue: O_CREAT)
+        public static let truncate = Options(rawValue: O_TRUNC)
+        /// O_DIRECT: transfers bypass the page cache.
+        public static let direct = Options(rawValue: DIOT_O_DIRECT)
+    }
+
     public let descriptor: Int32
     public let path: String
 
-    public init(path: String, flags: Int32, mode: mode_t = 0o600) throws {
+    public convenience init(_ path: String, _ access: Access, options: Options = [], permissions: mode_t = 0o600) throws {
+        try self.init(path: path, rawFlags: access.flags | options.rawValue, permissions: permissions)
+    }
+
+    private init(path: String, rawFlags: Int32, permissions: mode_t) throws {
         self.path = path
-        descriptor = try checked { open(path, flags | O_CLOEXEC, mode) }
+        descriptor = try checked { open(path, rawFlags | O_CLOEXEC, permissions) }
     }
 
     /// Takes ownership of a descriptor opened elsewhere (memfd_create).
@@ -37,13 +64,13 @@ public final class OpenFile {
     /// An unnamed file (O_TMPFILE) in `directory`: it never appears in the tree, and vanishes
     /// with its last reference even if the process is killed.
     public static func anonymous(in directory: String) throws -> OpenFile {
-        try OpenFile(path: directory, flags: DIOT_O_TMPFILE | O_RDWR)
+        try OpenFile(path: directory, rawFlags: DIOT_O_TMPFILE | O_RDWR, permissions: 0o600)
     }
 
     /// A new file at `path`, unlinked at once: it lives on only through this descriptor, so a
     /// killed run leaves no file behind. For filesystems where O_TMPFILE may be missing.
-    public static func scratch(at path: String, flags: Int32) throws -> OpenFile {
-        let file = try OpenFile(path: path, flags: flags | O_CREAT | O_TRUNC)
+    public static func scratch(at path: String, options: Options = []) throws -> OpenFile {
+        let file = try OpenFile(path, .readWrite, options: options.union([.create, .truncate]))
         Glibc.unlink(path)
         return file
     }
@@ -60,9 +87,9 @@ public final class OpenFile {
     }
 
     /// One preadv2 call; the raw result, so the oracle sees a short read as the kernel gave it.
-    public func readV2(into bytes: UnsafeMutableRawBufferPointer, at offset: Int, flags: Int32) -> Result<Int, Errno> {
+    public func readV2(into bytes: UnsafeMutableRawBufferPointer, at offset: Int, flags: ReadWriteFlags) -> Result<Int, Errno> {
         var vector = iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)
-        let result = diot_preadv2(descriptor, &vector, 1, off_t(offset), flags)
+        let result = diot_preadv2(descriptor, &vector, 1, off_t(offset), flags.rawValue)
         return result < 0 ? .failure(Errno(rawValue: errno)) : .success(result)
     }
 

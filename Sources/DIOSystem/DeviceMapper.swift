@@ -19,7 +19,7 @@ public final class MappedDevice {
     /// Why this kernel cannot make a device with `target` ("flakey"), or nil.
     public static func unavailableReason(target: String) -> String? {
         let control: OpenFile
-        do { control = try OpenFile(path: "/dev/mapper/control", flags: O_RDWR) } catch {
+        do { control = try OpenFile("/dev/mapper/control", .readWrite) } catch {
             return "the kernel has no device-mapper (/dev/mapper/control: \(error))"
         }
         switch diot_dm_has_target(control.descriptor, target) {
@@ -31,7 +31,7 @@ public final class MappedDevice {
 
     /// A device of `sectors` (512 bytes) whose table is `target` with `parameters`.
     public init(name: String, target: String, sectors: Int, parameters: String) throws {
-        control = try OpenFile(path: "/dev/mapper/control", flags: O_RDWR)
+        control = try OpenFile("/dev/mapper/control", .readWrite)
         self.name = name
         self.sectors = sectors
         _ = try Self.command(control, DIOT_DM_DEV_CREATE, name: name)
@@ -42,7 +42,7 @@ public final class MappedDevice {
             let minor = Int(number & 0xff) | Int((number >> 12) & 0xfff00)
             kernelName = "dm-\(minor)"
             path = "/dev/" + kernelName
-            device = try OpenFile(path: path, flags: O_RDONLY)
+            device = try OpenFile(path, .readOnly)
             _ = try Self.command(control, DIOT_DM_DEV_REMOVE, name: name, flags: DIOT_DM_DEFERRED_REMOVE)
         } catch {
             _ = try? Self.command(control, DIOT_DM_DEV_REMOVE, name: name)

@@ -1,0 +1,30 @@
+import CURing
+import Glibc
+
+/// What the harness asks of its own process.
+public enum ThisProcess {
+    public static var id: Int32 { getpid() }
+
+    public static var parentID: Int32 { getppid() }
+
+    /// Asks the kernel to SIGKILL this process when its parent dies (PR_SET_PDEATHSIG), even if
+    /// the parent is killed outright.
+    public static func dieWithParent() { _ = diot_set_parent_death_signal(SIGKILL) }
+
+    /// This executable's path (/proc/self/exe), for starting copies of itself.
+    public static func executablePath() throws -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = try checked { readlink("/proc/self/exe", &buffer, buffer.count - 1) }
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    public enum Stream { case standardOutput, standardError }
+
+    /// Whether `stream` is a terminal (for colour and progress lines).
+    public static func isTerminal(_ stream: Stream) -> Bool {
+        isatty(stream == .standardOutput ? STDOUT_FILENO : STDERR_FILENO) != 0
+    }
+
+    /// Sleeps the calling thread for `microseconds`.
+    public static func pause(microseconds: Int) { usleep(UInt32(microseconds)) }
+}
