@@ -1,36 +1,41 @@
-import DIOSystem
+/// The fault patterns, in the order `list`, the catalogue and reports show them. Adding a pattern
+/// is a type in `Buffers/Patterns/` and a line here.
+let faultPatterns: [any BufferPattern.Type] = [
+    AllResident.self,
+    FirstPageOnly.self,
+    NoneResident.self,
+    EveryOtherPage.self,
+    MadvDontneedAfterTouch.self,
+    ColdFileMmap.self,
+    SameFileMmap.self,
+    SameRangeMmap.self,
+    ProtNoneHole.self,
+    Userfault.self,
+    TransparentHugePage.self,
+    UserfaultNeverResolved.self,
+]
 
-/// How the pages of a read buffer are (not) faulted in when the read is submitted.
-public enum FaultPattern: String, CaseIterable, Codable, Sendable {
-    case allResident = "all-resident"
-    case firstPageOnly = "first-page-only"
-    case noneResident = "none-resident"
-    case everyOtherPage = "every-other-page"
-    case madvDontneedAfterTouch = "madv-dontneed-after-touch"
-    case coldFileMmap = "cold-file-mmap"
-    case sameFileMmap = "same-file-mmap"
-    case sameRangeMmap = "same-range-mmap"
-    case protNoneHole = "prot-none-hole"
-    case uffd
-    case thp
-    case uffdNeverResolved = "uffd-never-resolved"
+/// A fault pattern by name: what records, selections and sweep files carry. Its behaviour is the
+/// registered `BufferPattern` of that name.
+public struct FaultPattern: RawRepresentable, Hashable, Codable, Sendable, CustomStringConvertible {
+    public let rawValue: String
 
-    public var summary: String {
-        switch self {
-        case .allResident: "anonymous buffer, every page touched (the control)"
-        case .firstPageOnly: "anonymous buffer, only the first page touched (the MariaDB buffer)"
-        case .noneResident: "anonymous buffer, no page touched"
-        case .everyOtherPage: "anonymous buffer, even pages touched, odd pages not"
-        case .madvDontneedAfterTouch: "every page touched, then the second half dropped with MADV_DONTNEED"
-        case .coldFileMmap: "shared mapping of another file whose pages were dropped from the cache"
-        case .sameFileMmap: "shared mapping of another range of the file being read, not cached"
-        case .sameRangeMmap: "shared mapping of the very range being read, not cached (deadlock class)"
-        case .protNoneHole: "every page touched but one PROT_NONE page in the middle"
-        case .uffd: "userfaultfd-registered buffer; a thread resolves each fault after a delay"
-        case .thp: "straddles a touched 2 MiB transparent huge page and an untouched one"
-        case .uffdNeverResolved: "userfaultfd-registered buffer whose faults nobody resolves: every read HANGs (the watchdog's self-test; not in the defaults)"
-        }
+    public init?(rawValue: String) {
+        guard Self.registry[rawValue] != nil else { return nil }
+        self.rawValue = rawValue
     }
+
+    init(_ pattern: any BufferPattern.Type) { rawValue = pattern.name }
+
+    public static var allCases: [FaultPattern] { faultPatterns.map(FaultPattern.init) }
+
+    private static let registry = Dictionary(uniqueKeysWithValues: faultPatterns.map { ($0.name, $0) })
+
+    var kind: any BufferPattern.Type { Self.registry[rawValue]! }
+
+    public var summary: String { kind.summary }
+    public var traits: PatternTraits { kind.traits }
+    public var description: String { rawValue }
 }
 
 /// What the buffer holds before the read, per page: the residency the pattern promises, and the

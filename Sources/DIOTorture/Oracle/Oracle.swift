@@ -147,10 +147,10 @@ public enum Oracle {
 
     /// A path, pattern and filesystem that cannot be combined: the reason to SKIP before anything runs.
     public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern, filesystem: String?) -> String? {
-        if path.method == .uringReadFixed && pattern != .allResident {
+        if path.method == .uringReadFixed && !pattern.traits.residentBeforeRead {
             return "registering a buffer faults in and pins every page, so \(pattern.rawValue) cannot hold for read_fixed"
         }
-        if filesystem == "tmpfs", [.coldFileMmap, .sameFileMmap, .sameRangeMmap].contains(pattern) {
+        if filesystem == "tmpfs", pattern.traits.needsColdFilePages {
             return "tmpfs file pages live in the page cache, so a mapping of them cannot be cold"
         }
         return nil

@@ -4,13 +4,6 @@ import DIOSystem
 /// rebuilds the extent layout, the buffer's fault pattern and the read, fires it, judges the
 /// first completion as the oracle does, and prints expected against got.
 public enum Reproducer {
-    /// Patterns the C file can rebuild; the others need a second file, a mapping of the file
-    /// under test or a userfaultfd thread.
-    static let patterns: [FaultPattern: String] = [
-        .allResident: "ALL_RESIDENT", .firstPageOnly: "FIRST_PAGE_ONLY", .noneResident: "NONE_RESIDENT",
-        .everyOtherPage: "EVERY_OTHER_PAGE", .madvDontneedAfterTouch: "MADV_DONTNEED_AFTER_TOUCH",
-        .protNoneHole: "PROT_NONE_HOLE", .thp: "THP",
-    ]
     static let methods: [IOPath.Method: String] = [
         .uringRead: "URING_READ", .uringReadv: "URING_READV", .uringReadFixed: "URING_READ_FIXED",
         .preadv2: "PREADV2", .pread: "PREAD",
@@ -20,8 +13,9 @@ public enum Reproducer {
         guard let layout = record.layout?.planned, let read = record.read, let pattern = record.pattern, let path = record.path else {
             throw TargetError("case \(record.id) is not a read case: nothing to reproduce")
         }
-        guard let patternName = patterns[pattern] else {
-            throw TargetError("repro cannot rebuild the \(pattern.rawValue) pattern yet; it can: \(patterns.keys.map(\.rawValue).sorted().joined(separator: ", "))")
+        guard let makeBuffer = pattern.kind.reproducerSource else {
+            let can = FaultPattern.allCases.filter { $0.kind.reproducerSource != nil }.map(\.rawValue)
+            throw TargetError("repro cannot rebuild the \(pattern.rawValue) pattern yet; it can: \(can.joined(separator: ", "))")
         }
         let first = record.failureDetails.first.map {
             "first failure: iteration \($0.iteration) seed \($0.seed), \($0.outcome.rawValue), res \($0.result.map(String.init) ?? "none") of \($0.expectedLength)"
@@ -44,18 +38,17 @@ public enum Reproducer {
         #define READ_OFFSET \(read.offset)
         #define READ_LENGTH \(read.length)
         #define FILE_SIZE \(read.fileSize)
-        #define PATTERN \(patternName)
         #define METHOD \(methods[path.method]!)
         #define NOWAIT \(path.nowait ? 1 : 0)
         #define ASYNC \(path.async ? 1 : 0)
         #define ITERATIONS \(record.iterations)
 
         """
-        return header + body
+        return header + helpers + "\n" + makeBuffer + "\n" + body
     }
 
-    /// The fixed part of every reproducer.
-    static let body = #"""
+    /// The fixed part of every reproducer before the pattern's `make_buffer`.
+    static let helpers = #"""
     #define _GNU_SOURCE
     #include <errno.h>
     #include <fcntl.h>
@@ -71,7 +64,6 @@ public enum Reproducer {
     #include <sys/uio.h>
     #include <unistd.h>
 
-    enum { ALL_RESIDENT, FIRST_PAGE_ONLY, NONE_RESIDENT, EVERY_OTHER_PAGE, MADV_DONTNEED_AFTER_TOUCH, PROT_NONE_HOLE, THP };
     enum { URING_READ, URING_READV, URING_READ_FIXED, PREADV2, PREAD };
     #define PAGE 4096
     #define POISON 0xA5
@@ -133,44 +125,26 @@ public enum Reproducer {
         return (int)request.map.fm_mapped_extents;
     }
 
-    /* Sets up the buffer; returns it, and where a PROT_NONE page makes a short read legal (-1: nowhere). */
-    static unsigned char *make_buffer(int pages, long *hole_offset, int *resident) {
-        unsigned char *base;
-        *hole_offset = -1;
-        if (PATTERN == THP) {
-            unsigned char *raw = mmap(NULL, 3 * HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-            if (raw == MAP_FAILED) die("mmap");
-            mapping = raw;
-            mapping_length = 3 * HUGE;
-            unsigned char *aligned = (unsigned char *)(((unsigned long)raw + HUGE - 1) & ~(unsigned long)(HUGE - 1));
-            madvise(aligned, 2 * HUGE, MADV_HUGEPAGE);
-            memset(aligned, POISON, HUGE);
-            base = aligned + HUGE - (long)(pages / 2) * PAGE;
-            for (int p = 0; p < pages; p++) resident[p] = p < pages / 2;
-            return base;
-        }
-        base = mmap(NULL, (size_t)pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* Anonymous memory of `pages` pages, nothing touched, kept from huge pages. */
+    static inline unsigned char *anonymous_pages(int pages) {
+        unsigned char *base = mmap(NULL, (size_t)pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (base == MAP_FAILED) die("mmap");
         mapping = base;
         mapping_length = (size_t)pages * PAGE;
-        madvise(base, (size_t)pages * PAGE, MADV_NOHUGEPAGE);
-        for (int p = 0; p < pages; p++) {
-            int touch = PATTERN == ALL_RESIDENT || PATTERN == MADV_DONTNEED_AFTER_TOUCH || (PATTERN == FIRST_PAGE_ONLY && p == 0)
-                || (PATTERN == EVERY_OTHER_PAGE && p % 2 == 0) || (PATTERN == PROT_NONE_HOLE && p != pages / 2);
-            if (touch) memset(base + (long)p * PAGE, POISON, PAGE);
-            resident[p] = touch;
-        }
-        if (PATTERN == MADV_DONTNEED_AFTER_TOUCH) {
-            madvise(base + (long)(pages / 2) * PAGE, (size_t)(pages - pages / 2) * PAGE, MADV_DONTNEED);
-            for (int p = pages / 2; p < pages; p++) resident[p] = 0;
-        }
-        if (PATTERN == PROT_NONE_HOLE) {
-            if (mprotect(base + (long)(pages / 2) * PAGE, PAGE, PROT_NONE)) die("mprotect");
-            *hole_offset = (long)(pages / 2) * PAGE;
-        }
+        madvise(base, mapping_length, MADV_NOHUGEPAGE);
         return base;
     }
 
+    /* Fills page `p` with POISON when `touch`; returns whether the page is now resident. */
+    static inline int touch_page(unsigned char *base, int p, int touch) {
+        if (touch) memset(base + (long)p * PAGE, POISON, PAGE);
+        return touch;
+    }
+    """#
+
+    /// The fixed part after the pattern's `make_buffer`, which sets up the buffer and returns it,
+    /// and where a page made inaccessible on purpose makes a short read legal (-1: nowhere).
+    static let body = #"""
     static int fire(struct io_uring *ring, int fd, unsigned char *buffer) {
         if (METHOD == PREAD) { int r = (int)pread(fd, buffer, READ_LENGTH, READ_OFFSET); return r < 0 ? -errno : r; }
         struct iovec vector = { buffer, READ_LENGTH };
@@ -208,7 +182,7 @@ public enum Reproducer {
         int pages = (READ_LENGTH + PAGE - 1) / PAGE, bad = 0;
         for (int i = 0; i < iterations; i++) {
             int resident[pages];
-            long hole;
+            long hole = -1;
             unsigned char *buffer = make_buffer(pages, &hole, resident);
             unsigned char residency[pages];
             char map[pages + 1];

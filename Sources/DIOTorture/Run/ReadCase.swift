@@ -68,10 +68,12 @@ struct ReadCase {
 
         // A spare range past the data, for buffers that map another part of the same file.
         let mirrorOffset = (shape.layout.fileSize + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
-        if shape.pattern == .sameFileMmap {
-            let mirrorStamp = DataStamp(fileID: stamp.fileID, generation: stamp.generation &+ 1, seed: stamp.seed)
-            model.write(mirrorOffset..<mirrorOffset + shape.length.roundedUp(to: pageSize), stamp: mirrorStamp)
+        func bufferContext(seed: UInt64) -> BufferContext {
+            BufferContext(length: shape.length.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
+                          userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: file,
+                          fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
         }
+        shape.pattern.kind.recordFileWrites(into: &model, context: bufferContext(seed: caseSeed))
         try file.dropCache()
 
         let depth = shape.queueDepth
@@ -92,10 +94,7 @@ struct ReadCase {
         var plannedResidency = ""
         iterations: for iteration in 0..<options.iterations {
             let seed = Seeds.forIteration(case: caseSeed, iteration)
-            let context = BufferContext(
-                length: shape.length.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
-                userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: file,
-                fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
+            let context = bufferContext(seed: seed)
             // One buffer per read in flight, each set up afresh with the pattern and its residency
             // proved; a buffer that missed it (a page read back in meanwhile) is set up again.
             var proved: [ProvedBuffer] = []
@@ -217,7 +216,7 @@ struct ReadCase {
         }
         return try buffers.map { buffer in
             let found = try buffer.foundResidency()
-            let held = found == buffer.plannedResidency && (shape.pattern != .thp || buffer.hugePageBytes >= 2 << 20)
+            let held = buffer.holdsPlan(found: found)
             return ProvedBuffer(buffer: buffer, found: found, held: held)
         }
     }

@@ -8,7 +8,7 @@ public struct FaultPatterns: ReadScenario {
     public init() {}
 
     public func cases(_ selection: Selection) -> [CaseSpec] {
-        let patterns = selection.patterns ?? FaultPattern.allCases.filter { $0 != .sameRangeMmap && $0 != .uffdNeverResolved }
+        let patterns = selection.patterns ?? FaultPattern.allCases.filter(\.traits.inDefaultCatalogue)
         let paths = selection.paths ?? IOPath.all
         return product(layouts: selection.layouts ?? [mariadbLayout], reads: selection.readSizes ?? [.whole], patterns: patterns, paths: paths,
                        depths: selection.queueDepths ?? [1])

@@ -1,0 +1,117 @@
+import DIOSystem
+import Glibc
+
+/// A way of setting up a read buffer so that its pages are (not) faulted in when the read is
+/// submitted. Each pattern is one type in `Buffers/Patterns/` and one line in `faultPatterns`:
+/// it builds its buffer, says what its pages hold before the read, and states the facts the
+/// oracle and the planner need, so that nothing outside its file names it.
+public protocol BufferPattern {
+    /// The name reports, sweep files and `--pattern` use.
+    static var name: String { get }
+    /// One line for `list`.
+    static var summary: String { get }
+    static var traits: PatternTraits { get }
+    /// Builds the buffer for one read. Throws `BufferSetupError` with `isUnsupported` when the
+    /// machine cannot make it (no userfaultfd, no THP).
+    static func prepare(_ context: BufferContext) throws -> PreparedBuffer
+    /// What the pattern writes to the file under test before any read (a same-file mapping's
+    /// range), recorded into the case's model once. Most patterns write nothing.
+    static func recordFileWrites(into model: inout FileModel, context: BufferContext)
+    /// The C function `make_buffer` of a standalone reproducer (`Reproducer`), or nil when the C
+    /// file cannot rebuild the pattern yet.
+    static var reproducerSource: String? { get }
+}
+
+extension BufferPattern {
+    public static func recordFileWrites(into model: inout FileModel, context: BufferContext) {}
+    public static var reproducerSource: String? { nil }
+}
+
+/// What the oracle and the planner know about a pattern.
+public struct PatternTraits: Sendable {
+    /// Every page is faulted in before the read, so registering the buffer with io_uring (which
+    /// faults in and pins every page) leaves the pattern as planned: read_fixed can use it.
+    public var residentBeforeRead = false
+    /// The buffer maps file pages that must not be cached: a filesystem whose file pages live in
+    /// the page cache (tmpfs) cannot hold it.
+    public var needsColdFilePages = false
+    /// In the default catalogue of `fault-patterns` (a pattern another scenario owns, or one that
+    /// hangs on purpose, is not).
+    public var inDefaultCatalogue = true
+
+    public init(residentBeforeRead: Bool = false, needsColdFilePages: Bool = false, inDefaultCatalogue: Bool = true) {
+        self.residentBeforeRead = residentBeforeRead
+        self.needsColdFilePages = needsColdFilePages
+        self.inDefaultCatalogue = inDefaultCatalogue
+    }
+}
+
+/// Everything a pattern may need besides its own memory.
+public struct BufferContext {
+    public var length: Int
+    /// Byte the touched pages are filled with, so that unfilled pages are recognisable.
+    public var poison: UInt8
+    public var userfaultDelay: Duration
+    /// Where a pattern may create its own scratch file (cold-file-mmap).
+    public var directory: String
+    /// The file under test and where its spare range for same-file mappings starts.
+    public var file: OpenFile
+    public var fileStamp: DataStamp
+    public var mirrorOffset: Int
+    /// The file offset the read starts at (same-range-mmap maps exactly that range).
+    public var readOffset: Int
+
+    var pages: Int { (length + pageSize - 1) / pageSize }
+}
+
+public struct BufferSetupError: Error, CustomStringConvertible {
+    public var isUnsupported: Bool
+    public var description: String
+}
+
+/// A pattern's buffer as `prepare` built it.
+public struct PreparedBuffer {
+    public var region: MappedRegion
+    /// Where the buffer starts in the region (thp straddles two huge pages).
+    public var start = 0
+    public var plan: [PagePlan]
+    /// The buffer offset of a page made inaccessible on purpose: a short read may stop there.
+    public var inaccessibleOffset: Int?
+    /// Anonymous huge-page bytes the region must have for the precondition to hold (thp).
+    public var hugePageBytesNeeded = 0
+    /// What must live as long as the buffer (a scratch file), and what ends with it (a
+    /// userfaultfd thread).
+    public var owned: [AnyObject] = []
+    public var release: (() -> Void)?
+
+    public init(region: MappedRegion, plan: [PagePlan]) {
+        self.region = region
+        self.plan = plan
+    }
+
+    /// Anonymous memory of `pages` pages with `touching` pages filled with `poison` (resident,
+    /// poison before the read) and the rest never touched (not resident, zeros). Kept from
+    /// khugepaged and THP=always, which would turn a small pattern into one huge page.
+    static func anonymous(_ context: BufferContext, touching: (Int) -> Bool) throws -> PreparedBuffer {
+        let pages = context.pages
+        let region = try MappedRegion(anonymousLength: pages * pageSize)
+        try? region.advise(pageRange: 0..<pages, .noHugePage)
+        for page in 0..<pages where touching(page) { memset(region.base + page * pageSize, Int32(context.poison), pageSize) }
+        return PreparedBuffer(region: region, plan: (0..<pages).map {
+            touching($0) ? PagePlan(resident: true, prior: .fill(context.poison)) : PagePlan(resident: false, prior: .zeros)
+        })
+    }
+}
+
+/// The C of reproducers' `make_buffer` for anonymous patterns: `touch` is a C expression of the
+/// page number `p` saying whether the page is touched; `then` runs after the touches.
+func anonymousReproducerSource(touch: String, then: String = "") -> String {
+    """
+    static unsigned char *make_buffer(int pages, long *hole_offset, int *resident) {
+        unsigned char *base = anonymous_pages(pages);
+        (void)hole_offset;
+        for (int p = 0; p < pages; p++) resident[p] = touch_page(base, p, \(touch));
+    \(then.isEmpty ? "" : then.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n")    return base;
+    }
+    """
+}

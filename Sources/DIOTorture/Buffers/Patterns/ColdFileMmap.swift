@@ -1,0 +1,34 @@
+import DIOSystem
+
+/// A shared mapping of another file whose pages are not cached: the read's faults are reads of
+/// a second inode, through its filesystem.
+struct ColdFileMmap: BufferPattern {
+    static let name = "cold-file-mmap"
+    static let summary = "shared mapping of another file whose pages were dropped from the cache"
+    static let traits = PatternTraits(needsColdFilePages: true)
+
+    static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
+        let pages = context.pages
+        let stamp = DataStamp(fileID: context.fileStamp.fileID &+ 1, generation: 1, seed: context.fileStamp.seed ^ 0xC01D)
+        let file = try OpenFile.scratch(at: context.directory + "/cold-\(context.fileStamp.fileID).dat")
+        try writeStamped(file, range: 0..<pages * pageSize, stamp: stamp)
+        try file.sync()
+        try file.dropCache()
+        var buffer = PreparedBuffer(region: try MappedRegion(file: file, offset: 0, length: pages * pageSize),
+                                    plan: (0..<pages).map { PagePlan(resident: false, prior: .stamped(stamp, fileOffset: $0 * pageSize)) })
+        buffer.owned = [file]
+        return buffer
+    }
+}
+
+extension FaultPattern {
+    public static let coldFileMmap = FaultPattern(ColdFileMmap.self)
+}
+
+/// Writes stamped sectors through a bounce buffer, so the write works with or without O_DIRECT.
+func writeStamped(_ file: OpenFile, range: Range<Int>, stamp: DataStamp) throws {
+    let bounce = try MappedRegion(anonymousLength: range.count)
+    SectorPattern.fill(bounce.bytes, stamp: stamp, fileOffset: range.lowerBound)
+    let written = try file.write(UnsafeRawBufferPointer(bounce.bytes), at: range.lowerBound)
+    if written != range.count { throw Errno.ioError }
+}

@@ -1,0 +1,17 @@
+import DIOSystem
+
+/// A shared mapping of the very range being read, not cached: the deadlock class (fstests
+/// generic/647), owned by the mmap-same-file scenario.
+struct SameRangeMmap: BufferPattern {
+    static let name = "same-range-mmap"
+    static let summary = "shared mapping of the very range being read, not cached (deadlock class)"
+    static let traits = PatternTraits(needsColdFilePages: true, inDefaultCatalogue: false)
+
+    static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
+        try mapFileRange(context, offset: context.readOffset, stamp: context.fileStamp)
+    }
+}
+
+extension FaultPattern {
+    public static let sameRangeMmap = FaultPattern(SameRangeMmap.self)
+}
