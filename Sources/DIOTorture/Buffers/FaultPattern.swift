@@ -3,6 +3,7 @@
 let faultPatterns: [any BufferPattern.Type] = [
     AllResident.self,
     FirstPageOnly.self,
+    LastPageOnly.self,
     NoneResident.self,
     EveryOtherPage.self,
     MadvDontneedAfterTouch.self,
