@@ -29,7 +29,7 @@ struct VerifiedReadLoop {
     private struct Reaped {
         var buffer: Int
         var offset: Int
-        var result: Int32
+        var completion: Completion
     }
 
     func run(for duration: Duration, seed: UInt64) throws -> Result {
@@ -70,20 +70,17 @@ struct VerifiedReadLoop {
             reaped.removeAll(keepingCapacity: true)
             while let completion = ring.nextCompletion() {
                 let buffer = Int(completion.userData)
-                reaped.append(Reaped(buffer: buffer, offset: offsets[buffer], result: completion.result))
+                reaped.append(Reaped(buffer: buffer, offset: offsets[buffer], completion: completion))
                 if refilling { try queue(into: buffer ^ 1) }
             }
             try ring.submitAndPost()
             for read in reaped {
                 let bytes = buffers[read.buffer].bytes
                 let contract = ReadContract(offset: read.offset, length: blockSize, fileSize: model.size, path: path, inaccessibleOffset: nil)
-                let raw: ReadResult = read.result < 0 ? .failed(Errno(rawValue: -read.result)) : .completed(Int(read.result))
-                let judgement = Oracle.judge(raw, contract: contract) { count in
-                    Verifier.verify(UnsafeRawBufferPointer(rebasing: bytes[0..<count]), fileOffset: read.offset,
-                                    model: model, prior: { _ in .zeros })
-                }
+                let judged = Oracle.judgeRead(ReadResult(read.completion), contract: contract, bytes: UnsafeRawBufferPointer(bytes),
+                                              model: model, prior: { _ in .zeros })
                 result.reads += 1
-                if judgement.call != .pass { result.failures += 1 }
+                if judged.judgement.call != .pass { result.failures += 1 }
             }
             if refilling, clock.now >= deadline { refilling = false }
         }

@@ -278,7 +278,7 @@ public final class OperationRunner {
         try queue(via == .uring ? direct!.descriptor : buffered.descriptor)
         try ring!.submit()
         guard let completion = try ring!.waitCompletion(timeout: timeout) else { return .timedOut }
-        return completion.result < 0 ? .failed(Errno(rawValue: -completion.result)) : .completed(Int(completion.result))
+        return ReadResult(completion)
     }
 
     private func firstCompletion(_ body: () throws -> ReadResult) -> ReadResult {
@@ -296,12 +296,8 @@ public final class OperationRunner {
         let visibleSize = via == .mmap ? min(model.size.roundedUp(to: pageSize), mapping.length) : model.size
         let contract = ReadContract(offset: offset, length: length, fileSize: visibleSize,
                                     path: IOPath(via.usesRing ? .uringRead : .pread), inaccessibleOffset: nil)
-        var verification = Verification()
-        let judgement = Oracle.judge(result, contract: contract) { count in
-            verification = Verifier.verify(UnsafeRawBufferPointer(rebasing: target[0..<count]), fileOffset: offset, model: model,
-                                           prior: { _ in .fill(Self.poison) })
-            return verification
-        }
+        let (judgement, verification) = Oracle.judgeRead(result, contract: contract, bytes: UnsafeRawBufferPointer(target),
+                                                         model: model, prior: { _ in .fill(Self.poison) }).pair
         outcome.readsJudged += 1
         guard judgement.call == .fail else { return nil }
         var detail = failureRecord(index: index, seed: seed, outcome: judgement.outcome,
@@ -357,15 +353,5 @@ final class BackgroundWriteback: @unchecked Sendable {
         stopping.store(true, ordering: .relaxed)
         finished.wait()
         return passes.load(ordering: .relaxed)
-    }
-}
-
-extension ReadResult {
-    /// A copy through a mapping: its byte count, or the errno the fault gave.
-    init(_ copy: Result<Int, Errno>) {
-        switch copy {
-        case .success(let count): self = .completed(count)
-        case .failure(let error): self = .failed(error)
-        }
     }
 }

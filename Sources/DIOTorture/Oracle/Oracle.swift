@@ -48,11 +48,38 @@ public struct ReadContract: Sendable {
     public var expectedLength: Int { max(0, min(length, fileSize - offset)) }
 }
 
-/// The first completion as the kernel gave it, or nothing within the watchdog's window.
+/// The first completion as the kernel gave it, or nothing within the watchdog's window. Every
+/// way of submitting a transfer turns its completion into this, and only this is judged.
 public enum ReadResult: Sendable, Equatable {
     case completed(Int)
     case failed(Errno)
     case timedOut
+
+    /// A synchronous call's outcome: its count, or the errno it threw.
+    public init(_ call: () throws -> Int) {
+        do { self = .completed(try call()) } catch { self = .failed(error as? Errno ?? .ioError) }
+    }
+
+    /// A count or an errno (preadv2, a copy through a mapping).
+    public init(_ result: Result<Int, Errno>) {
+        switch result {
+        case .success(let count): self = .completed(count)
+        case .failure(let error): self = .failed(error)
+        }
+    }
+
+    /// An io_uring completion's `res`: a count, or a negated errno.
+    public init(_ completion: Completion) {
+        self = completion.result < 0 ? .failed(Errno(rawValue: -completion.result)) : .completed(Int(completion.result))
+    }
+}
+
+/// A read judged, with the verification of the bytes it claimed to fill.
+public struct JudgedRead {
+    public var judgement: Judgement
+    public var verification = Verification()
+
+    public var pair: (Judgement, Verification) { (judgement, verification) }
 }
 
 public struct Judgement: Sendable, Equatable {
@@ -70,6 +97,19 @@ public struct Judgement: Sendable, Equatable {
 
 /// The one place that decides what is a bug (DESIGN.md, "The oracle").
 public enum Oracle {
+    /// Judges the first completion of a read into `bytes` against `model`, verifying the bytes
+    /// the kernel claims to have filled (`prior` is what each buffer offset held before).
+    public static func judgeRead(_ result: ReadResult, contract: ReadContract, bytes: UnsafeRawBufferPointer,
+                                 model: FileModel, prior: (Int) -> PriorContent) -> JudgedRead {
+        var verification = Verification()
+        let judgement = judge(result, contract: contract) { count in
+            verification = Verifier.verify(UnsafeRawBufferPointer(rebasing: bytes[0..<count]), fileOffset: contract.offset,
+                                           model: model, prior: prior)
+            return verification
+        }
+        return JudgedRead(judgement: judgement, verification: verification)
+    }
+
     /// Judges the first completion. `verify` checks the bytes the kernel claims to have filled.
     public static func judge(_ result: ReadResult, contract: ReadContract,
                              verify: (_ count: Int) -> Verification) -> Judgement {

@@ -123,12 +123,8 @@ struct ReadCase {
                 }
                 let contract = ReadContract(offset: shape.offset, length: shape.length, fileSize: model.size,
                                             path: shape.path, inaccessibleOffset: buffer.inaccessibleOffset)
-                var verification = Verification()
-                let judgement = Oracle.judge(result, contract: contract) { count in
-                    verification = Verifier.verify(UnsafeRawBufferPointer(rebasing: target[0..<count]),
-                                                   fileOffset: shape.offset, model: model, prior: buffer.prior(at:))
-                    return verification
-                }
+                let (judgement, verification) = Oracle.judgeRead(result, contract: contract, bytes: UnsafeRawBufferPointer(target),
+                                                                 model: model, prior: buffer.prior(at:)).pair
 
                 tally.iterations += 1
                 tally.outcomes[judgement.outcome, default: 0] += 1
@@ -170,12 +166,9 @@ struct ReadCase {
         let flags: ReadWriteFlags = shape.path.nowait ? .nowait : []
         switch shape.path.method {
         case .pread:
-            do { return [.completed(try file.read(into: targets[0], at: shape.offset))] } catch let error as Errno { return [.failed(error)] }
+            return [ReadResult { try file.read(into: targets[0], at: shape.offset) }]
         case .preadv2:
-            switch file.readV2(into: targets[0], at: shape.offset, flags: flags) {
-            case .success(let count): return [.completed(count)]
-            case .failure(let error): return [.failed(error)]
-            }
+            return [ReadResult(file.readV2(into: targets[0], at: shape.offset, flags: flags))]
         case .uringRead, .uringReadv, .uringReadFixed:
             for (index, target) in targets.enumerated() {
                 let kind: RingRead = switch shape.path.method {
@@ -190,8 +183,7 @@ struct ReadCase {
             var results = [ReadResult](repeating: .timedOut, count: targets.count)
             for _ in targets.indices {
                 guard let completion = try ring!.waitCompletion(timeout: options.timeout) else { break }
-                results[Int(completion.userData)] = completion.result < 0 ? .failed(Errno(rawValue: -completion.result))
-                                                                          : .completed(Int(completion.result))
+                results[Int(completion.userData)] = ReadResult(completion)
             }
             return results
         }
