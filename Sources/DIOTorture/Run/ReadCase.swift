@@ -34,16 +34,62 @@ struct ReadCase {
     private func execute(seed caseSeed: UInt64, started: Date, into record: inout CaseRecord) throws {
         if let reason = Oracle.incompatibility(shape.path, shape.pattern, filesystem: area.filesystem.type) { throw CaseStop(verdict: .skip, reason: reason) }
         let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: caseSeed >> 32) | 1, generation: 1, seed: caseSeed)
+        let laidOut = try layOut(stamp: stamp, into: &record)
+        var model = laidOut.model
+        // A spare range past the data, for buffers that map another part of the same file.
+        let mirrorOffset = (shape.layout.fileSize + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
+        let bufferContext = { (seed: UInt64) in
+            BufferContext(length: shape.length.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
+                          userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: laidOut.file,
+                          fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
+        }
+        shape.pattern.kind.recordFileWrites(into: &model, context: bufferContext(caseSeed))
+        try laidOut.file.dropCache()
+        let ring = try makeRing()
+
+        var progress = Progress(started: started)
+        for iteration in 0..<options.iterations {
+            let seed = Seeds.forIteration(case: caseSeed, iteration)
+            let hung = try runIteration(iteration, seed: seed, context: bufferContext(seed), ring: ring, file: laidOut.file,
+                                        model: model, progress: &progress, record: &record)
+            // A hung read still owns the ring and its buffer: nothing more can run in this case.
+            if hung { break }
+        }
+        record.residency = ResidencyRecord(planned: progress.plannedResidency, found: progress.residencies,
+                                           heldIterations: progress.tally.residencyHeld,
+                                           retries: progress.residencyRetries > 0 ? progress.residencyRetries : nil)
+        record.outcomes = Dictionary(uniqueKeysWithValues: progress.tally.outcomes.map { ($0.key.rawValue, $0.value) })
+        record.failures = progress.tally.failures
+        (record.verdict, record.reason) = Oracle.verdict(layout: laidOut.layout.status, tally: progress.tally)
+        if record.verdict == .pass, laidOut.layout.status == .notApplicable { record.reason = laidOut.layout.note }
+    }
+
+    /// What a case's iterations add up to.
+    private struct Progress {
+        var started: Date
+        var tally = Tally()
+        var residencies: [String: Int] = [:]
+        var residencyRetries = 0
+        var plannedResidency = ""
+    }
+
+    /// The file the case reads, written with the plan's extents, and the attempts that did not
+    /// reach it (kept allocated so that each next attempt lands elsewhere).
+    private struct LaidOut {
+        var file: OpenFile
+        var model: FileModel
+        var layout: LayoutCheck
+        var attempts: [OpenFile]
+    }
+
+    /// Writes the plan by each layout method in turn, each on a fresh file, until FIEMAP shows it.
+    private func layOut(stamp: DataStamp, into record: inout CaseRecord) throws -> LaidOut {
         var attempts: [OpenFile] = []
-        var file: OpenFile!
-        var model = FileModel()
-        var layout: LayoutCheck!
-        var method = LayoutWriter.methods[0]
+        var reached: (file: OpenFile, model: FileModel, layout: LayoutCheck, method: LayoutMethod)?
         var refused: [String] = []
-        // Each method on a fresh file, keeping the failed attempts allocated so the next one lands
-        // elsewhere, until FIEMAP shows the plan.
-        for candidate in LayoutWriter.methods {
+        for method in LayoutWriter.methods {
             let path = area.directory + "/case-\(stamp.fileID)-\(attempts.count).dat"
+            let file: OpenFile
             do {
                 file = try OpenFile.scratch(at: path, options: .direct)
             } catch Errno.invalidArgument {
@@ -52,111 +98,101 @@ struct ReadCase {
             if attempts.isEmpty { try checkAlignment(file, into: &record) }
             attempts.append(file)
             do {
-                model = try LayoutWriter.write(shape.layout, to: file, stamp: stamp, method: candidate)
+                let model = try LayoutWriter.write(shape.layout, to: file, stamp: stamp, method: method)
+                reached = (file, model, checkLayout(file), method)
             } catch let error as LayoutWriter.Unsupported {
-                refused.append("\(candidate.rawValue): \(error)")
+                refused.append("\(method.rawValue): \(error)")
                 continue
             }
-            method = candidate
-            layout = checkLayout(file)
-            if layout.status != .notReached { break }
+            if reached!.layout.status != .notReached { break }
+        }
+        guard let (file, model, layout, method) = reached else {
+            throw CaseStop(verdict: .inconclusive, reason: "no layout method works here: \(refused.joined(separator: "; "))")
         }
         let tried = attempts.count > 1 ? " (attempt \(attempts.count), \(method.rawValue)" + (refused.isEmpty ? ")" : "; \(refused.joined(separator: "; ")))") : ""
         record.layout = LayoutRecord(planned: shape.layout, plannedExtents: shape.layout.extents.map { [$0.lowerBound, $0.count] },
                                      method: method, status: layout.status, found: layout.found,
                                      note: layout.note.map { $0 + tried })
+        return LaidOut(file: file, model: model, layout: layout, attempts: attempts)
+    }
 
-        // A spare range past the data, for buffers that map another part of the same file.
-        let mirrorOffset = (shape.layout.fileSize + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
-        func bufferContext(seed: UInt64) -> BufferContext {
-            BufferContext(length: shape.length.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
-                          userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: file,
-                          fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
-        }
-        shape.pattern.kind.recordFileWrites(into: &model, context: bufferContext(seed: caseSeed))
-        try file.dropCache()
-
+    private func makeRing() throws -> Ring? {
         let depth = shape.queueDepth
-        let ring: Ring?
         if shape.path.usesRing {
-            do { ring = try Ring(entries: UInt32(max(8, depth))) } catch let error as Errno {
+            do { return try Ring(entries: UInt32(max(8, depth))) } catch let error as Errno {
                 throw CaseStop(verdict: .skip, reason: "io_uring unavailable: \(error.symbol)")
             }
-        } else if depth > 1 {
-            throw CaseStop(verdict: .skip, reason: "queue depth \(depth) needs an io_uring path; \(shape.path) is synchronous")
-        } else {
-            ring = nil
         }
+        if depth > 1 { throw CaseStop(verdict: .skip, reason: "queue depth \(depth) needs an io_uring path; \(shape.path) is synchronous") }
+        return nil
+    }
 
-        var tally = Tally()
-        var residencies: [String: Int] = [:]
-        var residencyRetries = 0
-        var plannedResidency = ""
-        iterations: for iteration in 0..<options.iterations {
-            let seed = Seeds.forIteration(case: caseSeed, iteration)
-            let context = bufferContext(seed: seed)
-            // One buffer per read in flight, each set up afresh with the pattern and its residency
-            // proved; a buffer that missed it (a page read back in meanwhile) is set up again.
-            var proved: [ProvedBuffer] = []
-            for attempt in 0..<Self.residencyAttempts {
-                proved = []
-                proved = try makeBuffers(context: context, depth: depth)
-                if attempt > 0 { residencyRetries += 1 }
-                if proved.allSatisfy(\.held) { break }
-            }
-            for buffer in proved { residencies[buffer.found.residencyMap, default: 0] += 1 }
-            let buffers = proved.map(\.buffer), held = proved.map(\.held)
-            let targets = buffers.map { UnsafeMutableRawBufferPointer(rebasing: $0.bytes[0..<shape.length]) }
-            if shape.path.method == .uringReadFixed {
-                do { try ring!.registerBuffers(buffers.map(\.bytes)) } catch let error as Errno {
-                    throw CaseStop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(error.symbol)")
-                }
-            }
-            defer { if shape.path.method == .uringReadFixed { ring!.unregisterBuffers() } }
-            plannedResidency = buffers[0].plannedResidency.residencyMap
-
-            let results = try fire(ring: ring, file: file, into: targets, iteration: iteration)
-            for (index, (buffer, target)) in zip(buffers, targets).enumerated() {
-                let result = results[index]
-                if options.injectCorruption, case .completed(let count) = result, count > 0 {
-                    target[count / 2] ^= 0xFF
-                }
-                let contract = ReadContract(offset: shape.offset, length: shape.length, fileSize: model.size,
-                                            path: shape.path, inaccessibleOffset: buffer.inaccessibleOffset)
-                let (judgement, verification) = Oracle.judgeRead(result, contract: contract, bytes: UnsafeRawBufferPointer(target),
-                                                                 model: model, prior: buffer.prior(at:)).pair
-
-                tally.iterations += 1
-                tally.outcomes[judgement.outcome, default: 0] += 1
-                switch judgement.call {
-                case .skip(let reason):
-                    tally.skipReason = tally.skipReason ?? reason
-                    continue
-                case .pass:
-                    tally.judged += 1
-                    if held[index] { tally.residencyHeld += 1 }
-                case .fail:
-                    tally.judged += 1
-                    if held[index] { tally.residencyHeld += 1 }
-                    tally.failures += 1
-                    if record.firstFailureSeconds == nil { record.firstFailureSeconds = Date().timeIntervalSince(started) }
-                    if record.failureDetails.count < CaseRecord.maxFailureDetails {
-                        record.failureDetails.append(failure(iteration: iteration, read: depth > 1 ? index : nil, seed: seed,
-                                                             result: result, judgement: judgement, contract: contract,
-                                                             verification: verification, buffer: buffer, target: target, model: model))
-                    }
-                }
-                // A hung read still owns the ring and its buffer: nothing more can run in this case.
-                if judgement.outcome == .hang { break iterations }
+    /// One iteration: a buffer per read in flight, each set up afresh with the pattern and its
+    /// residency proved (a buffer that missed it, because a page was read back in meanwhile, is
+    /// set up again), the reads fired, each first completion judged. Returns whether a read hung.
+    private func runIteration(_ iteration: Int, seed: UInt64, context: BufferContext, ring: Ring?, file: OpenFile, model: FileModel,
+                              progress: inout Progress, record: inout CaseRecord) throws -> Bool {
+        var proved: [ProvedBuffer] = []
+        for attempt in 0..<Self.residencyAttempts {
+            proved = []
+            proved = try makeBuffers(context: context, depth: shape.queueDepth)
+            if attempt > 0 { progress.residencyRetries += 1 }
+            if proved.allSatisfy(\.held) { break }
+        }
+        for buffer in proved { progress.residencies[buffer.found.residencyMap, default: 0] += 1 }
+        progress.plannedResidency = proved[0].buffer.plannedResidency.residencyMap
+        let targets = proved.map { UnsafeMutableRawBufferPointer(rebasing: $0.buffer.bytes[0..<shape.length]) }
+        if shape.path.method == .uringReadFixed {
+            do { try ring!.registerBuffers(proved.map(\.buffer.bytes)) } catch let error as Errno {
+                throw CaseStop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(error.symbol)")
             }
         }
+        defer { if shape.path.method == .uringReadFixed { ring!.unregisterBuffers() } }
 
-        record.residency = ResidencyRecord(planned: plannedResidency, found: residencies, heldIterations: tally.residencyHeld,
-                                           retries: residencyRetries > 0 ? residencyRetries : nil)
-        record.outcomes = Dictionary(uniqueKeysWithValues: tally.outcomes.map { ($0.key.rawValue, $0.value) })
-        record.failures = tally.failures
-        (record.verdict, record.reason) = Oracle.verdict(layout: layout.status, tally: tally)
-        if record.verdict == .pass, layout.status == .notApplicable { record.reason = layout.note }
+        let results = try fire(ring: ring, file: file, into: targets, iteration: iteration)
+        for (index, (buffer, target)) in zip(proved, targets).enumerated() {
+            let read = JudgedIteration(iteration: iteration, read: shape.queueDepth > 1 ? index : nil, seed: seed,
+                                       result: results[index], buffer: buffer, target: target)
+            if judge(read, model: model, progress: &progress, record: &record) == .hang { return true }
+        }
+        return false
+    }
+
+    /// One read of an iteration, as fired.
+    private struct JudgedIteration {
+        var iteration: Int
+        var read: Int?
+        var seed: UInt64
+        var result: ReadResult
+        var buffer: ProvedBuffer
+        var target: UnsafeMutableRawBufferPointer
+    }
+
+    /// Judges one read's first completion, counts it and keeps the first failures in full.
+    private func judge(_ read: JudgedIteration, model: FileModel, progress: inout Progress, record: inout CaseRecord) -> Outcome {
+        if options.injectCorruption, case .completed(let count) = read.result, count > 0 { read.target[count / 2] ^= 0xFF }
+        let buffer = read.buffer.buffer
+        let contract = ReadContract(offset: shape.offset, length: shape.length, fileSize: model.size,
+                                    path: shape.path, inaccessibleOffset: buffer.inaccessibleOffset)
+        let (judgement, verification) = Oracle.judgeRead(read.result, contract: contract, bytes: UnsafeRawBufferPointer(read.target),
+                                                         model: model, prior: buffer.prior(at:)).pair
+        progress.tally.iterations += 1
+        progress.tally.outcomes[judgement.outcome, default: 0] += 1
+        if case .skip(let reason) = judgement.call {
+            progress.tally.skipReason = progress.tally.skipReason ?? reason
+            return judgement.outcome
+        }
+        progress.tally.judged += 1
+        if read.buffer.held { progress.tally.residencyHeld += 1 }
+        guard judgement.call == .fail else { return judgement.outcome }
+        progress.tally.failures += 1
+        if record.firstFailureSeconds == nil { record.firstFailureSeconds = Date().timeIntervalSince(progress.started) }
+        if record.failureDetails.count < CaseRecord.maxFailureDetails {
+            record.failureDetails.append(failure(iteration: read.iteration, read: read.read, seed: read.seed, result: read.result,
+                                                 judgement: judgement, contract: contract, verification: verification,
+                                                 buffer: buffer, target: read.target, model: model))
+        }
+        return judgement.outcome
     }
 
     /// Submits one read per target on `path` and returns the first completion of each, in target
