@@ -131,8 +131,57 @@ private struct WritebackFailure {
     let injection: WritebackInjection
     let seed: UInt64
 
+    private var synced: DataStamp { DataStamp(fileID: 7, generation: 1, seed: seed) }
+    private var unsynced: DataStamp { DataStamp(fileID: 7, generation: 2, seed: seed) }
+    private var refault: DataStamp { DataStamp(fileID: 7, generation: 3, seed: seed) }
+
+    /// The filesystem on the disk that will fail, with the data file open twice.
+    private struct Setup {
+        var disk: FailingDisk
+        var filesystem: DetachedMount
+        var file: OpenFile
+        var witness: OpenFile
+    }
+
+    /// What the failure did: how far the page cache was filled, and what each fsync said.
+    private struct Failure {
+        var written: Int
+        var writeError: Errno?
+        var firstSync: Result<Void, any Error>
+        var witnessSync: Result<Void, any Error>
+        var secondSync: Result<Void, any Error>
+        var logged: [String]
+        var failedWrites: (failed: Int, leaked: Int)?
+
+        var injected: Bool { if let failedWrites { failedWrites.failed > 0 } else { logged.count > 0 || firstSync.isFailure } }
+    }
+
     func run(into record: inout CaseRecord, started: Date) throws {
         let log = try? KernelLog()
+        let setup = try makeSetup()
+        let chunk = try MappedRegion(anonymousLength: WritebackError.fillChunk)
+        // Before the failure: data that fsync says is safe, and a mapping of its first pages.
+        for offset in stride(from: 0, to: WritebackError.syncedBytes, by: WritebackError.fillChunk) {
+            SectorPattern.fill(chunk.bytes, stamp: synced, fileOffset: offset)
+            _ = try setup.file.write(UnsafeRawBufferPointer(chunk.bytes), at: offset)
+        }
+        try setup.file.sync()
+        let mapping = try MappedRegion(file: setup.file, offset: 0, length: WritebackError.mappedBytes)
+        let newMapped = try MappedRegion(anonymousLength: WritebackError.mappedBytes)
+        SectorPattern.fill(newMapped.bytes, stamp: unsynced, fileOffset: 0)
+        let mappedWrite = mapping.copyIn(at: 0, from: UnsafeRawBufferPointer(newMapped.bytes))
+
+        let failure = try failAndFill(setup, chunk: chunk, log: log)
+        // Reads after the failure, from the disk where the cache lets go of the pages.
+        try? setup.file.dropCache()
+        let probe = try MappedRegion(anonymousLength: WritebackError.fillChunk)
+        let promises = [fsyncPromise(failure)] + readBackPromises(setup.witness, failure: failure, probe: probe)
+            + (try mappingPromises(mapping, mappedWrite: mappedWrite, probe: probe))
+        withExtendedLifetime(setup) {}
+        recordResults(promises, failure: failure, disk: setup.disk, into: &record, started: started)
+    }
+
+    private func makeSetup() throws -> Setup {
         let disk: FailingDisk
         do { disk = try FailingDisk(injection) } catch {
             throw CaseStop(verdict: .broken, reason: "harness: setting up the \(injection.rawValue) device: \(error)")
@@ -145,73 +194,61 @@ private struct WritebackFailure {
         let filesystem = try DetachedMount(fsType: options.kind.rawValue, source: disk.path, options: options.mountOptions)
         let path = filesystem.root + "/data"
         let file = try OpenFile(path, .readWrite, options: .create)
-        let witness = try OpenFile(path, .readOnly)
-        let synced = DataStamp(fileID: 7, generation: 1, seed: seed)
-        let unsynced = DataStamp(fileID: 7, generation: 2, seed: seed)
-        let refault = DataStamp(fileID: 7, generation: 3, seed: seed)
-        let chunk = try MappedRegion(anonymousLength: WritebackError.fillChunk)
+        return Setup(disk: disk, filesystem: filesystem, file: file, witness: try OpenFile(path, .readOnly))
+    }
 
-        // Before the failure: data that fsync says is safe, and a mapping of its first pages.
-        for offset in stride(from: 0, to: WritebackError.syncedBytes, by: WritebackError.fillChunk) {
-            SectorPattern.fill(chunk.bytes, stamp: synced, fileOffset: offset)
-            _ = try file.write(UnsafeRawBufferPointer(chunk.bytes), at: offset)
-        }
-        try file.sync()
-        let mapping = try MappedRegion(file: file, offset: 0, length: WritebackError.mappedBytes)
-        let newMapped = try MappedRegion(anonymousLength: WritebackError.mappedBytes)
-        SectorPattern.fill(newMapped.bytes, stamp: unsynced, fileOffset: 0)
-        let mappedWrite = mapping.copyIn(at: 0, from: UnsafeRawBufferPointer(newMapped.bytes))
-
-        // The failure; then fill the page cache, which writeback cannot store.
-        do { try disk.startFailing() } catch {
-            throw CaseStop(verdict: .broken, reason: "harness: switching \(disk.path) to failing writes: \(error)")
+    /// The failure; then the page cache filled with what writeback cannot store, and fsync asked
+    /// through the writer, a second descriptor, and the writer again.
+    private func failAndFill(_ setup: Setup, chunk: MappedRegion, log: KernelLog?) throws -> Failure {
+        do { try setup.disk.startFailing() } catch {
+            throw CaseStop(verdict: .broken, reason: "harness: switching \(setup.disk.path) to failing writes: \(error)")
         }
         var written = WritebackError.syncedBytes
         var writeError: Errno?
         while written < injection.fillLimit {
             SectorPattern.fill(chunk.bytes, stamp: unsynced, fileOffset: written)
             do {
-                _ = try file.write(UnsafeRawBufferPointer(chunk.bytes), at: written)
+                _ = try setup.file.write(UnsafeRawBufferPointer(chunk.bytes), at: written)
             } catch let error as Errno {
                 writeError = error
                 break
             }
             written += WritebackError.fillChunk
         }
-        let firstSync = Result { try file.sync() }
-        let witnessSync = Result { try witness.sync() }
-        let secondSync = Result { try file.sync() }
-        let logged = (log?.newMessages() ?? []).filter { $0.contains(disk.kernelName) && ($0.contains("error") || $0.contains("Error")) }
-        let failedWrites = disk.failedWrites
+        let firstSync = Result { try setup.file.sync() }
+        let witnessSync = Result { try setup.witness.sync() }
+        let secondSync = Result { try setup.file.sync() }
+        let kernelName = setup.disk.kernelName
+        let logged = (log?.newMessages() ?? []).filter { $0.contains(kernelName) && ($0.contains("error") || $0.contains("Error")) }
+        return Failure(written: written, writeError: writeError, firstSync: firstSync, witnessSync: witnessSync,
+                       secondSync: secondSync, logged: logged, failedWrites: setup.disk.failedWrites)
+    }
 
+    private static func describe(_ result: Result<Void, any Error>) -> String {
+        switch result {
+        case .success: "0"
+        case .failure(let error): (error as? Errno)?.symbol ?? "\(error)"
+        }
+    }
+
+    private func fsyncPromise(_ failure: Failure) -> CheckRecord {
+        CheckRecord(
+            name: "1. fsync reports the error to each descriptor open at the time",
+            held: failure.injected ? failure.firstSync.isFailure && failure.witnessSync.isFailure : nil,
+            observed: "writer fsync \(Self.describe(failure.firstSync)), second descriptor fsync \(Self.describe(failure.witnessSync)), writer again \(Self.describe(failure.secondSync))")
+    }
+
+    /// Promises 2 and 3: the synced data, then the range whose writeback failed, read back.
+    private func readBackPromises(_ witness: OpenFile, failure: Failure, probe: MappedRegion) -> [CheckRecord] {
         var model = FileModel()
         model.write(0..<WritebackError.syncedBytes, stamp: synced)
-        var promises: [CheckRecord] = []
-        func describe(_ result: Result<Void, any Error>) -> String {
-            switch result {
-            case .success: "0"
-            case .failure(let error): (error as? Errno)?.symbol ?? "\(error)"
-            }
-        }
-        let injected = if let failedWrites { failedWrites.failed > 0 } else { logged.count > 0 || firstSync.isFailure }
-        promises.append(CheckRecord(
-            name: "1. fsync reports the error to each descriptor open at the time",
-            held: injected ? firstSync.isFailure && witnessSync.isFailure : nil,
-            observed: "writer fsync \(describe(firstSync)), second descriptor fsync \(describe(witnessSync)), writer again \(describe(secondSync))"))
-
-        // Reads after the failure, from the disk where the cache lets go of the pages.
-        try? file.dropCache()
-        let probe = try MappedRegion(anonymousLength: WritebackError.fillChunk)
         let syncedCheck = readBack(witness, range: 0..<WritebackError.syncedBytes, into: probe, model: model, alternatives: [unsynced],
                                    skipping: 0..<WritebackError.mappedBytes)
-        promises.append(CheckRecord(name: "2. data synced before the failure reads back exactly (or fails loudly)", held: syncedCheck.problem == nil,
-                                    observed: syncedCheck.problem ?? "\(syncedCheck.bytes) bytes as written" + (syncedCheck.stoppedBy.map { ", then \($0)" } ?? "")))
-
         var failedCheck = ReadBack()
         var offset = WritebackError.syncedBytes
-        while offset < written, failedCheck.problem == nil, failedCheck.stoppedBy == nil {
-            let length = min(WritebackError.fillChunk, written - offset)
-            let piece = readBack(witness, range: offset..<offset + length, into: probe, model: FileModel(size: written),
+        while offset < failure.written, failedCheck.problem == nil, failedCheck.stoppedBy == nil {
+            let length = min(WritebackError.fillChunk, failure.written - offset)
+            let piece = readBack(witness, range: offset..<offset + length, into: probe, model: FileModel(size: failure.written),
                                  alternatives: [unsynced], skipping: nil)
             failedCheck.bytes += piece.bytes
             failedCheck.alternativeSectors += piece.alternativeSectors
@@ -221,24 +258,26 @@ private struct WritebackFailure {
         }
         let new = failedCheck.alternativeSectors * SectorPattern.sectorSize
         // With no error reported, everything written must be there.
-        let silentLoss: String? = firstSync.isSuccess && new < failedCheck.bytes
+        let silentLoss: String? = failure.firstSync.isSuccess && new < failedCheck.bytes
             ? "fsync returned 0 but only \(new) of \(failedCheck.bytes) bytes read back as written" : nil
-        promises.append(CheckRecord(
-            name: "3. no silent loss: the failed range reads as written or as on disk, never other bytes",
-            held: failedCheck.problem == nil && silentLoss == nil,
-            observed: failedCheck.problem ?? silentLoss
-                ?? "\(failedCheck.bytes) bytes readable: \(new) as written, the rest as on disk (zeros)" + (failedCheck.stoppedBy.map { "; then \($0)" } ?? "")))
+        return [
+            CheckRecord(name: "2. data synced before the failure reads back exactly (or fails loudly)", held: syncedCheck.problem == nil,
+                        observed: syncedCheck.problem ?? "\(syncedCheck.bytes) bytes as written" + (syncedCheck.stoppedBy.map { ", then \($0)" } ?? "")),
+            CheckRecord(
+                name: "3. no silent loss: the failed range reads as written or as on disk, never other bytes",
+                held: failedCheck.problem == nil && silentLoss == nil,
+                observed: failedCheck.problem ?? silentLoss
+                    ?? "\(failedCheck.bytes) bytes readable: \(new) as written, the rest as on disk (zeros)" + (failedCheck.stoppedBy.map { "; then \($0)" } ?? "")),
+        ]
+    }
 
-        // The page mapped before the failure, then a new write fault on it.
+    /// Promises 4 and 5: the page mapped before the failure, then a new write fault on it.
+    private func mappingPromises(_ mapping: MappedRegion, mappedWrite: Result<Int, Errno>, probe: MappedRegion) throws -> [CheckRecord] {
         let mappedProblem = checkMapping(mapping, into: probe, written: unsynced, onDisk: synced)
         let mappedWriteResult = switch mappedWrite {
         case .success(let count): "\(count) bytes"
         case .failure(let error): error.symbol
         }
-        promises.append(CheckRecord(
-            name: "4. a page mapped before the failure holds what was written or the on-disk data",
-            held: mappedProblem == nil,
-            observed: "mapped write \(mappedWriteResult); " + (mappedProblem ?? "every mapped sector as written or as on disk")))
         let marker = try MappedRegion(anonymousLength: pageSize)
         SectorPattern.fill(marker.bytes, stamp: refault, fileOffset: 0)
         var refaults: [String] = []
@@ -253,18 +292,23 @@ private struct WritebackFailure {
             }
         }
         let refaultSummary = Dictionary(grouping: refaults, by: { $0 }).map { "\($0.value.count) \($0.key)" }.sorted().joined(separator: ", ")
-        promises.append(CheckRecord(
-            name: "5. a new write fault does not succeed into a page that is no longer uptodate",
-            held: refaultProblem == nil,
-            observed: "write faults: \(refaultSummary); " + (refaultProblem ?? "the rest of every page still as written or as on disk")))
+        return [
+            CheckRecord(name: "4. a page mapped before the failure holds what was written or the on-disk data",
+                        held: mappedProblem == nil,
+                        observed: "mapped write \(mappedWriteResult); " + (mappedProblem ?? "every mapped sector as written or as on disk")),
+            CheckRecord(name: "5. a new write fault does not succeed into a page that is no longer uptodate",
+                        held: refaultProblem == nil,
+                        observed: "write faults: \(refaultSummary); " + (refaultProblem ?? "the rest of every page still as written or as on disk")),
+        ]
+    }
 
-        withExtendedLifetime((disk, filesystem)) {}
+    private func recordResults(_ promises: [CheckRecord], failure: Failure, disk: FailingDisk, into record: inout CaseRecord, started: Date) {
         record.checks = promises
-        record.counters = ["bytes written": written, "I/O errors logged": logged.count, "write errors": writeError == nil ? 0 : 1,
-                           "image bytes": WritebackError.imageSize]
-        if let writeError { record.counters?["write error \(writeError.symbol)"] = 1 }
-        var injectedText = "\(logged.count) I/O errors logged on \(disk.kernelName)"
-        if let failedWrites {
+        record.counters = ["bytes written": failure.written, "I/O errors logged": failure.logged.count,
+                           "write errors": failure.writeError == nil ? 0 : 1, "image bytes": WritebackError.imageSize]
+        if let writeError = failure.writeError { record.counters?["write error \(writeError.symbol)"] = 1 }
+        var injectedText = "\(failure.logged.count) I/O errors logged on \(disk.kernelName)"
+        if let failedWrites = failure.failedWrites {
             record.counters?["writes failed by dm-flakey"] = failedWrites.failed
             record.counters?["writes reaching the loop device after the failure"] = failedWrites.leaked
             injectedText = "\(failedWrites.failed) writes failed by dm-flakey, " + injectedText
@@ -273,9 +317,9 @@ private struct WritebackFailure {
         }
         record.reason = "\(injectedText); fsync: \(promises[0].observed)"
         var unmet: String?
-        if !injected {
-            unmet = "no writeback error was injected: \(written) bytes went through without one"
-        } else if let failedWrites, failedWrites.leaked > 0 {
+        if !failure.injected {
+            unmet = "no writeback error was injected: \(failure.written) bytes went through without one"
+        } else if let failedWrites = failure.failedWrites, failedWrites.leaked > 0 {
             unmet = "the injection leaked: \(failedWrites.leaked) writes reached the loop device after dm-flakey was switched to fail them"
         }
         record.judge(promises: promises, unmet: unmet, started: started)
