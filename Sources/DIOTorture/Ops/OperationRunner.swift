@@ -114,56 +114,12 @@ public final class OperationRunner {
         return outcome
     }
 
+    /// One operation of the log, applied to the file and the model; nil when it kept every promise.
     private func execute(_ operation: Operation, index: Int, stamp: DataStamp, outcome: inout OperationOutcome) -> OperationFailure? {
-        func fail(_ judgement: Judgement, result: Int? = nil, errno: Errno? = nil) -> OperationFailure {
-            var detail = failureRecord(index: index, seed: stamp.seed, outcome: judgement.outcome, note: "\(operation): \(judgement.note ?? "")")
-            detail.result = result ?? errno.map { -Int($0.rawValue) }
-            detail.errno = errno?.symbol
-            return OperationFailure(index: index, operation: operation, detail: detail)
-        }
-        func attempt(_ body: () throws -> Void) -> OperationFailure? {
-            do {
-                try body()
-                return nil
-            } catch let error as Errno {
-                let judgement = Oracle.judgeOperationError(operation, error)
-                if case .skip = judgement.call {
-                    outcome.counts["unsupported \(operation.name)", default: 0] += 1
-                    return nil
-                }
-                return fail(judgement, errno: error)
-            } catch {
-                return fail(Judgement(outcome: .error, call: .fail, note: "\(error)"))
-            }
-        }
-
+        let step = Step(operation: operation, index: index, stamp: stamp)
         switch operation {
-        case .write(let offset, var length, let via):
-            // A mapping cannot extend the file: a mapped write stops at EOF, wherever the log's
-            // generator believed EOF to be (a refused fallocate leaves the file shorter).
-            if via == .mmap {
-                guard offset < model.size else {
-                    outcome.counts["mmap write past EOF not run", default: 0] += 1
-                    return nil
-                }
-                length = min(length, model.size - offset)
-            }
-            if unsupported(via, offset: offset, length: length) != nil {
-                outcome.counts["unsupported write \(via.rawValue)", default: 0] += 1
-                return nil
-            }
-            let bytes = stampedBytes(offset..<offset + length, stamp: stamp)
-            let result = write(bytes, at: offset, via: via)
-            switch result {
-            case .completed(let written):
-                let judgement = Oracle.judgeWrite(written, of: length)
-                if judgement.call == .fail { return fail(judgement, result: written) }
-                model.write(offset..<offset + length, stamp: stamp)
-            case .failed(let error):
-                return fail(Oracle.judgeOperationError(operation, error), errno: error)
-            case .timedOut:
-                return fail(Judgement(outcome: .hang, call: .fail, note: "no completion within the watchdog's window"))
-            }
+        case .write(let offset, let length, let via):
+            return write(step, offset: offset, length: length, via: via, outcome: &outcome)
         case .read(let offset, var length, let via):
             if via == .mmap {
                 let visible = min(model.size.roundedUp(to: pageSize), mapping.length)
@@ -177,52 +133,124 @@ public final class OperationRunner {
                 outcome.counts["unsupported read \(via.rawValue)", default: 0] += 1
                 return nil
             }
-            if let failure = judgeRead(offset: offset, length: length, via: via, index: index, seed: stamp.seed, outcome: &outcome) {
-                return failure
-            }
+            return judgeRead(offset: offset, length: length, via: via, index: index, seed: stamp.seed, outcome: &outcome)
         case .allocate(let kind, let offset, let length):
-            var supported = true
-            if let failure = attempt({
-                do { try buffered.allocate(kind.mode, offset: offset, length: length) } catch Errno.notSupported {
-                    supported = false
-                    throw Errno.notSupported
-                }
-            }) { return failure }
-            guard supported else { return nil }
-            switch kind {
-            case .plain: model.extend(to: offset + length)
-            case .keepSize: break
-            case .punch, .zeroKeepSize: model.clear(offset..<offset + length)
-            case .zero:
-                model.clear(offset..<offset + length)
-                model.extend(to: offset + length)
-            }
+            return allocate(step, kind: kind, offset: offset, length: length, outcome: &outcome)
         case .truncate(let size):
-            if let failure = attempt({ try buffered.truncate(to: size) }) { return failure }
+            if let failure = attempt(step, outcome: &outcome, { try buffered.truncate(to: size) }) { return failure }
             model.resize(to: size)
         case .fsync:
-            return attempt { try buffered.sync() }
+            return attempt(step, outcome: &outcome) { try buffered.sync() }
         case .fdatasync:
-            return attempt { try buffered.dataSync() }
+            return attempt(step, outcome: &outcome) { try buffered.dataSync() }
         case .startWriteback(let offset, let length):
-            return attempt { try buffered.startWriteback(offset: offset, length: length) }
+            return attempt(step, outcome: &outcome) { try buffered.startWriteback(offset: offset, length: length) }
         case .dropCache(let offset, let length):
-            return attempt { try buffered.dropCache(offset: offset, length: length) }
+            return attempt(step, outcome: &outcome) { try buffered.dropCache(offset: offset, length: length) }
         case .probe:
             outcome.probes.append(ProbeResult(
                 dirtyPages: (try? buffered.cacheState()).map { $0.dirty + $0.writeback },
                 unwrittenBytes: (try? buffered.extents(sync: false))?.filter(\.isUnwritten).reduce(0) { $0 + $1.length }))
         case .check:
-            let size = model.size
-            if direct != nil, unavailable[.uring] == nil,
-               let failure = judgeRead(offset: 0, length: max(size.roundedUp(to: directAlignment), directAlignment), via: .uring,
-                                       index: index, seed: stamp.seed, outcome: &outcome) { return failure }
-            if let failure = judgeRead(offset: 0, length: size + pageSize, via: .buffered, index: index, seed: stamp.seed, outcome: &outcome) {
-                return failure
-            }
-            if size > 0, let failure = judgeRead(offset: 0, length: size.roundedUp(to: pageSize), via: .mmap, index: index,
-                                                 seed: stamp.seed, outcome: &outcome) { return failure }
+            return check(step, outcome: &outcome)
         }
+        return nil
+    }
+
+    /// The operation being executed, for its failure record.
+    private struct Step {
+        var operation: Operation
+        var index: Int
+        var stamp: DataStamp
+    }
+
+    private func fail(_ step: Step, _ judgement: Judgement, result: Int? = nil, errno: Errno? = nil) -> OperationFailure {
+        var detail = failureRecord(index: step.index, seed: step.stamp.seed, outcome: judgement.outcome,
+                                   note: "\(step.operation): \(judgement.note ?? "")")
+        detail.result = result ?? errno.map { -Int($0.rawValue) }
+        detail.errno = errno?.symbol
+        return OperationFailure(index: step.index, operation: step.operation, detail: detail)
+    }
+
+    /// Runs a call that returns nothing: its error is judged (a mode the filesystem does not
+    /// support is counted, not failed).
+    private func attempt(_ step: Step, outcome: inout OperationOutcome, _ body: () throws -> Void) -> OperationFailure? {
+        do {
+            try body()
+            return nil
+        } catch let error as Errno {
+            let judgement = Oracle.judgeOperationError(step.operation, error)
+            if case .skip = judgement.call {
+                outcome.counts["unsupported \(step.operation.name)", default: 0] += 1
+                return nil
+            }
+            return fail(step, judgement, errno: error)
+        } catch {
+            return fail(step, Judgement(outcome: .error, call: .fail, note: "\(error)"))
+        }
+    }
+
+    private func write(_ step: Step, offset: Int, length: Int, via: Access, outcome: inout OperationOutcome) -> OperationFailure? {
+        var length = length
+        // A mapping cannot extend the file: a mapped write stops at EOF, wherever the log's
+        // generator believed EOF to be (a refused fallocate leaves the file shorter).
+        if via == .mmap {
+            guard offset < model.size else {
+                outcome.counts["mmap write past EOF not run", default: 0] += 1
+                return nil
+            }
+            length = min(length, model.size - offset)
+        }
+        if unsupported(via, offset: offset, length: length) != nil {
+            outcome.counts["unsupported write \(via.rawValue)", default: 0] += 1
+            return nil
+        }
+        let bytes = stampedBytes(offset..<offset + length, stamp: step.stamp)
+        switch write(bytes, at: offset, via: via) {
+        case .completed(let written):
+            let judgement = Oracle.judgeWrite(written, of: length)
+            if judgement.call == .fail { return fail(step, judgement, result: written) }
+            model.write(offset..<offset + length, stamp: step.stamp)
+        case .failed(let error):
+            return fail(step, Oracle.judgeOperationError(step.operation, error), errno: error)
+        case .timedOut:
+            return fail(step, Judgement(outcome: .hang, call: .fail, note: "no completion within the watchdog's window"))
+        }
+        return nil
+    }
+
+    private func allocate(_ step: Step, kind: AllocateKind, offset: Int, length: Int, outcome: inout OperationOutcome) -> OperationFailure? {
+        var supported = true
+        if let failure = attempt(step, outcome: &outcome, {
+            do { try buffered.allocate(kind.mode, offset: offset, length: length) } catch Errno.notSupported {
+                supported = false
+                throw Errno.notSupported
+            }
+        }) { return failure }
+        guard supported else { return nil }
+        switch kind {
+        case .plain: model.extend(to: offset + length)
+        case .keepSize: break
+        case .punch, .zeroKeepSize: model.clear(offset..<offset + length)
+        case .zero:
+            model.clear(offset..<offset + length)
+            model.extend(to: offset + length)
+        }
+        return nil
+    }
+
+    /// The whole file read every way there is: direct through io_uring, buffered, and mapped.
+    private func check(_ step: Step, outcome: inout OperationOutcome) -> OperationFailure? {
+        let size = model.size
+        let seed = step.stamp.seed
+        if direct != nil, unavailable[.uring] == nil,
+           let failure = judgeRead(offset: 0, length: max(size.roundedUp(to: directAlignment), directAlignment), via: .uring,
+                                   index: step.index, seed: seed, outcome: &outcome) { return failure }
+        if let failure = judgeRead(offset: 0, length: size + pageSize, via: .buffered, index: step.index, seed: seed, outcome: &outcome) {
+            return failure
+        }
+        if size > 0, let failure = judgeRead(offset: 0, length: size.roundedUp(to: pageSize), via: .mmap, index: step.index,
+                                             seed: seed, outcome: &outcome) { return failure }
         return nil
     }
 
