@@ -13,7 +13,7 @@ struct Exec: ParsableCommand {
         """)
 
     @Option(help: "The scratch filesystem: btrfs, xfs, ext4 or tmpfs.")
-    var fs: String
+    var fs: ScratchKind
 
     @Option(name: .customLong("mkfs-options"), help: "Extra mkfs arguments.")
     var mkfsOptions: String?
@@ -29,18 +29,14 @@ struct Exec: ParsableCommand {
 
     func validate() throws {
         if program.isEmpty { throw ValidationError("give the program to run after `--`") }
-        if ScratchKind(rawValue: fs) == nil {
-            throw ValidationError("unknown filesystem '\(fs)'; choose from \(ScratchKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
         if let scratchDevice, let reason = ScratchFilesystem.unusableDeviceReason(scratchDevice) {
             throw ValidationError("--scratch-device: \(reason)")
         }
     }
 
     func run() throws {
-        let kind = ScratchKind(rawValue: fs)!
         InterruptCleanup.install()
-        let options = ScratchOptions(kind: kind, mkfsOptions: mkfsOptions.map { $0.split(separator: " ").map(String.init) } ?? [],
+        let options = ScratchOptions(kind: fs, mkfsOptions: mkfsOptions.map { $0.split(separator: " ").map(String.init) } ?? [],
                                      mountOptions: mountOptions.map { $0.split(separator: ",").map(String.init) } ?? [])
         let status: Int32
         do {

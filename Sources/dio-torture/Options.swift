@@ -68,3 +68,6 @@ struct ReportOutputs: ParsableArguments {
         }
     }
 }
+
+/// Filesystem kinds parse, validate and list their choices through the library's own names.
+extension ScratchKind: ExpressibleByArgument {}

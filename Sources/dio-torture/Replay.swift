@@ -18,7 +18,7 @@ struct Replay: ParsableCommand {
     var log: String
 
     @Option(help: "Replay on a scratch filesystem made for it: btrfs, xfs, ext4 or tmpfs (default: ext4 when root).")
-    var fs: String?
+    var fs: ScratchKind?
 
     @Option(help: "Replay in a fresh subdirectory of this mounted directory instead.")
     var dir: String?
@@ -37,9 +37,6 @@ struct Replay: ParsableCommand {
 
     func validate() throws {
         if fs != nil && dir != nil { throw ValidationError("--fs and --dir are exclusive") }
-        if let fs, ScratchKind(rawValue: fs) == nil {
-            throw ValidationError("unknown filesystem '\(fs)'; choose from \(ScratchKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
     }
 
     func run() throws {
@@ -64,20 +61,11 @@ struct Replay: ParsableCommand {
         }
         let status: Int32
         do {
-            if let dir {
-                let directory = try ScratchDirectory(in: dir)
-                defer { directory.remove() }
-                status = try body(directory.path)
-            } else {
-                guard Kernel.isRoot || fs == nil else { throw TargetError("--fs needs root (loop devices and mounts); use --dir") }
-                if !Kernel.isRoot {
-                    let directory = try ScratchDirectory(in: "/var/tmp")
-                    defer { directory.remove() }
-                    status = try body(directory.path)
-                } else {
-                    status = try ScratchFilesystem.withDirectory(on: ScratchOptions(kind: ScratchKind(rawValue: fs ?? "ext4")!), device: nil, body)
-                }
-            }
+            let (targets, note) = try TargetSpec.choose(directory: dir, filesystems: fs.map { [$0] }, defaults: [.ext4])
+            if let note { printError("dio-torture replay: \(note)\n") }
+            status = try targets[0].withFreshDirectory(body)
+        } catch let error as RunRequest.Invalid {
+            throw UsageError(error.description)
         } catch let error as TargetError {
             printError("dio-torture replay: \(error)\n")
             throw ExitCode(3)

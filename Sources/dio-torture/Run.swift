@@ -77,85 +77,27 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let plan = try makePlan()
+        let (plan, note) = try makePlan()
+        if let note { printError("dio-torture: \(note)\n") }
         let total = plan.cases.count * plan.targets.count
         printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
         let report = runCases(plan.batches, scratchDevice: plan.scratchDevice, isolation: try isolation.mode(caseTimeout: caseTimeout))
         try finish(report, outputs: outputs)
     }
 
-    func makePlan() throws -> RunPlan {
-        let scenarios = try scenario.map { try names($0).map { name in
-            guard let found = DIOTorture.scenario(named: name) else {
-                throw UsageError("unknown scenario '\(name)'; choose from \(catalogue.map(\.name).joined(separator: ", "))")
-            }
-            return found
-        } } ?? catalogue
-        let patterns = try pattern.map { try names($0).map { name in
-            guard let found = FaultPattern(rawValue: name) else {
-                throw UsageError("unknown fault pattern '\(name)'; choose from \(FaultPattern.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return found
-        } }
-        let paths = try ioPath.map { try names($0).map { name in
-            guard let found = IOPath(name: name) else {
-                throw UsageError("unknown I/O path '\(name)'; choose from \(IOPath.all.map(\.description).joined(separator: ", "))")
-            }
-            return found
-        } }
-        let depths = try queueDepth.map { try names($0).map { text in
-            guard let depth = Int(text), (1...SweepFile.maxQueueDepth).contains(depth) else {
-                throw UsageError("--queue-depth '\(text)': a whole number from 1 to \(SweepFile.maxQueueDepth)")
-            }
-            return depth
-        } }
-        let seed = seed ?? UInt64.random(in: 1...UInt64.max)
-        return RunPlan(targets: try targets(), scenarios: scenarios,
-                       selection: Selection(patterns: patterns, paths: paths, queueDepths: depths),
-                       options: RunOptions(iterations: iterations, seed: seed, timeout: .seconds(timeout),
-                                           injectCorruption: selfTestCorruption, artifactDirectory: artifacts.directory,
-                                           dropCaches: dropCaches),
-                       scratchDevice: scratchDevice)
-    }
-
-    private func targets() throws -> [TargetSpec] {
-        if let dir {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) else { throw UsageError("--dir \(dir): no such directory") }
-            guard isDirectory.boolValue else { throw UsageError("--dir \(dir): not a directory") }
-            return [.directory(dir)]
-        }
-        if fs == nil && !Kernel.isRoot {
-            printError("dio-torture: not root, so no scratch filesystems (loop devices and mounts need root); running in /var/tmp instead\n")
-            return [.directory("/var/tmp")]
-        }
-        let kinds = try names(fs ?? "btrfs,xfs,ext4,tmpfs").map { name in
-            guard let kind = ScratchKind(rawValue: name) else {
-                throw UsageError("unknown filesystem '\(name)'; choose from \(ScratchKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return kind
-        }
-        let mkfs = try perFilesystem(mkfsOptions, option: "--mkfs-options")
-        let mount = try perFilesystem(mountOptions, option: "--mount-options")
-        return kinds.map { kind in
-            .scratch(ScratchOptions(kind: kind,
-                                    mkfsOptions: mkfs[kind].map { $0.split(separator: " ").map(String.init) } ?? [],
-                                    mountOptions: mount[kind].map { names($0) } ?? []))
-        }
-    }
-
-    private func perFilesystem(_ values: [String], option: String) throws -> [ScratchKind: String] {
-        var result: [ScratchKind: String] = [:]
-        for value in values {
-            guard let equals = value.firstIndex(of: "="), let kind = ScratchKind(rawValue: String(value[..<equals])) else {
-                throw UsageError("\(option) \(value): expected FS=VALUE with FS one of \(ScratchKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            result[kind] = String(value[value.index(after: equals)...])
-        }
-        return result
-    }
-
-    private func names(_ list: String) -> [String] {
-        list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    func makePlan() throws -> (plan: RunPlan, note: String?) {
+        var request = RunRequest(options: RunOptions(iterations: iterations, seed: seed ?? UInt64.random(in: 1...UInt64.max),
+                                                     timeout: .seconds(timeout), injectCorruption: selfTestCorruption,
+                                                     artifactDirectory: artifacts.directory, dropCaches: dropCaches))
+        request.directory = dir
+        request.filesystems = fs
+        request.mkfsOptions = mkfsOptions
+        request.mountOptions = mountOptions
+        request.scratchDevice = scratchDevice
+        request.scenarios = scenario
+        request.patterns = pattern
+        request.paths = ioPath
+        request.queueDepths = queueDepth
+        do { return try request.plan() } catch let error as RunRequest.Invalid { throw UsageError(error.description) }
     }
 }

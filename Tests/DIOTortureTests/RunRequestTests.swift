@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+@testable import DIOSystem
+@testable import DIOTorture
+
+/// `run`'s words made into a plan by the library, without the command line.
+@Suite struct RunRequestTests {
+    func request(_ change: (inout RunRequest) -> Void) -> RunRequest {
+        var request = RunRequest(options: RunOptions(iterations: 3, seed: 1))
+        request.directory = FileManager.default.temporaryDirectory.path
+        change(&request)
+        return request
+    }
+
+    @Test func namesBecomeAPlan() throws {
+        let (plan, note) = try request {
+            $0.scenarios = "nowait-partial-fault"
+            $0.patterns = "first-page-only, last-page-only"
+            $0.paths = "uring-readv,pread"
+        }.plan()
+        #expect(plan.targets == [.directory(FileManager.default.temporaryDirectory.path)] && note == nil)
+        #expect(plan.selection.patterns == [.firstPageOnly, FaultPattern(rawValue: "last-page-only")!])
+        #expect(Set(plan.cases.compactMap(\.read?.path)) == [IOPath(.uringReadv), IOPath(.pread)])
+        #expect(Set(plan.cases.compactMap(\.pattern)).count == 2)
+    }
+
+    @Test(arguments: [
+        ("scenarios", "nowait", "unknown scenario 'nowait'; choose from nowait-partial-fault"),
+        ("patterns", "first-page-only,first-page", "unknown fault pattern 'first-page'; choose from all-resident"),
+        ("paths", "uring-readv+sqpoll", "unknown I/O path 'uring-readv+sqpoll'"),
+        ("queueDepths", "0", "unknown queue depth '0'; choose from 1 to 256"),
+        ("directory", "/nonexistent/dio", "--dir /nonexistent/dio: no such directory"),
+    ])
+    func badWordsAreOneLineNamingTheChoices(_ field: String, _ value: String, _ message: String) {
+        let bad = request {
+            switch field {
+            case "scenarios": $0.scenarios = value
+            case "patterns": $0.patterns = value
+            case "paths": $0.paths = value
+            case "queueDepths": $0.queueDepths = value
+            default: $0.directory = value
+            }
+        }
+        #expect {
+            _ = try bad.plan()
+        } throws: { error in
+            let text = (error as? RunRequest.Invalid)?.description ?? ""
+            return text.hasPrefix(message) && !text.contains("\n")
+        }
+    }
+
+    /// As root the default targets are the four scratch filesystems; naming one picks it.
+    @Test(.enabled(if: Kernel.isRoot)) func rootGetsScratchFilesystems() throws {
+        let (all, _) = try TargetSpec.choose(directory: nil, filesystems: nil, defaults: ScratchKind.allCases)
+        #expect(all == ScratchKind.allCases.map { .scratch(ScratchOptions(kind: $0)) })
+        let (one, note) = try TargetSpec.choose(directory: nil, filesystems: [.xfs], defaults: ScratchKind.allCases)
+        #expect(one == [.scratch(ScratchOptions(kind: .xfs))] && note == nil)
+    }
+}
