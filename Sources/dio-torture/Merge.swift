@@ -18,25 +18,8 @@ struct Merge: ParsableCommand {
     @OptionGroup var outputs: ReportOutputs
 
     func run() throws {
-        var files: [String] = []
-        for path in paths {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw UsageError("\(path): no such file or directory") }
-            if isDirectory.boolValue {
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-                files += names.filter { $0.hasSuffix(".json") }.sorted().map { path + "/" + $0 }
-            } else {
-                files.append(path)
-            }
-        }
-        let shards = try files.map { file -> (file: String, report: RunReport) in
-            guard let data = FileManager.default.contents(atPath: file), let report = try? RunReport.decode(data) else {
-                throw UsageError("\(file): not a dio-torture JSON report")
-            }
-            return (file, report)
-        }
         let merged: ShardMerge
-        do { merged = try ShardMerge(shards) } catch let error as SweepError { throw UsageError(error.description) }
+        do { merged = try ShardMerge(reading: paths) } catch let error as SweepError { throw UsageError(error.description) }
         if !merged.missingShards.isEmpty {
             printError("dio-torture merge: shard(s) \(merged.missingShards.map(String.init).joined(separator: ", ")) of \(merged.report.sweep!.file) missing; the merged report is incomplete\n")
         }

@@ -7,6 +7,28 @@ public struct ShardMerge: Sendable {
     /// Shards of the sweep that were not given: the merged report is incomplete without them.
     public var missingShards: [Int]
 
+    /// Reads the reports at `paths`, each a report or a directory of them (every *.json in it,
+    /// in name order), and joins them.
+    public init(reading paths: [String]) throws {
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw SweepError("\(path): no such file or directory") }
+            if isDirectory.boolValue {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+                files += names.filter { $0.hasSuffix(".json") }.sorted().map { path + "/" + $0 }
+            } else {
+                files.append(path)
+            }
+        }
+        try self.init(try files.map { file in
+            guard let data = FileManager.default.contents(atPath: file), let report = try? RunReport.decode(data) else {
+                throw SweepError("\(file): not a dio-torture JSON report")
+            }
+            return (file, report)
+        })
+    }
+
     public init(_ shards: [(file: String, report: RunReport)]) throws {
         guard let first = shards.first else { throw SweepError("no reports to merge") }
         guard let sweep = first.report.sweep else { throw SweepError("\(first.file): not a sweep shard (no 'sweep' record)") }
