@@ -79,4 +79,21 @@ import Testing
         #expect(Oracle.incompatibility(readv, .coldFileMmap, filesystem: "tmpfs") != nil)
         #expect(Oracle.incompatibility(readv, .coldFileMmap, filesystem: "btrfs") == nil)
     }
+
+    @Test func aTaintChangeMakesTaintedUnlessTheCaseFailedOnItsOwn() {
+        #expect(Oracle.verdict(.pass, afterTaintChange: true) == .tainted)
+        #expect(Oracle.verdict(.skip, afterTaintChange: true) == .tainted)
+        #expect(Oracle.verdict(.broken, afterTaintChange: true) == .tainted)
+        #expect(Oracle.verdict(.fail, afterTaintChange: true) == .fail)
+        #expect(Oracle.verdict(.hang, afterTaintChange: true) == .hang)
+        #expect(Oracle.verdict(.pass, afterTaintChange: false) == .pass)
+    }
+
+    @Test func aStepScenarioFailsOnItsFirstFailingOperation() {
+        #expect(Oracle.verdict(failedOutcome: .error, readsJudged: 5, unmet: nil) == .fail)
+        #expect(Oracle.verdict(failedOutcome: .hang, readsJudged: 5, unmet: "x") == .hang)
+        #expect(Oracle.verdict(failedOutcome: nil, readsJudged: 0, unmet: nil) == .skip)
+        #expect(Oracle.verdict(failedOutcome: nil, readsJudged: 5, unmet: "not proved") == .inconclusive)
+        #expect(Oracle.verdict(failedOutcome: nil, readsJudged: 5, unmet: nil) == .pass)
+    }
 }

@@ -43,21 +43,19 @@ struct OperationCase {
         let unsupported = outcome.counts.keys.filter { $0.hasPrefix("unsupported") }.sorted()
         let notes = runner.unavailable.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue): \($0.value)" }
             + unsupported.map { "\($0) x\(outcome.counts[$0]!)" }
+        let missing = preconditions(outcome)
+        record.verdict = Oracle.verdict(failedOutcome: outcome.failure?.detail.outcome, readsJudged: outcome.readsJudged, unmet: missing)
         if let failure = outcome.failure {
             record.failures = 1
             record.outcomes = [failure.detail.outcome.rawValue: 1]
             record.failureDetails = [failure.detail]
             record.firstFailureSeconds = Date().timeIntervalSince(started)
-            record.verdict = failure.detail.outcome == .hang ? .hang : .fail
             record.reason = "operation \(failure.index) of \(log.operations.count): \(failure.detail.note ?? "")"
-        } else if outcome.readsJudged == 0 {
-            record.verdict = .skip
+        } else if record.verdict == .skip {
             record.reason = "no read could be judged" + (notes.isEmpty ? "" : ": " + notes.joined(separator: "; "))
-        } else if let missing = preconditions(outcome) {
-            record.verdict = .inconclusive
+        } else if record.verdict == .inconclusive {
             record.reason = missing
         } else {
-            record.verdict = .pass
             record.outcomes = [Outcome.full.rawValue: outcome.readsJudged]
             record.reason = notes.isEmpty ? nil : "not exercised here: " + notes.joined(separator: "; ")
         }

@@ -185,6 +185,22 @@ public enum Oracle {
         return (.pass, nil)
     }
 
+    /// The verdict of a case during which the kernel's taint flags changed: TAINTED (it hit a BUG,
+    /// an Oops or a WARNING), unless the case already failed on its own; a BROKEN harness yields
+    /// to the kernel's own evidence.
+    public static func verdict(_ verdict: Verdict, afterTaintChange changed: Bool) -> Verdict {
+        changed && (!verdict.isFailure || verdict == .broken) ? .tainted : verdict
+    }
+
+    /// A step scenario's verdict from its operations: the first failing operation (a HANG when
+    /// it never completed), else SKIP when no read could be judged, INCONCLUSIVE when its
+    /// preconditions were not met, PASS otherwise.
+    public static func verdict(failedOutcome: Outcome?, readsJudged: Int, unmet: String?) -> Verdict {
+        if let failedOutcome { return failedOutcome == .hang ? .hang : .fail }
+        if readsJudged == 0 { return .skip }
+        return unmet == nil ? .pass : .inconclusive
+    }
+
     /// A path, pattern and filesystem that cannot be combined: the reason to SKIP before anything runs.
     public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern, filesystem: String?) -> String? {
         if path.method == .uringReadFixed && !pattern.traits.residentBeforeRead {

@@ -47,11 +47,12 @@ final class KernelWatch {
         if !findings.isEmpty { record.kernelLog = Array(findings.prefix(CaseRecord.maxKernelLogLines)) }
         guard let before, let after, after != before else { return }
         record.taint = TaintRecord(before: before, after: after)
-        if !record.verdict.isFailure || record.verdict == .broken {
+        let verdict = Oracle.verdict(record.verdict, afterTaintChange: true)
+        if verdict != record.verdict {
             let added = Kernel.taintLetters(after & ~before)
             record.reason = "kernel taint changed during the case: \(added.isEmpty ? String(after) : "+" + added)"
                 + (findings.first.map { "; \($0)" } ?? "")
-            record.verdict = .tainted
+            record.verdict = verdict
         }
     }
 
