@@ -75,7 +75,7 @@ func sampleReport() -> RunReport {
         record.pattern = .firstPageOnly
         record.path = IOPath(.uringReadv)
         let source = try Reproducer.source(for: record)
-        for line in ["#define EXTENTS 4", "#define REVERSE 1", "#define READ_LENGTH 16384", "#define PATTERN FIRST_PAGE_ONLY",
+        for line in ["#define EXTENTS 4", "#define REVERSE 1", "#define READ_LENGTH 16384", "touch_page(base, p, p == 0)",
                      "#define METHOD URING_READV", "#define NOWAIT 0", "#include <liburing.h>", "int main("] {
             #expect(source.contains(line), "\(line)")
         }
