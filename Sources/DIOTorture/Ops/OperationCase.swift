@@ -12,7 +12,7 @@ struct OperationCase {
     func run(maxFileSize: Int, log makeLog: (_ seed: UInt64) -> OperationLog,
              preconditions: (OperationOutcome) -> String? = { _ in nil }) -> CaseRecord {
         let started = Date()
-        var record = CaseRecord(step: spec, area: area, options: options, iterations: options.iterations)
+        var record = CaseRecord(spec, area: area, options: options, iterations: options.iterations)
         record.run(since: started) {
             execute(makeLog($0.seed), maxFileSize: maxFileSize, started: started, preconditions: preconditions, into: &$0)
         }

@@ -23,6 +23,9 @@ public enum Verdict: String, Codable, Sendable, CaseIterable {
     /// The harness could not run the case (or its process died): not a verdict on the kernel.
     case broken = "BROKEN"
 
+    /// Worst first: how a cell of many cases shows the one that matters.
+    public static let bySeverity: [Verdict] = [.broken, .tainted, .hang, .fail, .inconclusive, .pass, .skip]
+
     /// The verdicts that fail a run and a gate.
     public var isFailure: Bool { self == .fail || self == .hang || self == .tainted || self == .broken }
 }

@@ -10,7 +10,7 @@ public enum HTMLReport {
         .pass: "#3c9a4b", .fail: "#d22b2b", .hang: "#8b0000", .tainted: "#a0306e", .broken: "#555",
         .skip: "#cfd8dc", .inconclusive: "#e8b931",
     ]
-    static let severity: [Verdict] = [.broken, .tainted, .hang, .fail, .inconclusive, .pass, .skip]
+    static let severity = Verdict.bySeverity
 
     public static func document(_ report: RunReport) -> String {
         let escaped = JUnit.escaped

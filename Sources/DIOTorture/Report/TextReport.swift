@@ -87,7 +87,7 @@ public enum TextReport {
                     continue
                 }
                 let counts = cell.reduce(into: [Verdict: Int]()) { $0[$1.verdict, default: 0] += 1 }
-                let order: [Verdict] = [.broken, .tainted, .hang, .fail, .inconclusive, .pass, .skip]
+                let order = Verdict.bySeverity
                 row.append(order.filter { counts[$0] != nil }.map { "\(counts[$0]!) \($0.rawValue)" }.joined(separator: " "))
                 verdicts.append(order.first { counts[$0] != nil })
             }

@@ -100,12 +100,9 @@ enum CaseProcess {
     }
 
     private static func skeleton(_ job: CaseJob, started: Date) -> CaseRecord {
-        CaseRecord(id: job.spec.id, kernel: job.area.kernel, filesystem: job.area.filesystem, scenario: job.spec.scenario,
-                   variant: job.spec.variant, pattern: job.spec.pattern, path: job.spec.path,
-                   read: job.spec.read.map { ReadRecord(offset: $0.offset, length: $0.length, fileSize: $0.layout.fileSize) },
-                   seed: Seeds.forCase(run: job.options.seed, id: job.spec.id), iterations: job.options.iterations,
-                   verdict: .broken, failures: 0, outcomes: [:], failureDetails: [],
-                   durationSeconds: Date().timeIntervalSince(started))
+        var record = CaseRecord(job.spec, area: job.area, options: job.options, iterations: job.options.iterations)
+        record.durationSeconds = Date().timeIntervalSince(started)
+        return record
     }
 
     private static func broken(_ job: CaseJob, _ reason: String, started: Date) -> CaseRecord {

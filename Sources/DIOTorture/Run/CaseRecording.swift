@@ -9,10 +9,14 @@ struct CaseStop: Error {
 }
 
 extension CaseRecord {
-    /// The record of a step scenario's case: BROKEN until its run says otherwise.
-    init(step spec: CaseSpec, area: WorkArea, options: RunOptions, iterations: Int) {
+    /// The record of a case before anything is judged: its identity, pattern, path and read,
+    /// with `verdict` (BROKEN until its run says otherwise) and nothing counted yet.
+    init(_ spec: CaseSpec, area: WorkArea, options: RunOptions, iterations: Int, verdict: Verdict = .broken, reason: String? = nil) {
         self.init(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario, variant: spec.variant,
-                  seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: iterations, verdict: .broken,
+                  pattern: spec.pattern, path: spec.path,
+                  read: spec.read.map { ReadRecord(offset: $0.offset, length: $0.length, fileSize: $0.layout.fileSize,
+                                                   queueDepth: $0.queueDepth > 1 ? $0.queueDepth : nil) },
+                  seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: iterations, verdict: verdict, reason: reason,
                   failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
     }
 

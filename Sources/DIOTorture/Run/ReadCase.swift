@@ -20,13 +20,7 @@ struct ReadCase {
     func run() -> CaseRecord {
         let started = Date()
         let caseSeed = Seeds.forCase(run: options.seed, id: spec.id)
-        var record = CaseRecord(
-            id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario,
-            pattern: shape.pattern, path: shape.path,
-            read: ReadRecord(offset: shape.offset, length: shape.length, fileSize: shape.layout.fileSize,
-                             queueDepth: shape.queueDepth > 1 ? shape.queueDepth : nil),
-            seed: caseSeed, iterations: options.iterations, verdict: .broken, failures: 0, outcomes: [:],
-            failureDetails: [], durationSeconds: 0)
+        var record = CaseRecord(spec, area: area, options: options, iterations: options.iterations)
         record.run(since: started) { try execute(seed: caseSeed, started: started, into: &$0) }
         return record
     }

@@ -142,9 +142,7 @@ public enum Runner {
     }
 
     private static func notRun(_ spec: CaseSpec, area: WorkArea, options: RunOptions, reason: String) -> CaseRecord {
-        CaseRecord(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario, variant: spec.variant,
-                   pattern: spec.pattern, path: spec.path, seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: 0, verdict: .skip,
-                   reason: reason, failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
+        CaseRecord(spec, area: area, options: options, iterations: 0, verdict: .skip, reason: reason)
     }
 
     private static func setupRecord(_ target: TargetSpec, kernel: String, verdict: Verdict, reason: String, seed: UInt64) -> CaseRecord {

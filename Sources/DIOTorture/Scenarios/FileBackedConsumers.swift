@@ -33,7 +33,7 @@ public struct FileBackedConsumers: Scenario {
 
     public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
         let started = Date()
-        var record = CaseRecord(step: spec, area: area, options: options, iterations: 0)
+        var record = CaseRecord(spec, area: area, options: options, iterations: 0)
         record.run(since: started) { record in
             let consumer = try spec.variant(as: Consumer.self)
             try ConsumerRun(consumer: consumer, area: area, seed: record.seed, rounds: min(options.iterations, Self.maxRounds),

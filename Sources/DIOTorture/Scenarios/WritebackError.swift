@@ -2,7 +2,7 @@ import DIOSystem
 import Foundation
 import Glibc
 
-/// Real writeback errors, two ways. Without device-mapper (this machine's kernel): the filesystem
+/// Real writeback errors, two ways. On a kernel without device-mapper: the filesystem
 /// under test is made afresh on a loop device whose sparse backing file lives on a tmpfs too
 /// small for it, so writeback fails once the tmpfs is full. Where the kernel has dm-flakey (the
 /// test kernels): the loop device sits under a device-mapper device whose table is switched to
@@ -37,7 +37,7 @@ public struct WritebackError: Scenario {
 
     public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
         let started = Date()
-        var record = CaseRecord(step: spec, area: area, options: options, iterations: 1)
+        var record = CaseRecord(spec, area: area, options: options, iterations: 1)
         record.run(since: started) { record in
             guard let kind = ScratchKind(rawValue: area.filesystem.type), kind != .tmpfs else {
                 throw CaseStop(verdict: .skip, reason: "writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
