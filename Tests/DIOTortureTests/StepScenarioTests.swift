@@ -11,19 +11,21 @@ import Testing
         #expect(log == OperationGenerator.mixed(seed: 7, count: 3000, maxFileSize: 512 << 10, maxLength: 64 << 10))
         #expect(log != OperationGenerator.mixed(seed: 8, count: 3000, maxFileSize: 512 << 10, maxLength: 64 << 10))
         #expect(try OperationLog(text: log.text, file: "log") == log)
-        // Every kind of operation and every access appears.
+        // Every kind of operation and every operation path appears.
         let names = Set(log.operations.map { String($0.name.prefix { $0 != " " }) })
         #expect(names == ["write", "read", "fallocate", "truncate", "fsync", "fdatasync", "sync-file-range", "fadvise-dontneed"])
-        for access in Access.allCases {
-            #expect(log.operations.contains { if case .read(_, _, access) = $0 { true } else { false } }, "reads via \(access)")
-            #expect(log.operations.contains { if case .write(_, _, access) = $0 { true } else { false } }, "writes via \(access)")
+        for path in IOPath.operationPaths {
+            #expect(log.operations.contains { if case .read(_, _, path) = $0 { true } else { false } }, "reads via \(path)")
+            #expect(log.operations.contains { if case .write(_, _, path) = $0 { true } else { false } }, "writes via \(path)")
         }
+        // Each direction has its own names: a write through the page cache is "pwrite+buffered".
+        #expect(log.text.contains(" pwrite+buffered\n") && log.text.contains(" uring-read\n") && !log.text.contains(" pread+buffered+"))
         let zeroRange = OperationGenerator.zeroRange(seed: 3, iterations: 2, fileSize: 256 << 10)
         #expect(try OperationLog(text: zeroRange.text, file: "log") == zeroRange && zeroRange.backgroundWriteback)
     }
 
     @Test func aMalformedLogNamesItsLine() {
-        let text = OperationLog.magic + "\nseed 5\nwrite 0 4096 buffered\nwrite 0 4096 sideways\n"
+        let text = OperationLog.magic + "\nseed 5\nwrite 0 4096 pwrite+buffered\nwrite 0 4096 sideways\n"
         #expect(throws: TargetError.self) { try OperationLog(text: text, file: "bad.opslog") }
         do { _ = try OperationLog(text: text, file: "bad.opslog") } catch { #expect("\(error)".hasPrefix("bad.opslog:4: ")) }
         #expect(throws: TargetError.self) { try OperationLog(text: "seed 5\n", file: "x") }

@@ -1,23 +1,5 @@
 import DIOSystem
 
-/// How an operation's bytes move between memory and the file.
-public enum Access: String, Sendable, CaseIterable, Codable {
-    /// pread/pwrite through the page cache.
-    case buffered
-    /// pread/pwrite on an O_DIRECT descriptor.
-    case direct
-    /// io_uring read/write on the O_DIRECT descriptor.
-    case uring
-    /// io_uring read/write on the buffered descriptor (reads may be served partly from cache).
-    case uringBuffered = "uring-buffered"
-    /// A shared mapping of the file, accessed through the kernel's fault path.
-    case mmap
-
-    /// Direct I/O needs offsets and lengths aligned to the filesystem's direct I/O alignment.
-    var isDirect: Bool { self == .direct || self == .uring }
-    var usesRing: Bool { self == .uring || self == .uringBuffered }
-}
-
 /// fallocate(2) as the operations use it.
 public enum AllocateKind: String, Sendable, CaseIterable, Codable {
     case plain, keepSize = "keep-size", punch, zero, zeroKeepSize = "zero-keep-size"
@@ -36,8 +18,8 @@ public enum AllocateKind: String, Sendable, CaseIterable, Codable {
 /// One step of an operation log. Each is one line of text (`description`), parsed back by
 /// `init(line:)`, so a log is readable, editable and replayable.
 public enum Operation: Hashable, Sendable, CustomStringConvertible {
-    case write(offset: Int, length: Int, via: Access)
-    case read(offset: Int, length: Int, via: Access)
+    case write(offset: Int, length: Int, via: IOPath)
+    case read(offset: Int, length: Int, via: IOPath)
     case allocate(AllocateKind, offset: Int, length: Int)
     case truncate(size: Int)
     case fsync
@@ -54,8 +36,8 @@ public enum Operation: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .write(let offset, let length, let via): "write \(offset) \(length) \(via.rawValue)"
-        case .read(let offset, let length, let via): "read \(offset) \(length) \(via.rawValue)"
+        case .write(let offset, let length, let via): "write \(offset) \(length) \(via.name(.write))"
+        case .read(let offset, let length, let via): "read \(offset) \(length) \(via.name(.read))"
         case .allocate(let kind, let offset, let length): "fallocate \(kind.rawValue) \(offset) \(length)"
         case .truncate(let size): "truncate \(size)"
         case .fsync: "fsync"
@@ -92,13 +74,15 @@ public enum Operation: Hashable, Sendable, CustomStringConvertible {
         let words = line.split(separator: " ")
         guard let verb = words.first else { return nil }
         let numbers = words.dropFirst().compactMap { Int($0) }.filter { $0 >= 0 }
-        func access(_ index: Int) -> Access? { words.count > index ? Access(rawValue: String(words[index])) : nil }
+        func path(_ index: Int, _ direction: IOPath.Direction) -> IOPath? {
+            words.count > index ? IOPath(name: String(words[index]), direction: direction) : nil
+        }
         switch (verb, words.count) {
         case ("write", 4) where numbers.count == 2 && numbers[1] > 0:
-            guard let via = access(3) else { return nil }
+            guard let via = path(3, .write) else { return nil }
             self = .write(offset: numbers[0], length: numbers[1], via: via)
         case ("read", 4) where numbers.count == 2 && numbers[1] > 0:
-            guard let via = access(3) else { return nil }
+            guard let via = path(3, .read) else { return nil }
             self = .read(offset: numbers[0], length: numbers[1], via: via)
         case ("fallocate", 4):
             let lengths = words.dropFirst(2).compactMap { Int($0) }.filter { $0 >= 0 }

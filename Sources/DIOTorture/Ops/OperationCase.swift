@@ -41,7 +41,7 @@ struct OperationCase {
             record.counters?["probes: dirty over unwritten"] = outcome.probes.filter { ($0.dirtyPages ?? 0) > 0 && ($0.unwrittenBytes ?? 0) > 0 }.count
         }
         let unsupported = outcome.counts.keys.filter { $0.hasPrefix("unsupported") }.sorted()
-        let notes = runner.unavailable.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue): \($0.value)" }
+        let notes = runner.unavailable.sorted { $0.key.description < $1.key.description }.map { "\($0.key): \($0.value)" }
             + unsupported.map { "\($0) x\(outcome.counts[$0]!)" }
         let missing = preconditions(outcome)
         record.verdict = Oracle.verdict(failedOutcome: outcome.failure?.detail.outcome, readsJudged: outcome.readsJudged, unmet: missing)

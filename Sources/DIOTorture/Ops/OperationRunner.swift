@@ -57,8 +57,15 @@ public final class OperationRunner {
     private var model = FileModel()
     private static let poison: UInt8 = 0xA5
 
-    /// Why each access cannot run here, for the ones that cannot (counted, never judged).
-    public private(set) var unavailable: [Access: String] = [:]
+    /// Why each path cannot run here, for the ones that cannot (counted, never judged).
+    public private(set) var unavailable: [IOPath: String] = [:]
+
+    // The operation paths the runner names itself (IOPath.operationPaths).
+    private static let buffered = IOPath(.pread, buffered: true)
+    private static let direct = IOPath(.pread)
+    private static let uring = IOPath(.uringRead)
+    private static let uringBuffered = IOPath(.uringRead, buffered: true)
+    private static let mapped = IOPath(.mapped)
 
     /// Creates (or truncates) the file at `path`; `maxFileSize` bounds every operation.
     public init(path: String, maxFileSize: Int, timeout: Duration, corruptReads: Bool = false) throws {
@@ -75,15 +82,15 @@ public final class OperationRunner {
         case .failure(let error):
             direct = nil
             directAlignment = pageSize
-            unavailable[.direct] = "O_DIRECT: \((error as? Errno)?.symbol ?? "\(error)")"
-            unavailable[.uring] = unavailable[.direct]
+            unavailable[Self.direct] = "O_DIRECT: \((error as? Errno)?.symbol ?? "\(error)")"
+            unavailable[Self.uring] = unavailable[Self.direct]
         }
         do {
             ring = try Ring(entries: 8)
         } catch let error as Errno {
             ring = nil
-            unavailable[.uring] = unavailable[.uring] ?? "io_uring: \(error.symbol)"
-            unavailable[.uringBuffered] = "io_uring: \(error.symbol)"
+            unavailable[Self.uring] = unavailable[Self.uring] ?? "io_uring: \(error.symbol)"
+            unavailable[Self.uringBuffered] = "io_uring: \(error.symbol)"
         }
         mapping = try MappedRegion(file: buffered, offset: 0, length: maxFileSize.roundedUp(to: pageSize) + pageSize)
         buffer = try MappedRegion(anonymousLength: maxFileSize.roundedUp(to: pageSize) + 2 * pageSize)
@@ -121,7 +128,7 @@ public final class OperationRunner {
         case .write(let offset, let length, let via):
             return write(step, offset: offset, length: length, via: via, outcome: &outcome)
         case .read(let offset, var length, let via):
-            if via == .mmap {
+            if via.method == .mapped {
                 let visible = min(model.size.roundedUp(to: pageSize), mapping.length)
                 guard offset < visible else {
                     outcome.counts["mmap read past EOF not run", default: 0] += 1
@@ -130,7 +137,7 @@ public final class OperationRunner {
                 length = min(length, visible - offset)
             }
             if unsupported(via, offset: offset, length: length) != nil {
-                outcome.counts["unsupported read \(via.rawValue)", default: 0] += 1
+                outcome.counts["unsupported read \(via.name(.read))", default: 0] += 1
                 return nil
             }
             return judgeRead(offset: offset, length: length, via: via, index: index, seed: stamp.seed, outcome: &outcome)
@@ -190,11 +197,11 @@ public final class OperationRunner {
         }
     }
 
-    private func write(_ step: Step, offset: Int, length: Int, via: Access, outcome: inout OperationOutcome) -> OperationFailure? {
+    private func write(_ step: Step, offset: Int, length: Int, via: IOPath, outcome: inout OperationOutcome) -> OperationFailure? {
         var length = length
         // A mapping cannot extend the file: a mapped write stops at EOF, wherever the log's
         // generator believed EOF to be (a refused fallocate leaves the file shorter).
-        if via == .mmap {
+        if via.method == .mapped {
             guard offset < model.size else {
                 outcome.counts["mmap write past EOF not run", default: 0] += 1
                 return nil
@@ -202,7 +209,7 @@ public final class OperationRunner {
             length = min(length, model.size - offset)
         }
         if unsupported(via, offset: offset, length: length) != nil {
-            outcome.counts["unsupported write \(via.rawValue)", default: 0] += 1
+            outcome.counts["unsupported write \(via.name(.write))", default: 0] += 1
             return nil
         }
         let bytes = stampedBytes(offset..<offset + length, stamp: step.stamp)
@@ -243,19 +250,19 @@ public final class OperationRunner {
     private func check(_ step: Step, outcome: inout OperationOutcome) -> OperationFailure? {
         let size = model.size
         let seed = step.stamp.seed
-        if direct != nil, unavailable[.uring] == nil,
-           let failure = judgeRead(offset: 0, length: max(size.roundedUp(to: directAlignment), directAlignment), via: .uring,
+        if direct != nil, unavailable[Self.uring] == nil,
+           let failure = judgeRead(offset: 0, length: max(size.roundedUp(to: directAlignment), directAlignment), via: Self.uring,
                                    index: step.index, seed: seed, outcome: &outcome) { return failure }
-        if let failure = judgeRead(offset: 0, length: size + pageSize, via: .buffered, index: step.index, seed: seed, outcome: &outcome) {
+        if let failure = judgeRead(offset: 0, length: size + pageSize, via: Self.buffered, index: step.index, seed: seed, outcome: &outcome) {
             return failure
         }
-        if size > 0, let failure = judgeRead(offset: 0, length: size.roundedUp(to: pageSize), via: .mmap, index: step.index,
+        if size > 0, let failure = judgeRead(offset: 0, length: size.roundedUp(to: pageSize), via: Self.mapped, index: step.index,
                                              seed: seed, outcome: &outcome) { return failure }
         return nil
     }
 
     /// Why `via` cannot carry this range here, or nil.
-    private func unsupported(_ via: Access, offset: Int, length: Int) -> String? {
+    private func unsupported(_ via: IOPath, offset: Int, length: Int) -> String? {
         if let reason = unavailable[via] { return reason }
         if via.isDirect, offset % directAlignment != 0 || length % directAlignment != 0 {
             return "direct I/O needs \(directAlignment)-byte alignment"
@@ -275,35 +282,32 @@ public final class OperationRunner {
         return UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<range.count])
     }
 
-    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, via: Access) -> ReadResult {
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, via: IOPath) -> ReadResult {
         firstCompletion {
-            switch via {
-            case .buffered: .completed(try buffered.write(bytes, at: offset))
-            case .direct: .completed(try direct!.write(bytes, at: offset))
-            case .mmap: ReadResult(mapping.copyIn(at: offset, from: bytes))
-            case .uring, .uringBuffered:
-                try throughRing(via) { try ring!.queueWrite(file: $0, from: bytes, offset: offset, userData: 1) }
-            }
+            if via.method == .mapped { return ReadResult(mapping.copyIn(at: offset, from: bytes)) }
+            let file = descriptor(for: via)
+            if via.usesRing { return try throughRing { try ring!.queueWrite(file: file.descriptor, from: bytes, offset: offset, userData: 1) } }
+            return ReadResult { try file.write(bytes, at: offset) }
         }
     }
 
-    private func read(into target: UnsafeMutableRawBufferPointer, at offset: Int, via: Access) -> ReadResult {
+    private func read(into target: UnsafeMutableRawBufferPointer, at offset: Int, via: IOPath) -> ReadResult {
         firstCompletion {
-            switch via {
-            case .buffered: .completed(try buffered.read(into: target, at: offset))
-            case .direct: .completed(try direct!.read(into: target, at: offset))
-            case .mmap: ReadResult(mapping.copyOut(at: offset, into: target))
-            case .uring, .uringBuffered:
-                try throughRing(via) {
-                    try ring!.queueRead(.read, file: $0, into: target, offset: offset, async: false, userData: 2)
-                }
+            if via.method == .mapped { return ReadResult(mapping.copyOut(at: offset, into: target)) }
+            let file = descriptor(for: via)
+            if via.usesRing {
+                return try throughRing { try ring!.queueRead(.read, file: file.descriptor, into: target, offset: offset, async: false, userData: 2) }
             }
+            return ReadResult { try file.read(into: target, at: offset) }
         }
     }
 
-    /// Queues one request on the descriptor `via` names, submits it and takes its first completion.
-    private func throughRing(_ via: Access, queue: (Int32) throws -> Void) throws -> ReadResult {
-        try queue(via == .uring ? direct!.descriptor : buffered.descriptor)
+    /// The descriptor a path uses: O_DIRECT, or through the page cache.
+    private func descriptor(for via: IOPath) -> OpenFile { via.buffered ? buffered : direct! }
+
+    /// Submits the one request `queue` puts on the ring and takes its first completion.
+    private func throughRing(queue: () throws -> Void) throws -> ReadResult {
+        try queue()
         try ring!.submit()
         guard let completion = try ring!.waitCompletion(timeout: timeout) else { return .timedOut }
         return ReadResult(completion)
@@ -315,15 +319,15 @@ public final class OperationRunner {
 
     /// One read, judged by the oracle against the model on its first completion. A mapping
     /// reads up to the end of the page holding EOF, and those bytes past EOF must be zeros.
-    private func judgeRead(offset: Int, length: Int, via: Access, index: Int, seed: UInt64,
+    private func judgeRead(offset: Int, length: Int, via: IOPath, index: Int, seed: UInt64,
                            outcome: inout OperationOutcome) -> OperationFailure? {
         let target = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<length])
         memset(target.baseAddress!, Int32(Self.poison), length)
         let result = read(into: target, at: offset, via: via)
         if corruptReads, case .completed(let count) = result, count > 0 { target[count / 2] ^= 0xFF }
-        let visibleSize = via == .mmap ? min(model.size.roundedUp(to: pageSize), mapping.length) : model.size
+        let visibleSize = via.method == .mapped ? min(model.size.roundedUp(to: pageSize), mapping.length) : model.size
         let contract = ReadContract(offset: offset, length: length, fileSize: visibleSize,
-                                    path: IOPath(via.usesRing ? .uringRead : .pread), inaccessibleOffset: nil)
+                                    path: via, inaccessibleOffset: nil)
         let (judgement, verification) = Oracle.judgeRead(result, contract: contract, bytes: UnsafeRawBufferPointer(target),
                                                          model: model, prior: { _ in .fill(Self.poison) }).pair
         outcome.readsJudged += 1

@@ -13,6 +13,9 @@ public enum Reproducer {
         guard let layout = record.layout?.planned, let read = record.read, let pattern = record.pattern, let path = record.path else {
             throw TargetError("case \(record.id) is not a read case: nothing to reproduce")
         }
+        guard let method = methods[path.method], path.isDirect else {
+            throw TargetError("repro rebuilds direct reads through a descriptor, not \(path)")
+        }
         guard let makeBuffer = pattern.kind.reproducerSource else {
             let can = FaultPattern.allCases.filter { $0.kind.reproducerSource != nil }.map(\.rawValue)
             throw TargetError("repro cannot rebuild the \(pattern.rawValue) pattern yet; it can: \(can.joined(separator: ", "))")
@@ -38,7 +41,7 @@ public enum Reproducer {
         #define READ_OFFSET \(read.offset)
         #define READ_LENGTH \(read.length)
         #define FILE_SIZE \(read.fileSize)
-        #define METHOD \(methods[path.method]!)
+        #define METHOD \(method)
         #define NOWAIT \(path.nowait ? 1 : 0)
         #define ASYNC \(path.async ? 1 : 0)
         #define ITERATIONS \(record.iterations)

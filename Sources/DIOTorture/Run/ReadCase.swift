@@ -199,6 +199,8 @@ struct ReadCase {
             return [ReadResult { try file.read(into: targets[0], at: shape.offset) }]
         case .preadv2:
             return [ReadResult(file.readV2(into: targets[0], at: shape.offset, flags: flags))]
+        case .mapped:
+            throw CaseStop(verdict: .skip, reason: "read cases read through a descriptor; \(shape.path) is a step scenarios' path")
         case .uringRead, .uringReadv, .uringReadFixed:
             for (index, target) in targets.enumerated() {
                 let kind: RingRead = switch shape.path.method {

@@ -31,7 +31,7 @@ public struct RunRequest: Sendable {
     public func plan() throws -> (plan: RunPlan, note: String?) {
         let scenarios = try list(scenarios, "scenario", choices: catalogue.map(\.name)) { scenario(named: $0) } ?? catalogue
         let patterns = try list(patterns, "fault pattern", choices: FaultPattern.allCases.map(\.rawValue)) { FaultPattern(rawValue: $0) }
-        let paths = try list(paths, "I/O path", choices: IOPath.all.map(\.description)) { IOPath(name: $0) }
+        let paths = try list(paths, "I/O path", choices: IOPath.all.map(\.description)) { name in IOPath.all.first { $0.description == name } }
         let depths = try list(queueDepths, "queue depth", choices: ["1 to \(SweepFile.maxQueueDepth)"]) { text in
             Int(text).flatMap { (1...SweepFile.maxQueueDepth).contains($0) ? $0 : nil }
         }
