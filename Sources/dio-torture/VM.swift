@@ -70,7 +70,7 @@ struct VM: ParsableCommand {
             throw UsageError("--modules \(directory): no such directory")
         }
         let kernels = try kernel.map { image in
-            do { return try GuestKernel(image: image, moduleDirectories: modules) } catch let error as TargetError {
+            do { return try GuestKernel(image: image, moduleDirectories: modules) } catch let error as GuestError {
                 throw UsageError("--kernel \(image): \(error)")
             }
         }

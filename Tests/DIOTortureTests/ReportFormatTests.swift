@@ -80,7 +80,7 @@ func sampleReport() -> RunReport {
             #expect(source.contains(line), "\(line)")
         }
         record.pattern = .uffd
-        #expect(throws: TargetError.self) { try Reproducer.source(for: record) }
+        #expect(throws: Reproducer.Refusal.self) { try Reproducer.source(for: record) }
     }
 
     @Test func compareGatesOnlyOnNewFailuresThatAreNotExpunged() throws {
@@ -100,7 +100,7 @@ func sampleReport() -> RunReport {
         #expect(fixed.exitCode == 0 && fixed.fixed.map(\.id) == [mariadbCase] && fixed.unchanged == 2)
         let broken = Comparison(baseline: current, current: baseline, expunge: nil)
         #expect(broken.exitCode == 1 && broken.newFailures.map(\.id) == ["vm/6.1-fixed"])
-        #expect(throws: TargetError.self) { try ExpungeList(text: "6.1-bug btrfs case\n", file: "x") }
-        #expect(throws: TargetError.self) { try ExpungeList(text: "6.1-bug btrfs # why\n", file: "x") }
+        #expect(throws: ExpungeList.Malformed.self) { try ExpungeList(text: "6.1-bug btrfs case\n", file: "x") }
+        #expect(throws: ExpungeList.Malformed.self) { try ExpungeList(text: "6.1-bug btrfs # why\n", file: "x") }
     }
 }

@@ -26,9 +26,9 @@ import Testing
 
     @Test func aMalformedLogNamesItsLine() {
         let text = OperationLog.magic + "\nseed 5\nwrite 0 4096 pwrite+buffered\nwrite 0 4096 sideways\n"
-        #expect(throws: TargetError.self) { try OperationLog(text: text, file: "bad.opslog") }
+        #expect(throws: OperationLog.Malformed.self) { try OperationLog(text: text, file: "bad.opslog") }
         do { _ = try OperationLog(text: text, file: "bad.opslog") } catch { #expect("\(error)".hasPrefix("bad.opslog:4: ")) }
-        #expect(throws: TargetError.self) { try OperationLog(text: "seed 5\n", file: "x") }
+        #expect(throws: OperationLog.Malformed.self) { try OperationLog(text: "seed 5\n", file: "x") }
     }
 
     /// ddmin keeps exactly the operations the failure needs.

@@ -52,12 +52,12 @@ public struct BenchReport: Sendable {
 /// the tools so that drift on a shared machine cancels.
 public enum Benchmark {
     public static func run(_ options: BenchOptions, progress: (String) -> Void) throws -> BenchReport {
-        guard Fio.isInstalled else { throw TargetError("fio is not installed (apt-get install fio)") }
+        guard Fio.isInstalled else { throw BenchmarkError("fio is not installed (apt-get install fio)") }
         var rows: [BenchRow] = []
         var patternSetup = 0.0
         var images: ImageStore?
         for kind in options.filesystems {
-            if let reason = kind.unavailableReason { throw TargetError("\(kind.rawValue): \(reason)") }
+            if let reason = kind.unavailableReason { throw BenchmarkError("\(kind.rawValue): \(reason)") }
             if kind != .tmpfs, images == nil { images = try ImageStore() }
             let filesystem = try ScratchFilesystem(ScratchOptions(kind: kind, imageSize: 2 * options.fileSize + (256 << 20)), images: images)
             let stamp = DataStamp(fileID: 1, generation: 1, seed: options.seed)
@@ -138,7 +138,7 @@ public enum Benchmark {
         let start = clock.now
         for _ in 0..<count {
             let buffer = try ReadBuffer(.firstPageOnly, context: context)
-            guard try buffer.foundResidency() == buffer.plannedResidency else { throw TargetError("residency did not hold while measuring") }
+            guard try buffer.foundResidency() == buffer.plannedResidency else { throw BenchmarkError("residency did not hold while measuring") }
         }
         let elapsed = clock.now - start
         return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) / Double(count) * 1e6

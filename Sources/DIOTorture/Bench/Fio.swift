@@ -34,11 +34,17 @@ struct Fio {
               let job = (json["jobs"] as? [[String: Any]])?.first,
               let read = job["read"] as? [String: Any],
               let reads = read["total_ios"] as? Int, let runtime = read["runtime"] as? Double ?? (read["runtime"] as? Int).map(Double.init) else {
-            throw TargetError("fio printed no usable JSON: \(output.prefix(200))")
+            throw BenchmarkError("fio printed no usable JSON: \(output.prefix(200))")
         }
-        if let error = job["error"] as? Int, error != 0 { throw TargetError("fio reported error \(error)") }
+        if let error = job["error"] as? Int, error != 0 { throw BenchmarkError("fio reported error \(error)") }
         // fio's own usr_cpu/sys_cpu leave out its io-wq workers; the child's rusage does not. It
         // also counts fio's start-up, so per-read CPU is slightly in fio's disfavour at short runs.
         return Result(reads: reads, seconds: runtime / 1000, cpuSeconds: cpuSeconds)
     }
+}
+
+/// A benchmark that cannot run or measure here (fio missing or failing, residency lost): why.
+public struct BenchmarkError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -103,6 +103,12 @@ public enum Operation: Hashable, Sendable, CustomStringConvertible {
 /// A replayable sequence of operations on one file, with what it needs to run the same way
 /// again: the seed its data is stamped with and whether writeback runs beside it.
 public struct OperationLog: Sendable, Equatable {
+    /// A log that cannot be read: its file and line, and why.
+    public struct Malformed: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
+    }
+
     public var seed: UInt64
     /// A thread that starts writeback of the whole file in a loop while the operations run.
     public var backgroundWriteback: Bool
@@ -125,17 +131,17 @@ public struct OperationLog: Sendable, Equatable {
     /// Parses `text`; a malformed line is an error naming its line number.
     public init(text: String, file: String) throws {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        guard lines.first == Substring(Self.magic) else { throw TargetError("\(file):1: not a dio-torture operation log (first line '\(Self.magic)')") }
+        guard lines.first == Substring(Self.magic) else { throw Malformed("\(file):1: not a dio-torture operation log (first line '\(Self.magic)')") }
         var seed: UInt64?
         var writeback: Bool?
         var operations: [Operation] = []
         for (index, line) in lines.enumerated().dropFirst() where !line.isEmpty && !line.hasPrefix("#") {
             if line.hasPrefix("seed "), let value = UInt64(line.dropFirst(5)) { seed = value; continue }
             if line.hasPrefix("background-writeback ") { writeback = line.hasSuffix(" on"); continue }
-            guard let operation = Operation(line: line) else { throw TargetError("\(file):\(index + 1): not an operation: '\(line)'") }
+            guard let operation = Operation(line: line) else { throw Malformed("\(file):\(index + 1): not an operation: '\(line)'") }
             operations.append(operation)
         }
-        guard let seed else { throw TargetError("\(file): no 'seed' line") }
+        guard let seed else { throw Malformed("\(file): no 'seed' line") }
         self.init(seed: seed, backgroundWriteback: writeback ?? false, operations: operations)
     }
 }

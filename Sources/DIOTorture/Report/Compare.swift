@@ -6,6 +6,12 @@ import Glibc
 /// `KERNEL-PATTERN FILESYSTEM-PATTERN CASE-PATTERN # reason or fixing commit`, shell-style globs.
 /// A line without a reason is an error: an expunge nobody can explain is never removed.
 public struct ExpungeList: Sendable {
+    /// A line of an expunge file that cannot be read: the file, the line and why.
+    public struct Malformed: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
+    }
+
     public struct Entry: Sendable {
         public var kernel: String
         public var filesystem: String
@@ -25,9 +31,9 @@ public struct ExpungeList: Sendable {
             let fields = parts[0].split(whereSeparator: \.isWhitespace).map(String.init)
             let reason = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
             guard fields.count == 3 else {
-                throw TargetError("\(file):\(index + 1): expected KERNEL FILESYSTEM CASE # REASON, got \(fields.count) field(s)")
+                throw Malformed("\(file):\(index + 1): expected KERNEL FILESYSTEM CASE # REASON, got \(fields.count) field(s)")
             }
-            guard !reason.isEmpty else { throw TargetError("\(file):\(index + 1): an expunged failure needs a reason after '#'") }
+            guard !reason.isEmpty else { throw Malformed("\(file):\(index + 1): an expunged failure needs a reason after '#'") }
             entries.append(Entry(kernel: fields[0], filesystem: fields[1], caseID: fields[2], reason: reason, line: index + 1))
         }
     }

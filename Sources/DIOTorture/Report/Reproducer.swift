@@ -4,6 +4,12 @@ import DIOSystem
 /// rebuilds the extent layout, the buffer's fault pattern and the read, fires it, judges the
 /// first completion as the oracle does, and prints expected against got.
 public enum Reproducer {
+    /// A case the C file cannot rebuild, and why.
+    public struct Refusal: Error, CustomStringConvertible {
+        public var description: String
+        init(_ description: String) { self.description = description }
+    }
+
     static let methods: [IOPath.Method: String] = [
         .uringRead: "URING_READ", .uringReadv: "URING_READV", .uringReadFixed: "URING_READ_FIXED",
         .preadv2: "PREADV2", .pread: "PREAD",
@@ -11,14 +17,14 @@ public enum Reproducer {
 
     public static func source(for record: CaseRecord) throws -> String {
         guard let layout = record.layout?.planned, let read = record.read, let pattern = record.pattern, let path = record.path else {
-            throw TargetError("case \(record.id) is not a read case: nothing to reproduce")
+            throw Refusal("case \(record.id) is not a read case: nothing to reproduce")
         }
         guard let method = methods[path.method], path.isDirect else {
-            throw TargetError("repro rebuilds direct reads through a descriptor, not \(path)")
+            throw Refusal("repro rebuilds direct reads through a descriptor, not \(path)")
         }
         guard let makeBuffer = pattern.kind.reproducerSource else {
             let can = FaultPattern.allCases.filter { $0.kind.reproducerSource != nil }.map(\.rawValue)
-            throw TargetError("repro cannot rebuild the \(pattern.rawValue) pattern yet; it can: \(can.joined(separator: ", "))")
+            throw Refusal("repro cannot rebuild the \(pattern.rawValue) pattern yet; it can: \(can.joined(separator: ", "))")
         }
         let first = record.failureDetails.first.map {
             "first failure: iteration \($0.iteration) seed \($0.seed), \($0.outcome.rawValue), res \($0.result.map(String.init) ?? "none") of \($0.expectedLength)"

@@ -23,17 +23,17 @@ public struct GuestKernel: Sendable {
     /// The release string of an x86 bzImage: its setup header ("HdrS" at 0x202) points, at 0x20E,
     /// to a version string 0x200 bytes further on, e.g. "6.1.192-diot-bug (builder@host) #1 SMP ...".
     static func release(ofImage path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw TargetError("\(path): cannot open the kernel image") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw GuestError("\(path): cannot open the kernel image") }
         defer { try? handle.close() }
         let header = (try? handle.read(upToCount: 0x400)) ?? Data()
         guard header.count >= 0x210, header[0x202..<0x206] == Data("HdrS".utf8) else {
-            throw TargetError("\(path): not an x86 bzImage (no setup header)")
+            throw GuestError("\(path): not an x86 bzImage (no setup header)")
         }
         let pointer = Int(header[0x20E]) | Int(header[0x20F]) << 8
         try handle.seek(toOffset: UInt64(pointer + 0x200))
         let text = (try? handle.read(upToCount: 256)) ?? Data()
         guard let release = String(decoding: text.prefix { $0 != 0 }, as: UTF8.self).split(separator: " ").first else {
-            throw TargetError("\(path): the kernel image has no version string")
+            throw GuestError("\(path): the kernel image has no version string")
         }
         return String(release)
     }
@@ -58,10 +58,10 @@ public struct ModuleTree: Sendable {
 
     init(directory: String, release: String) throws {
         guard URL(fileURLWithPath: directory).lastPathComponent == release else {
-            throw TargetError("modules \(directory) are not for kernel \(release)")
+            throw GuestError("modules \(directory) are not for kernel \(release)")
         }
         guard let dep = try? String(contentsOfFile: directory + "/modules.dep", encoding: .utf8) else {
-            throw TargetError("\(directory)/modules.dep is missing; run depmod -b ROOT \(release) first")
+            throw GuestError("\(directory)/modules.dep is missing; run depmod -b ROOT \(release) first")
         }
         self.directory = directory
         var files: [String: String] = [:], dependencies: [String: [String]] = [:]
@@ -101,4 +101,11 @@ public struct ModuleTree: Sendable {
         for suffix in [".xz", ".zst", ".gz", ".ko"] where base.hasSuffix(suffix) { base.removeLast(suffix.count) }
         return base.replacingOccurrences(of: "-", with: "_")
     }
+}
+
+/// A kernel that cannot boot a guest here (no bzImage, modules of another release, no busybox,
+/// a filesystem missing): what and why.
+public struct GuestError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -133,7 +133,7 @@ public enum VMRunner {
             let (modules, missing) = kernel.modules?.loadOrder(essentialModules + wantedModules) ?? ([], [])
             record.missingModules = missing
             if let absent = missing.first(where: essentialModules.contains) {
-                throw TargetError("kernel \(kernel.release) has no \(absent), neither built in nor as a module")
+                throw GuestError("kernel \(kernel.release) has no \(absent), neither built in nor as a module")
             }
             let initramfs = try store.newImage(size: 0)
             try buildInitramfs(modules: modules, kernel: kernel, command: options.guestCommand(kernelIndex: index), into: initramfs)
@@ -230,7 +230,7 @@ public enum VMRunner {
     }
 
     static func buildInitramfs(modules: [String], kernel: GuestKernel, command: [String], into file: OpenFile) throws {
-        guard let busybox = staticBusybox else { throw TargetError(unavailableReason ?? "no busybox") }
+        guard let busybox = staticBusybox else { throw GuestError(unavailableReason ?? "no busybox") }
         var archive = Initramfs()
         for directory in ["/bin", "/dev", "/proc", "/sys", "/modules"] { archive.directory(directory) }
         archive.characterDevice("/dev/console", major: 5, minor: 1)
@@ -248,7 +248,7 @@ public enum VMRunner {
     }
 
     private static func readBytes(_ path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw TargetError("\(path): cannot read") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw GuestError("\(path): cannot read") }
         return [UInt8](data)
     }
 
