@@ -44,59 +44,36 @@ struct Sweep: ParsableCommand {
     }
 
     func run() throws {
-        let sweep: SweepFile
-        do { sweep = try SweepFile(contentsOf: URL(fileURLWithPath: file).standardizedFileURL.path) } catch let error as SweepError {
-            throw UsageError(error.description)
-        }
-        let shard = Shard(shard)!
-        let kernels = try sweep.kernels.map { kernel in
-            do { return try GuestKernel(image: kernel.image, moduleDirectories: kernel.modules) } catch {
-                throw UsageError("\(sweep.path): kernel \(kernel.image): \(error)")
-            }
-        }
-        let (units, total) = sweep.units(kernelReleases: kernels.map(\.release), shard: shard)
+        let plan: ShardPlan
+        do { plan = try ShardPlan(path: file, shard: Shard(shard)!) } catch let error as SweepError { throw UsageError(error.description) }
         if listOnly {
-            for unit in units {
-                print([unit.kernel.map { kernels[$0].release } ?? Kernel.release, sweep.filesystems[unit.filesystem].label, unit.spec.id].joined(separator: "\t"))
-            }
+            plan.listing.forEach { print($0) }
             return
         }
         var report: RunReport
-        if let kernelIndex {
-            // Inside a guest: this kernel's units of the shard (all of them when the sweep names
-            // no kernels and `dio-torture vm` chose the kernel).
-            let mine = sweep.kernels.isEmpty ? units : units.filter { $0.kernel == kernelIndex }
-            report = runCases(sweep.batches(mine, artifactDirectory: artifacts.directory), scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: sweep.caseTimeout))
-        } else if kernels.isEmpty {
-            printError("dio-torture sweep \(sweep.name): shard \(shard) holds \(units.count) of \(total) units\n")
-            report = runCases(sweep.batches(units, artifactDirectory: artifacts.directory), scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: sweep.caseTimeout))
-        } else {
-            report = try runInGuests(sweep, kernels: kernels, units: units, shard: shard)
+        let placement: ShardPlan.Placement
+        do { placement = try plan.placement(guestKernel: kernelIndex, artifactDirectory: artifacts.directory) } catch let error as SweepError {
+            throw UsageError(error.description)
         }
-        report.sweep = SweepRecord(name: sweep.name, file: sweep.path, digest: sweep.digest, shard: shard.index, shards: shard.count,
-                                   units: units.count, totalUnits: total)
+        switch placement {
+        case .here(let batches):
+            if kernelIndex == nil { printError("dio-torture sweep \(plan.sweep.name): shard \(plan.shard) holds \(plan.units.count) of \(plan.total) units\n") }
+            report = runCases(batches, scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: plan.sweep.caseTimeout))
+        case .inGuests(let options):
+            printError("dio-torture sweep \(plan.sweep.name): shard \(plan.shard) holds \(plan.units.count) units in \(options.kernels.count) kernel(s)\n")
+            InterruptCleanup.install()
+            let started = Date()
+            let runs = try VMRunner.run(options) { printError("dio-torture sweep: \($0)\n") }
+            report = RunReport(merging: runs, startedAt: started, seed: plan.sweep.seeds.first, iterations: plan.sweep.iterations)
+        }
+        report.sweep = plan.record
         var outputs = outputs
         if let out {
             do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
                 throw UsageError("--out \(out): \(error.localizedDescription)")
             }
-            outputs.json = outputs.json ?? out + "/\(sweep.name)-shard-\(shard.index)-of-\(shard.count).json"
+            outputs.json = outputs.json ?? plan.reportPath(in: out)
         }
         try finish(report, outputs: outputs)
-    }
-
-    private func runInGuests(_ sweep: SweepFile, kernels: [GuestKernel], units: [SweepUnit], shard: Shard) throws -> RunReport {
-        if !Kernel.isRoot { throw UsageError("a sweep over kernels needs root (see dio-torture vm)") }
-        if let reason = VMRunner.unavailableReason { throw UsageError(reason) }
-        let used = kernels.indices.filter { index in units.contains { $0.kernel == index } }
-        printError("dio-torture sweep \(sweep.name): shard \(shard) holds \(units.count) units in \(used.count) kernel(s)\n")
-        // Guests find the sweep file at the same path: they see the host's root read-only.
-        let options = VMOptions(kernels: used.map { kernels[$0] }, command: ["sweep", sweep.path, "--shard", shard.description],
-                                jobs: sweep.vm.jobs ?? ProcessInfo.processInfo.activeProcessorCount, memoryMiB: sweep.vm.memoryMiB,
-                                timeout: .seconds(sweep.vm.timeout), kernelIndices: used, opsLogDirectory: artifacts.directory)
-        InterruptCleanup.install()
-        let started = Date()
-        let runs = try VMRunner.run(options) { printError("dio-torture sweep: \($0)\n") }
-        return RunReport(merging: runs, startedAt: started, seed: sweep.seeds.first, iterations: sweep.iterations)
     }
 }
