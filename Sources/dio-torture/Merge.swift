@@ -23,7 +23,7 @@ struct Merge: ParsableCommand {
         if !merged.missingShards.isEmpty {
             printError("dio-torture merge: shard(s) \(merged.missingShards.map(String.init).joined(separator: ", ")) of \(merged.report.sweep!.file) missing; the merged report is incomplete\n")
         }
-        try outputs.emit(merged.report)
-        throw ExitCode(merged.report.complete ? merged.report.exitCode : max(1, merged.report.exitCode))
+        let report = try outputs.emit(merged.report)
+        throw ExitCode(report.complete ? report.exitCode : max(1, report.exitCode))
     }
 }

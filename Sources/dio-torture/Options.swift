@@ -46,7 +46,27 @@ struct ReportOutputs: ParsableArguments {
     @Flag(name: .customLong("no-color"), help: "No colour, even on a terminal.")
     var noColor = false
 
-    func emit(_ report: RunReport) throws {
+    @Flag(name: .customLong("no-known-bugs"), help: "Report failures that known kernel bugs explain as FAIL, not KNOWN (configs/known-kernel-bugs.expunge).")
+    var noKnownBugs = false
+
+    @Option(name: .customLong("known-bugs"), help: ArgumentHelp("Known kernel bugs in the expunge format (default: the shipped configs/known-kernel-bugs.expunge).", valueName: "file"))
+    var knownBugsFile: String?
+
+    func validate() throws {
+        if let knownBugsFile {
+            do { _ = try KnownBugs(file: knownBugsFile) } catch { throw ValidationError("--known-bugs: \(error)") }
+        }
+    }
+
+    /// Prints and writes `report`, failures known bugs explain marked KNOWN first; returns the
+    /// report as written, whose exit code is the run's.
+    func emit(_ report: RunReport) throws -> RunReport {
+        var report = report
+        if !noKnownBugs {
+            let known: KnownBugs?
+            do { known = try knownBugsFile.map(KnownBugs.init(file:)) ?? KnownBugs.shipped() } catch { throw UsageError("\(error)") }
+            known?.apply(to: &report)
+        }
         let colour = !noColor && ThisProcess.isTerminal(.standardOutput)
         print(TextReport.table(report, colour: colour), terminator: "")
         let failures = TextReport.failures(report)
@@ -66,6 +86,7 @@ struct ReportOutputs: ParsableArguments {
                 throw UsageError("cannot write \(path): \(error.localizedDescription)")
             }
         }
+        return report
     }
 }
 

@@ -24,14 +24,13 @@ func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsol
 
 /// Prints and writes the report; exits 128 + the signal when interrupted, else the report's status.
 func finish(_ report: RunReport, outputs: ReportOutputs) throws -> Never {
-    try outputs.emit(report)
+    let report = try outputs.emit(report)
     if let signalNumber = InterruptCleanup.interruptingSignal {
         printError("dio-torture: interrupted; the report holds the \(report.cases.count) cases that finished (complete: false)\n")
         throw ExitCode(128 + signalNumber)
     }
     throw ExitCode(report.exitCode)
 }
-
 
 /// Writes to standard error, unbuffered, so progress and messages interleave correctly.
 func printError(_ text: String) {

@@ -92,7 +92,6 @@ struct VM: ParsableCommand {
             throw ExitCode(runs.allSatisfy { $0.record.status == 0 } ? 0 : 1)
         }
         let report = RunReport(merging: runs, startedAt: started, seed: nil, iterations: nil)
-        try outputs.emit(report)
-        throw ExitCode(report.exitCode)
+        throw ExitCode(try outputs.emit(report).exitCode)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -81,6 +82,27 @@ func sampleReport() -> RunReport {
         }
         record.pattern = .uffd
         #expect(throws: Reproducer.Refusal.self) { try Reproducer.source(for: record) }
+    }
+
+    /// A failure a known bug explains is KNOWN, keeps what it gave and its evidence, and no longer
+    /// fails the run; a failure no entry names still does; the shipped file reads.
+    @Test func knownKernelBugsAreCountedApartAndNewFailuresStillFail() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("known-\(getpid()).expunge").path
+        try "6.1-bug btrfs nowait-partial-fault/*  # the MariaDB short read, put back\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        var report = sampleReport()
+        report.cases.removeAll { $0.verdict == .broken }
+        #expect(report.exitCode == 1)
+        #expect(try KnownBugs(file: path).apply(to: &report) == 1)
+        let known = try #require(report.cases.first { $0.id == mariadbCase })
+        #expect(known.verdict == .known && known.knownBug?.verdict == .fail && known.knownBug?.entry == "\(path):1")
+        #expect(known.reason?.contains("the MariaDB short read") == true && known.failureDetails.count == 1)
+        #expect(report.exitCode == 0 && report.counts[.known] == 1)
+        #expect(KTAP.document(report).contains("# SKIP known kernel bug"))
+        report.cases.append(sampleReport().cases[0])
+        report.cases[report.cases.count - 1].kernel = "6.2-new"
+        #expect(try KnownBugs(file: path).apply(to: &report) == 0 && report.exitCode == 1, "a failure on another kernel is new")
+        #expect(try KnownBugs(file: "\(configsDirectory)/\(KnownBugs.fileName)").list.entries.count >= 4)
     }
 
     @Test func compareGatesOnlyOnNewFailuresThatAreNotExpunged() throws {

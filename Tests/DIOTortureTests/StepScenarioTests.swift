@@ -74,7 +74,7 @@ extension OnTheRealKernel {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diot-steps-\(getpid())-\(scenario)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let result = try runTool(["run", "--fs", kinds.map(\.rawValue).joined(separator: ","), "--scenario", scenario, "--seed", "5",
-                                      "--json", directory + "/report.json", "--ops-logs", directory + "/logs", "--no-color"] + extra)
+                                      "--json", directory + "/report.json", "--ops-logs", directory + "/logs", "--no-color", "--no-known-bugs"] + extra)
             let report = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/report.json")))
             return (result, report, directory)
         }

@@ -100,7 +100,7 @@ extension OnTheRealKernel {
 
         func runVM(_ arguments: [String]) throws -> (ToolRun, RunReport?) {
             defer { unlink(report) }
-            let result = try runTool(["vm", "--json", report, "--no-color"] + arguments)
+            let result = try runTool(["vm", "--json", report, "--no-color", "--no-known-bugs"] + arguments)
             let decoded = FileManager.default.contents(atPath: report).flatMap { try? RunReport.decode($0) }
             #expect(qemuProcesses().isEmpty, "QEMU left running")
             return (result, decoded)
@@ -195,7 +195,7 @@ extension OnTheRealKernel {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             for (name, kernel) in [("baseline", fixedKernel), ("current", bugKernel)] {
-                let result = try runTool(["vm", "--kernel", kernel, "--json", "\(directory)/\(name).json", "--", "run", "--fs", "btrfs",
+                let result = try runTool(["vm", "--kernel", kernel, "--no-known-bugs", "--json", "\(directory)/\(name).json", "--", "run", "--fs", "btrfs",
                                           "--scenario", "nowait-partial-fault", "--pattern", "first-page-only,all-resident"])
                 #expect(result.status == (name == "baseline" ? 0 : 1), "\(result.stderr)")
             }
@@ -216,7 +216,7 @@ extension OnTheRealKernel {
             let directory = NSTemporaryDirectory() + "dio-torture-repro-\(getpid())"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let found = try runTool(["vm", "--kernel", bugKernel, "--json", "\(directory)/bug.json", "--", "run", "--fs", "btrfs",
+            let found = try runTool(["vm", "--kernel", bugKernel, "--no-known-bugs", "--json", "\(directory)/bug.json", "--", "run", "--fs", "btrfs",
                                      "--scenario", "nowait-partial-fault", "--pattern", "first-page-only", "--io-path", "uring-readv", "--iterations", "5"])
             #expect(found.status == 1)
             let written = try runTool(["repro", "\(directory)/bug.json", mariadbCase, "-o", "\(directory)/repro.c"])

@@ -22,9 +22,12 @@ public enum Verdict: String, Codable, Sendable, CaseIterable {
     case inconclusive = "INCONCLUSIVE"
     /// The harness could not run the case (or its process died): not a verdict on the kernel.
     case broken = "BROKEN"
+    /// A FAIL, HANG or TAINTED that a known kernel bug explains (configs/known-kernel-bugs.expunge):
+    /// reported with its evidence and counted apart, but it does not fail a run or a gate.
+    case known = "KNOWN"
 
     /// Worst first: how a cell of many cases shows the one that matters.
-    public static let bySeverity: [Verdict] = [.broken, .tainted, .hang, .fail, .inconclusive, .pass, .skip]
+    public static let bySeverity: [Verdict] = [.broken, .tainted, .hang, .fail, .known, .inconclusive, .pass, .skip]
 
     /// The verdicts that fail a run and a gate.
     public var isFailure: Bool { self == .fail || self == .hang || self == .tainted || self == .broken }

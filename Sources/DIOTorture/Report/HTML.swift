@@ -8,7 +8,7 @@ import Foundation
 public enum HTMLReport {
     static let colours: [Verdict: String] = [
         .pass: "#3c9a4b", .fail: "#d22b2b", .hang: "#8b0000", .tainted: "#a0306e", .broken: "#555",
-        .skip: "#cfd8dc", .inconclusive: "#e8b931",
+        .skip: "#cfd8dc", .inconclusive: "#e8b931", .known: "#b39ddb",
     ]
     static let severity = Verdict.bySeverity
 

@@ -26,8 +26,9 @@ public enum JUnit {
                 switch record.verdict {
                 case .pass:
                     xml += "/>\n"
-                case .skip, .inconclusive:
-                    let reason = (record.verdict == .inconclusive ? "INCONCLUSIVE: " : "") + (record.reason ?? "")
+                case .skip, .inconclusive, .known:
+                    let prefix = record.verdict == .skip ? "" : record.verdict.rawValue + ": "
+                    let reason = prefix + (record.reason ?? "")
                     xml += ">\n      <skipped message=\"\(escaped(reason))\"/>\n    </testcase>\n"
                 case .fail, .hang, .tainted:
                     let outcome = record.verdict == .fail ? record.failureDetails.first?.outcome.rawValue ?? "fail" : record.verdict.rawValue

@@ -119,9 +119,19 @@ public struct CaseRecord: Codable, Sendable {
     public var counters: [String: Int]? = nil
     /// Where the case's replayable operation log was saved (`dio-torture replay`).
     public var operationLog: String? = nil
+    /// For a KNOWN case: the verdict it had, and the known bug that explains it.
+    public var knownBug: KnownBugRecord? = nil
 
     public static let maxFailureDetails = 20
     public static let maxKernelLogLines = 50
+}
+
+/// A failure a known kernel bug explains: what the case gave, and the entry that names it.
+public struct KnownBugRecord: Codable, Sendable, Equatable {
+    public var verdict: Verdict
+    public var bug: String
+    /// The known-bugs file and line of the entry.
+    public var entry: String
 }
 
 /// One promise a step scenario checks, and what it gave.

@@ -155,6 +155,7 @@ public enum TextReport {
         case .fail, .hang, .tainted, .broken: "1;31"
         case .skip: "36"
         case .inconclusive: "33"
+        case .known: "35"
         }
         return "\u{1B}[\(code)m\(text)\u{1B}[0m"
     }

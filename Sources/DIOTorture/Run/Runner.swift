@@ -158,11 +158,12 @@ public enum Runner {
 }
 
 extension RunReport {
-    /// 0 all passed (SKIP and INCONCLUSIVE allowed), 1 a FAIL, HANG, TAINTED or a BROKEN harness, 3 nothing ran.
+    /// 0 all passed (SKIP, INCONCLUSIVE and KNOWN allowed), 1 a FAIL, HANG, TAINTED or a BROKEN
+    /// harness, 3 nothing ran.
     public var exitCode: Int32 {
         let counts = self.counts
         if counts.contains(where: { $0.key.isFailure && $0.value > 0 }) { return 1 }
-        if counts[.pass, default: 0] + counts[.inconclusive, default: 0] == 0 { return 3 }
+        if counts[.pass, default: 0] + counts[.inconclusive, default: 0] + counts[.known, default: 0] == 0 { return 3 }
         return 0
     }
 }

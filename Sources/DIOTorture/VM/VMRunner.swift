@@ -42,7 +42,8 @@ public struct VMOptions: Sendable {
         if command[0] == "exec" { return ["exec", "--scratch-device", GuestInit.scratchDisk] + command.dropFirst() }
         guard runsCatalogue else { return command }
         if command[0] == "sweep" { command += ["--kernel-index", "\(kernelIndices?[kernelIndex] ?? kernelIndex)"] }
-        command += ["--json", GuestInit.outputDirectory + "/report.json", "--no-color"]
+        // The guest reports what it saw; the host decides which failures known bugs explain.
+        command += ["--json", GuestInit.outputDirectory + "/report.json", "--no-color", "--no-known-bugs"]
         if opsLogDirectory != nil { command += ["--ops-logs", GuestInit.opsLogDirectory] }
         if !command.contains("--dir") { command += ["--scratch-device", GuestInit.scratchDisk] }
         return command
