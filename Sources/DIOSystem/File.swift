@@ -164,6 +164,13 @@ public func filesystemType(of path: String) -> String {
 /// Removes a file by name; a missing file is not an error.
 public func removeFile(_ path: String) { unlink(path) }
 
+/// The bytes an unprivileged writer can still allocate on the filesystem holding `path` (statvfs).
+public func availableBytes(at path: String) throws -> Int {
+    var info = statvfs()
+    _ = try checked { statvfs(path, &info) }
+    return Int(info.f_bavail) * Int(info.f_frsize)
+}
+
 /// The device number of `path` as "MAJOR:MINOR" (the form /proc/self/mountinfo uses) when it
 /// is a block device; nil when it is something else.
 public func blockDeviceNumber(of path: String) throws -> String? {

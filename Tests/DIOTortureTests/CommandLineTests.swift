@@ -27,6 +27,16 @@ extension OnTheRealKernel {
             #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
         }
 
+        /// A target without room says so once, before any case runs, and nothing could run.
+        @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+        func aFullTargetIsOneLineBeforeAnyCase() throws {
+            let full = try DetachedMount(fsType: "tmpfs", source: "dio-torture-full", options: ["size=8m"])
+            let result = try runTool(["run", "--dir", full.root, "--no-color"])
+            #expect(result.status == 3, "\(result.stdout)")
+            let rows = result.stdout.split(separator: "\n").filter { $0.hasPrefix("tmpfs ") }
+            #expect(rows.count == 1 && rows[0].contains("MiB free; the catalogue needs at least 64 MiB"), "\(result.stdout)")
+        }
+
         @Test func listNamesEveryScenarioPatternAndPath() throws {
             let result = try runTool(["list"])
             #expect(result.status == 0)

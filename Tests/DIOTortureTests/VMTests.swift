@@ -261,6 +261,7 @@ extension OnTheRealKernel {
             (["vm", "--", "run"], "give at least one --kernel"),
             (["vm", "--kernel", "K", "--", "run", "--fs", "zfs"], "guest command: unknown filesystem 'zfs'"),
             (["vm", "--kernel", "K", "--", "run", "--iteratons", "3"], "guest command: Unknown option"),
+            (["vm", "--kernel", "K", "--", "run", "--json", "out.json"], "give --json to vm itself"),
         ])
         func badInputIsOneLineAndExitTwo(_ arguments: [String], _ message: String) throws {
             let result = try runTool(arguments.map { $0 == "K" ? fixedKernel : $0 })

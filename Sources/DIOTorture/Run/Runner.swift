@@ -126,10 +126,17 @@ public enum Runner {
                          kernelLogUnavailable: watch.logUnavailableReason)
     }
 
+    /// Space a directory target must have free: the largest file any case writes, with room.
+    static let minimumFreeBytes = 64 << 20
+
     private static func prepare(_ target: TargetSpec, kernel: String, device: String?,
                                 images: inout ImageStore?) throws -> (WorkArea, AnyObject?) {
         switch target {
         case .directory(let path):
+            // Say it once, before any case runs, rather than once per case as each write fails.
+            if let free = try? availableBytes(at: path), free < minimumFreeBytes {
+                throw TargetError("\(path): \(free >> 20) MiB free; the catalogue needs at least \(minimumFreeBytes >> 20) MiB")
+            }
             let record = FilesystemRecord(type: filesystemType(of: path), origin: "directory", location: path,
                                           mkfsOptions: [], mountOptions: [])
             return (WorkArea(directory: path, filesystem: record, kernel: kernel), nil)
