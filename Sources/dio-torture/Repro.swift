@@ -5,18 +5,21 @@ import Glibc
 
 struct Repro: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a standalone C reproducer (liburing only) of one case of a report.",
+        abstract: "Write a standalone C reproducer (libc and liburing only) of a case of a report, or of an operation log.",
         discussion: """
-        The C file rebuilds the case's extent layout, buffer fault pattern and read, judges the first \
-        completion and prints expected against got. Build: gcc repro.c -o repro -luring; \
-        run: ./repro DIR [ITERATIONS], or on a scratch filesystem: dio-torture exec --fs btrfs -- ./repro {}
+        A read case's C file rebuilds its extent layout, buffer fault pattern and read, judges the \
+        first completion and prints expected against got; run: ./repro DIR [ITERATIONS]. A step \
+        scenario's case (its saved operation log), or an .opslog given directly (a shrunk one from \
+        `replay --shrink`), becomes a C file that performs the operations and judges every read \
+        against a model of the file; run: ./repro DIR. Build: gcc repro.c -o repro -luring -lpthread; \
+        on a scratch filesystem: dio-torture exec --fs btrfs -- ./repro {}
         """)
 
-    @Argument(help: "A JSON report.")
-    var report: String
+    @Argument(help: "A JSON report, or an operation log (.opslog).")
+    var source: String
 
-    @Argument(help: "The case id, as the report names it.")
-    var caseID: String
+    @Argument(help: "The case id, as the report names it (not for an operation log).")
+    var caseID: String?
 
     @Option(help: "Of several records with that id, the one on this kernel.")
     var kernel: String?
@@ -28,21 +31,23 @@ struct Repro: ParsableCommand {
     var output: String?
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: report) else { throw UsageError("\(report): cannot read") }
-        guard let decoded = try? RunReport.decode(data) else { throw UsageError("\(report): not a dio-torture JSON report") }
-        let matching = decoded.cases.filter {
-            $0.id == caseID && (kernel == nil || $0.kernel == kernel) && (fs == nil || $0.filesystem.type == fs)
+        let code: String
+        var what = source
+        do {
+            if let caseID {
+                let (text, record) = try Reproducer.source(forCase: caseID, ofReportAt: source, kernel: kernel, filesystem: fs)
+                code = text
+                what = "\(record.kernel), \(record.filesystem.type), \(record.verdict.rawValue)"
+            } else {
+                code = try OperationReproducer.source(forLogAt: source)
+            }
+        } catch let error as Reproducer.Refusal {
+            throw UsageError(error.description)
         }
-        // The failing record when there is one: that is what a reproducer is for.
-        guard let record = matching.first(where: { $0.verdict.isFailure }) ?? matching.first else {
-            throw UsageError("\(report): no case \(caseID)\(kernel.map { " on \($0)" } ?? "")\(fs.map { " on \($0)" } ?? "")")
-        }
-        let source: String
-        do { source = try Reproducer.source(for: record) } catch { throw UsageError("\(error)") }
-        guard let output else { print(source, terminator: ""); return }
-        do { try source.write(toFile: output, atomically: true, encoding: .utf8) } catch {
+        guard let output else { print(code, terminator: ""); return }
+        do { try code.write(toFile: output, atomically: true, encoding: .utf8) } catch {
             throw UsageError("cannot write \(output): \(error.localizedDescription)")
         }
-        printError("dio-torture: wrote \(output) (\(record.kernel), \(record.filesystem.type), \(record.verdict.rawValue)); build with gcc \(output) -luring\n")
+        printError("dio-torture: wrote \(output) (\(what)); build with gcc \(output) -luring -lpthread\n")
     }
 }

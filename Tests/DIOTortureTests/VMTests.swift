@@ -233,6 +233,36 @@ extension OnTheRealKernel {
             #expect(fixed.stdout.contains("0 of 10 iterations illegal"), "\(fixed.stdout)")
         }
 
+        /// The xfs finding as `replay --shrink` reduced it, made into C by `repro`: EIO on 6.12 and
+        /// later (here, and in Debian's 6.12), the bytes to EOF on 6.1. The C file's model agrees
+        /// with the tool's: btrfs and ext4 read the 4061 bytes there too.
+        @Test(.enabled(if: findExecutable("gcc") != nil, "needs gcc to build the reproducer"))
+        func xfsFindingReproducesInCWhereTheBugIs() throws {
+            let directory = NSTemporaryDirectory() + "dio-torture-xfs-repro-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let log = OperationLog.magic + "\nseed 11049932411033877057\nbackground-writeback off\ntruncate 343040\n"
+                + "write 411282 9134 uring-write+buffered\nfallocate plain 425984 20445\nread 442368 49152 pread\n"
+            try log.write(toFile: "\(directory)/xfs.opslog", atomically: true, encoding: .utf8)
+            let written = try runTool(["repro", "\(directory)/xfs.opslog", "-o", "\(directory)/repro.c"])
+            #expect(written.status == 0, "\(written.stderr)")
+            try runCommand(["gcc", "-Wall", "-Werror", "\(directory)/repro.c", "-o", "\(directory)/repro", "-luring", "-lpthread"])
+            let eio = "operation 3 (read 442368 49152 pread): read failed: Input/output error (expected 4061 bytes)"
+            let full = "all 4 operations kept their promises"
+            func here(_ fs: String) throws -> ToolRun { try runTool(["exec", "--fs", fs, "--", "\(directory)/repro", "{}"]) }
+            for fs in ["btrfs", "ext4"] { #expect(try here(fs).stdout.contains(full), "\(fs)") }
+            let host = try here("xfs")
+            print("xfs finding in C on \(Kernel.release): \(host.stdout)")
+            let fixedHere = Kernel.release.hasPrefix("6.1.") || Kernel.release.hasPrefix("6.0") || Kernel.release.hasPrefix("5.")
+            #expect(host.stdout.contains(fixedHere ? full : eio), "\(host.stdout)")
+            for kernel in debianKernels {
+                let guest = try runTool(["vm", "--kernel", kernel, "--", "exec", "--fs", "xfs", "--", "\(directory)/repro", "{}"])
+                let release = URL(fileURLWithPath: kernel).lastPathComponent
+                print("xfs finding in C on \(release): \(guest.stdout.split(separator: "\n").filter { $0.contains("operation") }.joined(separator: "; "))")
+                #expect(guest.stdout.contains(release.contains("vmlinuz-6.1.") ? full : eio), "\(release): \(guest.stdout)")
+            }
+        }
+
         @Test func panicAndHangAreBrokenWithTheConsole() throws {
             let (panic, panicked) = try runVM(["--kernel", fixedKernel, "--append", "rdinit=/nonexistent", "--", "run", "--fs", "btrfs"])
             #expect(panic.status == 1)

@@ -1,4 +1,5 @@
 import DIOSystem
+import Foundation
 
 /// A standalone C reproducer of one case (liburing only: `gcc repro.c -o repro -luring`): it
 /// rebuilds the extent layout, the buffer's fault pattern and the read, fires it, judges the
@@ -14,6 +15,23 @@ public enum Reproducer {
         .uringRead: "URING_READ", .uringReadv: "URING_READV", .uringReadFixed: "URING_READ_FIXED",
         .preadv2: "PREADV2", .pread: "PREAD",
     ]
+
+    /// The C file of the case `caseID` of the report at `path` (its failing record when there
+    /// is one; of several, the one on `kernel` and `filesystem`): a read case rebuilt, or a step
+    /// scenario's saved operation log performed.
+    public static func source(forCase caseID: String, ofReportAt path: String, kernel: String?, filesystem: String?) throws -> (source: String, record: CaseRecord) {
+        guard let data = FileManager.default.contents(atPath: path) else { throw Refusal("\(path): cannot read") }
+        guard let report = try? RunReport.decode(data) else { throw Refusal("\(path): not a dio-torture JSON report") }
+        let matching = report.cases.filter {
+            $0.id == caseID && (kernel == nil || $0.kernel == kernel) && (filesystem == nil || $0.filesystem.type == filesystem)
+        }
+        // The failing record when there is one: that is what a reproducer is for.
+        guard let record = matching.first(where: { $0.verdict.isFailure || $0.verdict == .known }) ?? matching.first else {
+            throw Refusal("\(path): no case \(caseID)\(kernel.map { " on \($0)" } ?? "")\(filesystem.map { " on \($0)" } ?? "")")
+        }
+        if record.read == nil, let log = record.operationLog { return (try OperationReproducer.source(forLogAt: log), record) }
+        return (try source(for: record), record)
+    }
 
     public static func source(for record: CaseRecord) throws -> String {
         guard let layout = record.layout?.planned, let read = record.read, let pattern = record.pattern, let path = record.path else {
