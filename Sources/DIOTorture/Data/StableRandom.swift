@@ -9,6 +9,24 @@ public enum StableHash {
         bytes.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }
     }
 
+    /// FNV-1a over 64-bit words, then the tail bytes: eight times fewer steps for file contents
+    /// (a file-backed image's every file is hashed cold and warm, in guests under emulation too).
+    public static func fnv1a(words bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { raw in
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            var index = 0
+            while index + 8 <= raw.count {
+                hash = (hash ^ raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0x100_0000_01B3
+                index += 8
+            }
+            while index < raw.count {
+                hash = (hash ^ UInt64(raw[index])) &* 0x100_0000_01B3
+                index += 1
+            }
+            return hash
+        }
+    }
+
     /// splitmix64's finaliser: spreads every input bit over the whole word.
     @inline(__always)
     public static func mix(_ value: UInt64) -> UInt64 {

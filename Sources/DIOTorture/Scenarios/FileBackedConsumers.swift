@@ -63,7 +63,7 @@ struct ImageTree {
         for (index, size) in Self.sizes.enumerated() {
             for kind in [Kind.stamped, .zeros, .text] where kind == .stamped || size >= 4096 {
                 let name = "f\(index)-\(kind)"
-                entries.append(Entry(name: name, size: size, kind: kind, hash: StableHash.fnv1a(bytes(of: kind, index: index, size: size))))
+                entries.append(Entry(name: name, size: size, kind: kind, hash: StableHash.fnv1a(words: bytes(of: kind, index: index, size: size))))
             }
         }
     }
@@ -240,7 +240,7 @@ private struct ConsumerRun {
             return "cannot read: \(error)"
         }
         if contents.count != entry.size { return "size \(contents.count), recorded \(entry.size)" }
-        let hash = StableHash.fnv1a(contents)
+        let hash = StableHash.fnv1a(words: contents)
         if hash == entry.hash { return nil }
         let expected = tree.expected(entry)
         let first = contents.indices.first { contents[$0] != expected[$0] } ?? 0
