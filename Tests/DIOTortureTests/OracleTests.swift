@@ -89,6 +89,12 @@ import Testing
         #expect(Oracle.verdict(.pass, afterTaintChange: false) == .pass)
     }
 
+    @Test func onlyAKernelFailureCanBeAKnownBug() {
+        #expect([Verdict.fail, .hang, .tainted].allSatisfy { Oracle.verdict($0, explainedByKnownBug: true) == .known })
+        #expect([Verdict.pass, .skip, .inconclusive, .broken].allSatisfy { Oracle.verdict($0, explainedByKnownBug: true) == $0 })
+        #expect(Oracle.verdict(.fail, explainedByKnownBug: false) == .fail)
+    }
+
     @Test func aStepScenarioFailsOnItsFirstFailingOperation() {
         #expect(Oracle.verdict(failedOutcome: .error, readsJudged: 5, unmet: nil) == .fail)
         #expect(Oracle.verdict(failedOutcome: .hang, readsJudged: 5, unmet: "x") == .hang)

@@ -3,12 +3,10 @@ import DIOSystem
 /// A read buffer set up in one fault pattern. Owns its mappings (and whatever the pattern made
 /// for it) until deinit.
 public final class ReadBuffer {
-    public let pattern: FaultPattern
     public let bytes: UnsafeMutableRawBufferPointer
     private let prepared: PreparedBuffer
 
     public init(_ pattern: FaultPattern, context: BufferContext) throws {
-        self.pattern = pattern
         prepared = try pattern.kind.prepare(context)
         bytes = UnsafeMutableRawBufferPointer(start: prepared.region.base + prepared.start, count: context.length)
     }

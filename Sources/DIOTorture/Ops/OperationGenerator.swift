@@ -108,19 +108,19 @@ public enum OperationGenerator {
             operations += [.truncate(size: 0), .allocate(.plain, offset: 0, length: fileSize)]
             for _ in 0..<2 {
                 let offset = random.below(fileSize / block) * block
-                operations.append(.write(offset: offset, length: min((1 + random.below(8)) * block, fileSize - offset), via: IOPath(.pread)))
+                operations.append(.write(offset: offset, length: min((1 + random.below(8)) * block, fileSize - offset), via: .directSync))
             }
             operations.append(.fdatasync)
             for _ in 0..<(4 + random.below(3)) {
                 let (offset, length) = someRange(within: fileSize, maxLength: 40 << 10)
-                operations.append(.write(offset: offset, length: length, via: IOPath(.pread, buffered: true)))
+                operations.append(.write(offset: offset, length: length, via: .cachedSync))
             }
             operations.append(.check)
             for _ in 0..<steps {
                 // The check before flushed the file (a direct read writes back its range first):
                 // dirty some of it again, so that the step meets dirty folios.
                 let (dirtyOffset, dirtyLength) = someRange(within: size, maxLength: 64 << 10)
-                operations += [.write(offset: dirtyOffset, length: dirtyLength, via: IOPath(.pread, buffered: true)), .probe]
+                operations += [.write(offset: dirtyOffset, length: dirtyLength, via: .cachedSync), .probe]
                 switch random.below(6) {
                 case 0:
                     let (offset, length) = someRange(within: size, maxLength: 64 << 10)
@@ -139,7 +139,7 @@ public enum OperationGenerator {
                     operations.append(.truncate(size: size))
                 default:
                     let (offset, length) = someRange(within: size, maxLength: 40 << 10)
-                    operations.append(.write(offset: offset, length: length, via: IOPath(.pread, buffered: true)))
+                    operations.append(.write(offset: offset, length: length, via: .cachedSync))
                 }
                 operations.append(.check)
             }

@@ -60,13 +60,6 @@ public final class OperationRunner {
     /// Why each path cannot run here, for the ones that cannot (counted, never judged).
     public private(set) var unavailable: [IOPath: String] = [:]
 
-    // The operation paths the runner names itself (IOPath.operationPaths).
-    private static let buffered = IOPath(.pread, buffered: true)
-    private static let direct = IOPath(.pread)
-    private static let uring = IOPath(.uringRead)
-    private static let uringBuffered = IOPath(.uringRead, buffered: true)
-    private static let mapped = IOPath(.mapped)
-
     /// Creates (or truncates) the file at `path`; `maxFileSize` bounds every operation.
     public init(path: String, maxFileSize: Int, timeout: Duration, corruptReads: Bool = false) throws {
         self.path = path
@@ -82,15 +75,15 @@ public final class OperationRunner {
         case .failure(let error):
             direct = nil
             directAlignment = pageSize
-            unavailable[Self.direct] = "O_DIRECT: \((error as? Errno)?.symbol ?? "\(error)")"
-            unavailable[Self.uring] = unavailable[Self.direct]
+            unavailable[.directSync] = "O_DIRECT: \((error as? Errno)?.symbol ?? "\(error)")"
+            unavailable[.directRing] = unavailable[.directSync]
         }
         do {
             ring = try Ring(entries: 8)
         } catch let error as Errno {
             ring = nil
-            unavailable[Self.uring] = unavailable[Self.uring] ?? "io_uring: \(error.symbol)"
-            unavailable[Self.uringBuffered] = "io_uring: \(error.symbol)"
+            unavailable[.directRing] = unavailable[.directRing] ?? "io_uring: \(error.symbol)"
+            unavailable[.cachedRing] = "io_uring: \(error.symbol)"
         }
         mapping = try MappedRegion(file: buffered, offset: 0, length: maxFileSize.roundedUp(to: pageSize) + pageSize)
         buffer = try MappedRegion(anonymousLength: maxFileSize.roundedUp(to: pageSize) + 2 * pageSize)
@@ -250,13 +243,13 @@ public final class OperationRunner {
     private func check(_ step: Step, outcome: inout OperationOutcome) -> OperationFailure? {
         let size = model.size
         let seed = step.stamp.seed
-        if direct != nil, unavailable[Self.uring] == nil,
-           let failure = judgeRead(offset: 0, length: max(size.roundedUp(to: directAlignment), directAlignment), via: Self.uring,
+        if direct != nil, unavailable[.directRing] == nil,
+           let failure = judgeRead(offset: 0, length: max(size.roundedUp(to: directAlignment), directAlignment), via: .directRing,
                                    index: step.index, seed: seed, outcome: &outcome) { return failure }
-        if let failure = judgeRead(offset: 0, length: size + pageSize, via: Self.buffered, index: step.index, seed: seed, outcome: &outcome) {
+        if let failure = judgeRead(offset: 0, length: size + pageSize, via: .cachedSync, index: step.index, seed: seed, outcome: &outcome) {
             return failure
         }
-        if size > 0, let failure = judgeRead(offset: 0, length: size.roundedUp(to: pageSize), via: Self.mapped, index: step.index,
+        if size > 0, let failure = judgeRead(offset: 0, length: size.roundedUp(to: pageSize), via: .mapping, index: step.index,
                                              seed: seed, outcome: &outcome) { return failure }
         return nil
     }

@@ -82,9 +82,14 @@ public struct IOPath: Hashable, Sendable, CustomStringConvertible {
     /// The paths of the step scenarios' reads and writes, in the order their generators draw
     /// from (a replayed log depends on it): through the page cache, direct, io_uring direct and
     /// through the cache, and a shared mapping.
-    public static let operationPaths: [IOPath] = [
-        IOPath(.pread, buffered: true), IOPath(.pread), IOPath(.uringRead), IOPath(.uringRead, buffered: true), IOPath(.mapped),
-    ]
+    public static let operationPaths: [IOPath] = [.cachedSync, .directSync, .directRing, .cachedRing, .mapping]
+
+    // The step scenarios' paths by name.
+    public static let cachedSync = IOPath(.pread, buffered: true)
+    public static let directSync = IOPath(.pread)
+    public static let directRing = IOPath(.uringRead)
+    public static let cachedRing = IOPath(.uringRead, buffered: true)
+    public static let mapping = IOPath(.mapped)
 }
 
 extension IOPath: Codable {

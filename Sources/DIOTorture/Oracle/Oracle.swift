@@ -198,6 +198,12 @@ public enum Oracle {
         changed && (!verdict.isFailure || verdict == .broken) ? .tainted : verdict
     }
 
+    /// The verdict of a case a known kernel bug explains: KNOWN for a FAIL, HANG or TAINTED (the
+    /// kernel's failure, already found), unchanged for anything else (a BROKEN harness is not it).
+    public static func verdict(_ verdict: Verdict, explainedByKnownBug explained: Bool) -> Verdict {
+        explained && [.fail, .hang, .tainted].contains(verdict) ? .known : verdict
+    }
+
     /// A step scenario's verdict from its operations: the first failing operation (a HANG when
     /// it never completed), else SKIP when no read could be judged, INCONCLUSIVE when its
     /// preconditions were not met, PASS otherwise.

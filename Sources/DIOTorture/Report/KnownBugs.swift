@@ -34,7 +34,8 @@ public struct KnownBugs: Sendable {
         var marked = 0
         for index in report.cases.indices {
             let record = report.cases[index]
-            guard [.fail, .hang, .tainted].contains(record.verdict), let entry = list.entry(for: record) else { continue }
+            // Only a verdict the oracle turns into KNOWN, once: a case already KNOWN stays as it is.
+            guard Oracle.verdict(record.verdict, explainedByKnownBug: true) != record.verdict, let entry = list.entry(for: record) else { continue }
             report.cases[index].knownBug = KnownBugRecord(verdict: record.verdict, bug: entry.reason, entry: "\(file):\(entry.line)")
             report.cases[index].verdict = .known
             report.cases[index].reason = "\(record.verdict.rawValue) explained by a known kernel bug: \(entry.reason)"
