@@ -25,6 +25,7 @@
 #include <linux/loop.h>
 #include <linux/dm-ioctl.h>
 #include <linux/userfaultfd.h>
+#include <linux/aio_abi.h>
 #include <liburing.h>
 
 static const int DIOT_O_DIRECT = __O_DIRECT;
@@ -52,6 +53,41 @@ static inline ssize_t diot_preadv2(int fd, const struct iovec *iov, int cnt, off
     return syscall(SYS_preadv2, fd, iov, cnt, (unsigned long)off, 0UL, flags);
 }
 
+static inline ssize_t diot_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags) {
+    return syscall(SYS_pwritev2, fd, iov, cnt, (unsigned long)off, 0UL, flags);
+}
+
+// Kernel AIO (io_setup/io_submit/io_getevents), the interface libaio wraps one to one and that
+// MariaDB and MySQL submit through by default. Raw syscalls: nothing to link.
+static inline int diot_aio_setup(unsigned entries, aio_context_t *context) {
+    *context = 0;
+    return (int)syscall(SYS_io_setup, entries, context);
+}
+static inline int diot_aio_destroy(aio_context_t context) { return (int)syscall(SYS_io_destroy, context); }
+// Submits one pread/pwrite-like request; 1 when submitted, -1 with errno otherwise.
+static inline int diot_aio_submit(aio_context_t context, int fd, int write, void *buffer, uint64_t length,
+                                  int64_t offset, int rw_flags, uint64_t data) {
+    struct iocb request;
+    memset(&request, 0, sizeof request);
+    request.aio_fildes = (uint32_t)fd;
+    request.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+    request.aio_buf = (uint64_t)(uintptr_t)buffer;
+    request.aio_nbytes = length;
+    request.aio_offset = offset;
+    request.aio_rw_flags = rw_flags;
+    request.aio_data = data;
+    struct iocb *list[1] = { &request };
+    return (int)syscall(SYS_io_submit, context, 1L, list);
+}
+// Waits up to `timeout_ns` for one completion: 1 with *data and *result (bytes or -errno), 0 on
+// timeout, -1 with errno.
+static inline int diot_aio_wait(aio_context_t context, int64_t timeout_ns, uint64_t *data, int64_t *result) {
+    struct io_event event;
+    struct timespec timeout = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+    int rc = (int)syscall(SYS_io_getevents, context, 1L, 1L, &event, &timeout);
+    if (rc == 1) { *data = event.data; *result = event.res; }
+    return rc;
+}
 
 // The direct I/O alignment statx reports (Linux 6.1+); 0/0 when the filesystem gives none.
 static inline int diot_statx_dio(int fd, uint32_t *mem_align, uint32_t *offset_align) {

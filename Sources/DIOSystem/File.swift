@@ -41,6 +41,8 @@ public final class OpenFile {
         public static let truncate = Options(rawValue: O_TRUNC)
         /// O_DIRECT: transfers bypass the page cache.
         public static let direct = Options(rawValue: DIOT_O_DIRECT)
+        /// O_APPEND: every write goes to the end of the file, whatever offset it names.
+        public static let append = Options(rawValue: O_APPEND)
     }
 
     public let descriptor: Int32
@@ -91,6 +93,19 @@ public final class OpenFile {
         var vector = iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)
         let result = diot_preadv2(descriptor, &vector, 1, off_t(offset), flags.rawValue)
         return result < 0 ? .failure(Errno(rawValue: errno)) : .success(result)
+    }
+
+    /// One pwritev2 call; the raw result, so the oracle sees a short write as the kernel gave it.
+    public func writeV2(_ bytes: UnsafeRawBufferPointer, at offset: Int, flags: ReadWriteFlags) -> Result<Int, Errno> {
+        var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
+        let result = diot_pwritev2(descriptor, &vector, 1, off_t(offset), flags.rawValue)
+        return result < 0 ? .failure(Errno(rawValue: errno)) : .success(result)
+    }
+
+    /// The same file opened again with other options (through /proc, so an unlinked scratch
+    /// file reopens too): its O_DIRECT twin, its page-cache twin, an O_APPEND descriptor.
+    public func reopened(_ access: Access, options: Options = []) throws -> OpenFile {
+        try OpenFile(descriptorPath, access, options: options)
     }
 
     public func sync() throws { _ = try checked { fsync(descriptor) } }

@@ -80,12 +80,15 @@ public final class MappedRegion {
         case dontNeed
         case hugePage
         case noHugePage
+        /// MADV_RANDOM: a fault reads in its own page only, with no read-ahead around it.
+        case random
 
         var rawValue: Int32 {
             switch self {
             case .dontNeed: MADV_DONTNEED
             case .hugePage: MADV_HUGEPAGE
             case .noHugePage: MADV_NOHUGEPAGE
+            case .random: MADV_RANDOM
             }
         }
     }

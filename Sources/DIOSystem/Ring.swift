@@ -1,8 +1,12 @@
 import CURing
 import Glibc
 
-/// The read opcodes the harness submits.
-public enum RingRead: Sendable {
+/// Which way a transfer moves data: into memory from the file, or out of memory into it.
+public enum TransferDirection: Sendable, Hashable { case read, write }
+
+/// The io_uring transfer opcodes the harness submits, named for reads; writing, each is its
+/// write twin (IORING_OP_WRITE, WRITEV, WRITE_FIXED).
+public enum RingTransfer: Sendable {
     case read
     case readv
     /// IORING_OP_READ_FIXED on the buffer registered at `index`.
@@ -26,7 +30,7 @@ public final class Ring {
     private let ring: UnsafeMutablePointer<io_uring>
     /// iovecs of readv submissions must stay valid until the kernel has consumed them.
     private var vectors: [UInt64: UnsafeMutablePointer<iovec>] = [:]
-    /// Reads queued and not yet reaped.
+    /// Transfers queued and not yet reaped.
     public private(set) var inFlight = 0
 
     public init(entries: UInt32 = 64, flags: UInt32 = 0) throws {
@@ -64,34 +68,31 @@ public final class Ring {
         _ = io_uring_unregister_buffers(ring)
     }
 
-    /// Queues one read; nothing reaches the kernel until `submit`. With `fixedFile`, `file` is an
-    /// index into the files registered with `registerFiles`.
-    public func queueRead(_ kind: RingRead, file: Int32, fixedFile: Bool = false, into buffer: UnsafeMutableRawBufferPointer,
-                          offset: Int, flags: ReadWriteFlags = [], async: Bool, userData: UInt64) throws {
+    /// Queues one transfer; nothing reaches the kernel until `submit`. With `fixedFile`, `file` is
+    /// an index into the files registered with `registerFiles`. A write only reads `buffer`.
+    public func queue(_ kind: RingTransfer, _ direction: TransferDirection, file: Int32, fixedFile: Bool = false,
+                      buffer: UnsafeMutableRawBufferPointer, offset: Int, flags: ReadWriteFlags = [], async: Bool = false,
+                      userData: UInt64) throws {
         guard let sqe = io_uring_get_sqe(ring) else { throw Errno.resourceTemporarilyUnavailable }
+        let reading = direction == .read
         switch kind {
         case .read:
-            io_uring_prep_read(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset))
+            if reading { io_uring_prep_read(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset)) }
+            else { io_uring_prep_write(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset)) }
         case .readv:
             let vector = UnsafeMutablePointer<iovec>.allocate(capacity: 1)
             vector.initialize(to: iovec(iov_base: buffer.baseAddress, iov_len: buffer.count))
             vectors[userData]?.deallocate()
             vectors[userData] = vector
-            io_uring_prep_readv(sqe, file, vector, 1, UInt64(offset))
+            if reading { io_uring_prep_readv(sqe, file, vector, 1, UInt64(offset)) }
+            else { io_uring_prep_writev(sqe, file, vector, 1, UInt64(offset)) }
         case .readFixed(let index):
-            io_uring_prep_read_fixed(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset), Int32(index))
+            if reading { io_uring_prep_read_fixed(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset), Int32(index)) }
+            else { io_uring_prep_write_fixed(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset), Int32(index)) }
         }
         diot_sqe_set_rw_flags(sqe, flags.rawValue)
         if async { diot_sqe_or_flags(sqe, DIOT_IOSQE_ASYNC) }
         if fixedFile { diot_sqe_or_flags(sqe, DIOT_IOSQE_FIXED_FILE) }
-        io_uring_sqe_set_data64(sqe, userData)
-        inFlight += 1
-    }
-
-    /// Queues one write of `buffer` at `offset`.
-    public func queueWrite(file: Int32, from buffer: UnsafeRawBufferPointer, offset: Int, userData: UInt64) throws {
-        guard let sqe = io_uring_get_sqe(ring) else { throw Errno.resourceTemporarilyUnavailable }
-        io_uring_prep_write(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset))
         io_uring_sqe_set_data64(sqe, userData)
         inFlight += 1
     }
@@ -162,7 +163,9 @@ public final class Ring {
     public static func harnessOpcodes() -> [String: Bool] {
         let supported = supportedOpcodes() ?? []
         let named: [(String, io_uring_op)] = [("READV", IORING_OP_READV), ("READ_FIXED", IORING_OP_READ_FIXED),
-                                              ("READ", IORING_OP_READ), ("FALLOCATE", IORING_OP_FALLOCATE)]
+                                              ("READ", IORING_OP_READ), ("FALLOCATE", IORING_OP_FALLOCATE),
+                                              ("WRITEV", IORING_OP_WRITEV), ("WRITE_FIXED", IORING_OP_WRITE_FIXED),
+                                              ("WRITE", IORING_OP_WRITE)]
         return Dictionary(uniqueKeysWithValues: named.map { ($0.0, supported.contains(Int32($0.1.rawValue))) })
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fire the catalogue's reads and judge every first completion.",
+        abstract: "Fire the catalogue's reads and writes and judge every first completion.",
         discussion: """
         With no target, as root: scratch btrfs, xfs, ext4 and tmpfs filesystems on loop devices, \
         removed afterwards. Not root: a scratch directory under /var/tmp.
@@ -38,6 +38,9 @@ struct Run: ParsableCommand {
 
     @Option(name: .customLong("io-path"), help: "I/O paths, comma-separated; default: each scenario's own.")
     var ioPath: String?
+
+    @Option(name: .customLong("write-target"), help: "What direct writes land on, comma-separated (see `dio-torture list`); default: each write scenario's own.")
+    var writeTarget: String?
 
     @Option(name: .customLong("queue-depth"), help: "Reads in flight per iteration, comma-separated (io_uring paths; each read has its own buffer); default: 1.")
     var queueDepth: String?
@@ -98,6 +101,7 @@ struct Run: ParsableCommand {
         request.patterns = pattern
         request.paths = ioPath
         request.queueDepths = queueDepth
+        request.writeTargets = writeTarget
         do { return try request.plan() } catch let error as RunRequest.Invalid { throw UsageError(error.description) }
     }
 }

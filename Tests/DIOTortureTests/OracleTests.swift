@@ -7,7 +7,7 @@ import Testing
     let readv = IOPath(.uringReadv)
     let nowait = IOPath(.uringReadv, nowait: true)
 
-    func judge(_ result: ReadResult, path: IOPath, length: Int = 16384, fileSize: Int = 16384,
+    func judge(_ result: TransferResult, path: IOPath, length: Int = 16384, fileSize: Int = 16384,
                hole: Int? = nil, bad: [BadRange] = []) -> Judgement {
         let contract = ReadContract(offset: 0, length: length, fileSize: fileSize, path: path, inaccessibleOffset: hole)
         return Oracle.judge(result, contract: contract) { _ in Verification(badRanges: bad) }

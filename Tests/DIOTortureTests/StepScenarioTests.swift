@@ -16,7 +16,7 @@ import Testing
         #expect(names == ["write", "read", "fallocate", "truncate", "fsync", "fdatasync", "sync-file-range", "fadvise-dontneed"])
         for path in IOPath.operationPaths {
             #expect(log.operations.contains { if case .read(_, _, path) = $0 { true } else { false } }, "reads via \(path)")
-            #expect(log.operations.contains { if case .write(_, _, path) = $0 { true } else { false } }, "writes via \(path)")
+            #expect(log.operations.contains { if case .write(_, _, path.writing) = $0 { true } else { false } }, "writes via \(path.writing)")
         }
         // Each direction has its own names: a write through the page cache is "pwrite+buffered".
         #expect(log.text.contains(" pwrite+buffered\n") && log.text.contains(" uring-read\n") && !log.text.contains(" pread+buffered+"))

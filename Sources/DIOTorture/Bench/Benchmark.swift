@@ -137,7 +137,7 @@ public enum Benchmark {
         let clock = ContinuousClock()
         let start = clock.now
         for _ in 0..<count {
-            let buffer = try ReadBuffer(.firstPageOnly, context: context)
+            let buffer = try PatternBuffer(.firstPageOnly, context: context)
             guard try buffer.foundResidency() == buffer.plannedResidency else { throw BenchmarkError("residency did not hold while measuring") }
         }
         let elapsed = clock.now - start

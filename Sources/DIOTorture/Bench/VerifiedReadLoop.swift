@@ -44,7 +44,7 @@ struct VerifiedReadLoop {
         var offsets = [Int](repeating: 0, count: buffers.count)
         func queue(into buffer: Int) throws {
             offsets[buffer] = Int(random.next() % UInt64(blocks)) * blockSize
-            try ring.queueRead(.readFixed(index: buffer), file: 0, fixedFile: true, into: buffers[buffer].bytes,
+            try ring.queue(.readFixed(index: buffer), .read, file: 0, fixedFile: true, buffer: buffers[buffer].bytes,
                                offset: offsets[buffer], async: false, userData: UInt64(buffer))
         }
         for slot in 0..<depth { try queue(into: 2 * slot) }
@@ -77,7 +77,7 @@ struct VerifiedReadLoop {
             for read in reaped {
                 let bytes = buffers[read.buffer].bytes
                 let contract = ReadContract(offset: read.offset, length: blockSize, fileSize: model.size, path: path, inaccessibleOffset: nil)
-                let judged = Oracle.judgeRead(ReadResult(read.completion), contract: contract, bytes: UnsafeRawBufferPointer(bytes),
+                let judged = Oracle.judgeRead(TransferResult(read.completion), contract: contract, bytes: UnsafeRawBufferPointer(bytes),
                                               model: model, prior: { _ in .zeros })
                 result.reads += 1
                 if judged.judgement.call != .pass { result.failures += 1 }

@@ -8,6 +8,7 @@ let faultPatterns: [any BufferPattern.Type] = [
     EveryOtherPage.self,
     MadvDontneedAfterTouch.self,
     ColdFileMmap.self,
+    ColdFileFirstPage.self,
     SameFileMmap.self,
     SameRangeMmap.self,
     ProtNoneHole.self,

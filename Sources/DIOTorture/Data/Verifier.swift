@@ -14,6 +14,8 @@ public enum Diagnosis: String, Codable, Sendable, CaseIterable {
     case misplaced
     /// None of the above.
     case garbage
+    /// Past the end of the file: a write's bytes that the file's size leaves out.
+    case pastEOF = "past-eof"
 }
 
 /// What a buffer held before the read, so that "never written" can be told from "written wrong".

@@ -57,7 +57,7 @@ public enum OperationGenerator {
                     operations.append(.read(offset: offset, length: length, via: via))
                 }
             case 38..<68:
-                let via = random.pick(IOPath.operationPaths)
+                let via = random.pick(IOPath.operationPaths).writing
                 if via.method == .mapped {
                     guard size > 0 else { continue }
                     let offset = random.below(size)
@@ -108,19 +108,19 @@ public enum OperationGenerator {
             operations += [.truncate(size: 0), .allocate(.plain, offset: 0, length: fileSize)]
             for _ in 0..<2 {
                 let offset = random.below(fileSize / block) * block
-                operations.append(.write(offset: offset, length: min((1 + random.below(8)) * block, fileSize - offset), via: .directSync))
+                operations.append(.write(offset: offset, length: min((1 + random.below(8)) * block, fileSize - offset), via: IOPath.directSync.writing))
             }
             operations.append(.fdatasync)
             for _ in 0..<(4 + random.below(3)) {
                 let (offset, length) = someRange(within: fileSize, maxLength: 40 << 10)
-                operations.append(.write(offset: offset, length: length, via: .cachedSync))
+                operations.append(.write(offset: offset, length: length, via: IOPath.cachedSync.writing))
             }
             operations.append(.check)
             for _ in 0..<steps {
                 // The check before flushed the file (a direct read writes back its range first):
                 // dirty some of it again, so that the step meets dirty folios.
                 let (dirtyOffset, dirtyLength) = someRange(within: size, maxLength: 64 << 10)
-                operations += [.write(offset: dirtyOffset, length: dirtyLength, via: .cachedSync), .probe]
+                operations += [.write(offset: dirtyOffset, length: dirtyLength, via: IOPath.cachedSync.writing), .probe]
                 switch random.below(6) {
                 case 0:
                     let (offset, length) = someRange(within: size, maxLength: 64 << 10)
@@ -139,7 +139,7 @@ public enum OperationGenerator {
                     operations.append(.truncate(size: size))
                 default:
                     let (offset, length) = someRange(within: size, maxLength: 40 << 10)
-                    operations.append(.write(offset: offset, length: length, via: .cachedSync))
+                    operations.append(.write(offset: offset, length: length, via: IOPath.cachedSync.writing))
                 }
                 operations.append(.check)
             }

@@ -47,7 +47,7 @@ public final class OperationRunner {
     private let buffered: OpenFile
     private let direct: OpenFile?
     private let directAlignment: Int
-    private let ring: Ring?
+    private let transfers: Transfers
     private let mapping: MappedRegion
     /// Page-aligned I/O memory: whole-file checks and the largest operation fit in it.
     private let buffer: MappedRegion
@@ -78,12 +78,12 @@ public final class OperationRunner {
             unavailable[.directSync] = "O_DIRECT: \((error as? Errno)?.symbol ?? "\(error)")"
             unavailable[.directRing] = unavailable[.directSync]
         }
+        transfers = Transfers(timeout: timeout)
         do {
-            ring = try Ring(entries: 8)
-        } catch let error as Errno {
-            ring = nil
-            unavailable[.directRing] = unavailable[.directRing] ?? "io_uring: \(error.symbol)"
-            unavailable[.cachedRing] = "io_uring: \(error.symbol)"
+            try transfers.prepare(.directRing)
+        } catch {
+            unavailable[.directRing] = unavailable[.directRing] ?? "\(error)"
+            unavailable[.cachedRing] = "\(error)"
         }
         mapping = try MappedRegion(file: buffered, offset: 0, length: maxFileSize.roundedUp(to: pageSize) + pageSize)
         buffer = try MappedRegion(anonymousLength: maxFileSize.roundedUp(to: pageSize) + 2 * pageSize)
@@ -208,7 +208,7 @@ public final class OperationRunner {
         let bytes = stampedBytes(offset..<offset + length, stamp: step.stamp)
         switch write(bytes, at: offset, via: via) {
         case .completed(let written):
-            let judgement = Oracle.judgeWrite(written, of: length)
+            let judgement = Oracle.judgeWrite(.completed(written), contract: WriteContract(length: length, path: via))
             if judgement.call == .fail { return fail(step, judgement, result: written) }
             model.write(offset..<offset + length, stamp: step.stamp)
         case .failed(let error):
@@ -256,7 +256,7 @@ public final class OperationRunner {
 
     /// Why `via` cannot carry this range here, or nil.
     private func unsupported(_ via: IOPath, offset: Int, length: Int) -> String? {
-        if let reason = unavailable[via] { return reason }
+        if let reason = unavailable[via.reading] { return reason }
         if via.isDirect, offset % directAlignment != 0 || length % directAlignment != 0 {
             return "direct I/O needs \(directAlignment)-byte alignment"
         }
@@ -275,39 +275,23 @@ public final class OperationRunner {
         return UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<range.count])
     }
 
-    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, via: IOPath) -> ReadResult {
-        firstCompletion {
-            if via.method == .mapped { return ReadResult(mapping.copyIn(at: offset, from: bytes)) }
-            let file = descriptor(for: via)
-            if via.usesRing { return try throughRing { try ring!.queueWrite(file: file.descriptor, from: bytes, offset: offset, userData: 1) } }
-            return ReadResult { try file.write(bytes, at: offset) }
+    private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, via: IOPath) -> TransferResult {
+        if via.method == .mapped { return TransferResult(mapping.copyIn(at: offset, from: bytes)) }
+        return transfer(via, UnsafeMutableRawBufferPointer(mutating: bytes), at: offset)
+    }
+
+    private func read(into target: UnsafeMutableRawBufferPointer, at offset: Int, via: IOPath) -> TransferResult {
+        if via.method == .mapped { return TransferResult(mapping.copyOut(at: offset, into: target)) }
+        return transfer(via, target, at: offset)
+    }
+
+    /// One transfer on the descriptor `via` uses (O_DIRECT, or through the page cache): its first completion.
+    private func transfer(_ via: IOPath, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> TransferResult {
+        do {
+            return try transfers.fire(via, file: via.buffered ? buffered : direct!, buffers: [buffer], offset: offset)[0]
+        } catch {
+            return .failed(error as? Errno ?? .ioError)
         }
-    }
-
-    private func read(into target: UnsafeMutableRawBufferPointer, at offset: Int, via: IOPath) -> ReadResult {
-        firstCompletion {
-            if via.method == .mapped { return ReadResult(mapping.copyOut(at: offset, into: target)) }
-            let file = descriptor(for: via)
-            if via.usesRing {
-                return try throughRing { try ring!.queueRead(.read, file: file.descriptor, into: target, offset: offset, async: false, userData: 2) }
-            }
-            return ReadResult { try file.read(into: target, at: offset) }
-        }
-    }
-
-    /// The descriptor a path uses: O_DIRECT, or through the page cache.
-    private func descriptor(for via: IOPath) -> OpenFile { via.buffered ? buffered : direct! }
-
-    /// Submits the one request `queue` puts on the ring and takes its first completion.
-    private func throughRing(queue: () throws -> Void) throws -> ReadResult {
-        try queue()
-        try ring!.submit()
-        guard let completion = try ring!.waitCompletion(timeout: timeout) else { return .timedOut }
-        return ReadResult(completion)
-    }
-
-    private func firstCompletion(_ body: () throws -> ReadResult) -> ReadResult {
-        do { return try body() } catch { return .failed(error as? Errno ?? .ioError) }
     }
 
     /// One read, judged by the oracle against the model on its first completion. A mapping

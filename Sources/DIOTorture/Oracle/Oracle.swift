@@ -9,6 +9,8 @@ public enum Outcome: String, Codable, Sendable, CaseIterable {
     case error
     case mismatch
     case hang
+    /// A write that moved fewer bytes than asked.
+    case shortWrite = "short-write"
 }
 
 public enum Verdict: String, Codable, Sendable, CaseIterable {
@@ -54,9 +56,10 @@ public struct ReadContract: Sendable {
     public var expectedLength: Int { max(0, min(length, fileSize - offset)) }
 }
 
-/// The first completion as the kernel gave it, or nothing within the watchdog's window. Every
-/// way of submitting a transfer turns its completion into this, and only this is judged.
-public enum ReadResult: Sendable, Equatable {
+/// A read's or a write's first completion as the kernel gave it, or nothing within the
+/// watchdog's window. Every way of submitting a transfer turns its completion into this, and
+/// only this is judged.
+public enum TransferResult: Sendable, Equatable {
     case completed(Int)
     case failed(Errno)
     case timedOut
@@ -72,6 +75,12 @@ public enum ReadResult: Sendable, Equatable {
         case .success(let count): self = .completed(count)
         case .failure(let error): self = .failed(error)
         }
+    }
+
+    /// The bytes transferred, when it completed with a count.
+    public var count: Int? {
+        if case .completed(let count) = self { return count }
+        return nil
     }
 
     /// An io_uring completion's `res`: a count, or a negated errno.
@@ -105,7 +114,7 @@ public struct Judgement: Sendable, Equatable {
 public enum Oracle {
     /// Judges the first completion of a read into `bytes` against `model`, verifying the bytes
     /// the kernel claims to have filled (`prior` is what each buffer offset held before).
-    public static func judgeRead(_ result: ReadResult, contract: ReadContract, bytes: UnsafeRawBufferPointer,
+    public static func judgeRead(_ result: TransferResult, contract: ReadContract, bytes: UnsafeRawBufferPointer,
                                  model: FileModel, prior: (Int) -> PriorContent) -> JudgedRead {
         var verification = Verification()
         let judgement = judge(result, contract: contract) { count in
@@ -117,17 +126,9 @@ public enum Oracle {
     }
 
     /// Judges the first completion. `verify` checks the bytes the kernel claims to have filled.
-    public static func judge(_ result: ReadResult, contract: ReadContract,
+    public static func judge(_ result: TransferResult, contract: ReadContract,
                              verify: (_ count: Int) -> Verification) -> Judgement {
-        let count: Int
-        switch result {
-        case .timedOut:
-            return Judgement(outcome: .hang, call: .fail, note: "no completion within the watchdog's window")
-        case .failed(let error):
-            return judgeError(error, contract: contract)
-        case .completed(let bytes):
-            count = bytes
-        }
+        guard let count = result.count else { return judgeUncounted(result, path: contract.path, inaccessibleOffset: contract.inaccessibleOffset) }
         let expected = contract.expectedLength
         if count > expected {
             return Judgement(outcome: .error, call: .fail, note: "returned \(count) bytes, more than the \(expected) the file holds there")
@@ -152,15 +153,23 @@ public enum Oracle {
                          note: "res \(count) of \(expected) before EOF" + (contract.inaccessibleOffset.map { ", PROT_NONE page at \($0)" } ?? ""))
     }
 
-    static func judgeError(_ error: Errno, contract: ReadContract) -> Judgement {
+    /// A transfer that completed with no count: an errno, or no completion within the window.
+    static func judgeUncounted(_ result: TransferResult, path: IOPath, inaccessibleOffset: Int?) -> Judgement {
+        if case .failed(let error) = result { return judgeError(error, path: path, inaccessibleOffset: inaccessibleOffset) }
+        return Judgement(outcome: .hang, call: .fail, note: "no completion within the watchdog's window")
+    }
+
+    /// A transfer that failed: EAGAIN only under an explicit RWF_NOWAIT, EFAULT only with a
+    /// PROT_NONE page in the buffer, EOPNOTSUPP for RWF_NOWAIT a SKIP; anything else a FAIL.
+    static func judgeError(_ error: Errno, path: IOPath, inaccessibleOffset: Int?) -> Judgement {
         switch error {
         case .resourceTemporarilyUnavailable:
-            return contract.path.nowait
+            return path.nowait
                 ? Judgement(outcome: .eagain, call: .pass, note: "legal: EAGAIN under an explicit RWF_NOWAIT")
                 : Judgement(outcome: .eagain, call: .fail, note: "EAGAIN reached the application without RWF_NOWAIT")
-        case .notSupported where contract.path.nowait:
-            return Judgement(outcome: .error, call: .skip("RWF_NOWAIT direct reads are not supported here (EOPNOTSUPP)"))
-        case .badAddress where contract.inaccessibleOffset != nil:
+        case .notSupported where path.nowait:
+            return Judgement(outcome: .error, call: .skip("RWF_NOWAIT direct \(path.direction == .read ? "reads" : "writes") are not supported here (EOPNOTSUPP)"))
+        case .badAddress where inaccessibleOffset != nil:
             return Judgement(outcome: .error, call: .pass, note: "legal: EFAULT for the PROT_NONE page")
         default:
             return Judgement(outcome: .error, call: .fail, note: "\(error.symbol): \(error)")
@@ -174,12 +183,6 @@ public enum Oracle {
             return Judgement(outcome: .error, call: .skip("\(operation.name): EOPNOTSUPP here"))
         }
         return Judgement(outcome: .error, call: .fail, note: "\(operation) failed: \(error.symbol) (\(error))")
-    }
-
-    /// A write that moved fewer bytes than asked, with no error: nothing allows it on a regular file.
-    public static func judgeWrite(_ written: Int, of length: Int) -> Judgement {
-        written == length ? Judgement(outcome: .full, call: .pass)
-            : Judgement(outcome: .shortBeforeEOF, call: .fail, note: "short write: \(written) of \(length) bytes")
     }
 
     /// A step scenario's verdict from the promises it checked: a broken promise is a FAIL whatever

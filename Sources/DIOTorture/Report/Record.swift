@@ -45,6 +45,15 @@ public struct ReadRecord: Codable, Sendable {
     public var queueDepth: Int?
 }
 
+/// A write case's write: onto what, where and how long.
+public struct WriteRecord: Codable, Sendable {
+    public var target: WriteTarget
+    public var offset: Int
+    public var length: Int
+    /// The file's size before the write.
+    public var fileSize: Int
+}
+
 public struct LayoutRecord: Codable, Sendable {
     public var planned: ExtentPlan
     public var plannedExtents: [[Int]]
@@ -94,6 +103,7 @@ public struct CaseRecord: Codable, Sendable {
     public var pattern: FaultPattern?
     public var path: IOPath?
     public var read: ReadRecord?
+    public var write: WriteRecord? = nil
     public var dioAlignment: [String: Int]?
     public var layout: LayoutRecord?
     public var residency: ResidencyRecord?

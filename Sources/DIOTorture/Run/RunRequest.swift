@@ -18,6 +18,7 @@ public struct RunRequest: Sendable {
     public var patterns: String?
     public var paths: String?
     public var queueDepths: String?
+    public var writeTargets: String?
     public var options: RunOptions
 
     public init(options: RunOptions) { self.options = options }
@@ -31,12 +32,14 @@ public struct RunRequest: Sendable {
     public func plan() throws -> (plan: RunPlan, note: String?) {
         let scenarios = try list(scenarios, "scenario", choices: catalogue.map(\.name)) { scenario(named: $0) } ?? catalogue
         let patterns = try list(patterns, "fault pattern", choices: FaultPattern.allCases.map(\.rawValue)) { FaultPattern(rawValue: $0) }
-        let paths = try list(paths, "I/O path", choices: IOPath.all.map(\.description)) { name in IOPath.all.first { $0.description == name } }
+        let paths = try list(paths, "I/O path", choices: IOPath.named.map(\.description)) { name in IOPath.named.first { $0.description == name } }
         let depths = try list(queueDepths, "queue depth", choices: ["1 to \(SweepFile.maxQueueDepth)"]) { text in
             Int(text).flatMap { (1...SweepFile.maxQueueDepth).contains($0) ? $0 : nil }
         }
+        let writeTargets = try list(writeTargets, "write target", choices: WriteTarget.allCases.map(\.rawValue)) { WriteTarget(rawValue: $0) }
         let (targets, note) = try self.targets()
-        return (RunPlan(targets: targets, scenarios: scenarios, selection: Selection(patterns: patterns, paths: paths, queueDepths: depths),
+        return (RunPlan(targets: targets, scenarios: scenarios,
+                        selection: Selection(patterns: patterns, paths: paths, queueDepths: depths, writeTargets: writeTargets),
                         options: options, scratchDevice: scratchDevice), note)
     }
 

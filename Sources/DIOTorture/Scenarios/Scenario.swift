@@ -10,22 +10,27 @@ public struct Selection: Sendable {
     public var readSizes: [ReadSize]?
     /// Reads in flight at once (a sweep's `queue-depths`); the default is one.
     public var queueDepths: [Int]?
+    /// What direct writes land on.
+    public var writeTargets: [WriteTarget]?
 
     public init(patterns: [FaultPattern]? = nil, paths: [IOPath]? = nil, layouts: [ExtentPlan]? = nil, readSizes: [ReadSize]? = nil,
-                queueDepths: [Int]? = nil) {
+                queueDepths: [Int]? = nil, writeTargets: [WriteTarget]? = nil) {
         self.patterns = patterns
         self.paths = paths
         self.layouts = layouts
         self.readSizes = readSizes
         self.queueDepths = queueDepths
+        self.writeTargets = writeTargets
     }
 }
 
 /// One case: the read of a read scenario, or the variant of a scenario that runs steps of its own.
 public struct CaseSpec: Codable, Sendable, Hashable {
     public var scenario: String
-    /// What a read scenario reads, how and into what; nil for the step scenarios.
+    /// What a read scenario reads, how and into what; nil for the others.
     public var read: ReadShape?
+    /// What a write scenario writes, from what, how and onto what; nil for the others.
+    public var write: WriteShape?
     /// What a step scenario varies (an operation mix, an image consumer); nil for read scenarios.
     public var variant: String?
     /// The run seed, in sweeps that run the matrix under several: it keeps their ids apart.
@@ -36,21 +41,26 @@ public struct CaseSpec: Codable, Sendable, Hashable {
         self.read = read
     }
 
+    public init(scenario: String, write: WriteShape) {
+        self.scenario = scenario
+        self.write = write
+    }
+
     public init(scenario: String, variant: String) {
         self.scenario = scenario
         self.variant = variant
     }
 
-    public var pattern: FaultPattern? { read?.pattern }
-    public var path: IOPath? { read?.path }
-    public var layout: ExtentPlan? { read?.layout }
+    public var pattern: FaultPattern? { read?.pattern ?? write?.pattern }
+    public var path: IOPath? { read?.path ?? write?.path }
+    public var layout: ExtentPlan? { read?.layout ?? write?.layout }
 
     public var id: String {
         let body = read.map { read in
             "\(read.layout)/\(read.pattern.rawValue)/\(read.path)"
                 + (read.length != read.layout.fileSize ? "/read\(formatBytes(read.length))@\(read.offset)" : "")
                 + (read.queueDepth > 1 ? "/qd\(read.queueDepth)" : "")
-        } ?? variant ?? ""
+        } ?? write.map { "\($0.layout)/\($0.target.rawValue)/\($0.pattern.rawValue)/\($0.path)" } ?? variant ?? ""
         return "\(scenario)/\(body)" + (seedTag.map { "/seed\($0)" } ?? "")
     }
 }
@@ -65,6 +75,17 @@ public struct ReadShape: Codable, Sendable, Hashable {
     /// Reads of the same range, each into its own buffer, submitted together per iteration
     /// (io_uring paths only): concurrent reads are what a database's read-ahead issues.
     public var queueDepth = 1
+}
+
+/// A file layout, a write target, a source buffer's fault pattern and an I/O path: one direct
+/// write of the layout's size.
+public struct WriteShape: Codable, Sendable, Hashable {
+    public var layout: ExtentPlan
+    public var target: WriteTarget
+    public var pattern: FaultPattern
+    public var path: IOPath
+
+    public var length: Int { layout.fileSize }
 }
 
 /// A family of cases. Each scenario is one file; the harness only knows this protocol.
@@ -93,7 +114,7 @@ extension Scenario {
         layouts.flatMap { layout in
             reads.flatMap { read in
                 patterns.flatMap { pattern in
-                    paths.flatMap { path in
+                    paths.filter { $0.direction == .read }.flatMap { path in
                         depths.filter { $0 == 1 || path.usesRing }.map {
                             CaseSpec(scenario: name, read: ReadShape(layout: layout, pattern: pattern, path: path, offset: 0,
                                                                      length: read.length(for: layout), queueDepth: $0))
@@ -112,7 +133,8 @@ public let mariadbLayout = ExtentPlan(count: 4, size: 4096, order: .reverse)
 public let largeExtentLayout = ExtentPlan(count: 4, size: 16384, order: .reverse)
 
 /// Every scenario dio-torture knows, in the order `list` prints them.
-public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile(), ZeroRangeDirtyUnwritten(), WritebackError(), FileBackedConsumers(), Ops()]
+public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile(), DirectWrite(), ZeroRangeDirtyUnwritten(),
+                                        WritebackError(), FileBackedConsumers(), Ops()]
 
 public func scenario(named name: String) -> (any Scenario)? {
     catalogue.first { $0.name == name }

@@ -85,7 +85,7 @@ public struct SweepFile: Sendable {
             try reader.list($0).map { FaultPattern(rawValue: try reader.choice($0, from: FaultPattern.allCases.map(\.rawValue), "fault pattern"))! }
         }
         let paths = try top["paths"].map {
-            try reader.list($0).map { IOPath(name: try reader.choice($0, from: IOPath.all.map(\.description), "I/O path"))! }
+            try reader.list($0).map { IOPath(name: try reader.choice($0, from: IOPath.named.map(\.description), "I/O path"))! }
         }
         let layouts = try top["extents"].map { try Self.layouts($0, reader) }
         let reads = try top["read-sizes"].map { try reader.list($0).map { try Self.readSize($0, reader) } }

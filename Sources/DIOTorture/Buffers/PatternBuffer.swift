@@ -1,8 +1,8 @@
 import DIOSystem
 
-/// A read buffer set up in one fault pattern. Owns its mappings (and whatever the pattern made
-/// for it) until deinit.
-public final class ReadBuffer {
+/// A read buffer, or a write's source, set up in one fault pattern. Owns its mappings (and
+/// whatever the pattern made for it) until deinit.
+public final class PatternBuffer {
     public let bytes: UnsafeMutableRawBufferPointer
     private let prepared: PreparedBuffer
 

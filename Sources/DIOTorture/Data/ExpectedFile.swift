@@ -1,0 +1,102 @@
+import DIOSystem
+import Glibc
+
+/// A file's exact bytes as a write case expects them: what it held before the write, and what it
+/// holds once the bytes the kernel reported written are in place. Byte arrays, not a `FileModel`:
+/// a write's source carries whatever its pattern put there (poison, zeros, another file's
+/// sectors), at any file offset.
+struct ExpectedFile {
+    private(set) var before: [UInt8]
+    private(set) var bytes: [UInt8]
+    /// A range that may hold either what it held or what the source carried: a write that failed
+    /// part-way (EFAULT at a PROT_NONE page) may have put some of its bytes there first.
+    private(set) var either: (range: Range<Int>, source: [UInt8])?
+
+    init(_ model: FileModel) {
+        var bytes = [UInt8](repeating: 0, count: model.size)
+        bytes.withUnsafeMutableBytes { file in
+            for segment in model.segments {
+                SectorPattern.fill(UnsafeMutableRawBufferPointer(rebasing: file[segment.range]), stamp: segment.stamp,
+                                   fileOffset: segment.range.lowerBound)
+            }
+        }
+        before = bytes
+        self.bytes = bytes
+    }
+
+    var size: Int { bytes.count }
+
+    /// Records `source[0..<count]` written at `offset`, growing the file if it reaches past EOF.
+    mutating func write(_ source: [UInt8], count: Int, at offset: Int) {
+        if offset + count > bytes.count { bytes += [UInt8](repeating: 0, count: offset + count - bytes.count) }
+        bytes.replaceSubrange(offset..<offset + count, with: source[0..<count])
+    }
+
+    /// Records that the bytes of `range` may be the source's (`source[0]` is for `range.lowerBound`).
+    mutating func mayHold(_ source: [UInt8], over range: Range<Int>) {
+        either = (range, Array(source[0..<range.count]))
+    }
+
+    /// Every sector of `found` (the file read back from offset 0) that differs from what is
+    /// expected, diagnosed: zeros (a gap), stale (what the file held before), misplaced (data of
+    /// another offset), garbage. Bytes past the shorter of the two are not compared here.
+    func differences(_ found: UnsafeRawBufferPointer) -> [BadRange] {
+        var ranges: [BadRange] = []
+        let end = min(found.count, bytes.count)
+        for start in stride(from: 0, to: end, by: SectorPattern.sectorSize) {
+            let count = min(SectorPattern.sectorSize, end - start)
+            let differs = bytes.withUnsafeBytes { memcmp($0.baseAddress! + start, found.baseAddress! + start, count) != 0 }
+            if differs, !holdsAllowedSource(found, start, count) { Verifier.append(&ranges, BadRange(offset: start, length: count, diagnosis: diagnose(found, start, count))) }
+        }
+        return ranges
+    }
+
+    /// What the file holds where a short write stopped: each sector of `range` that does not
+    /// hold the source's bytes, diagnosed as `differences` does.
+    func unwritten(_ range: Range<Int>, found: UnsafeRawBufferPointer, source: [UInt8], sourceOffset: Int) -> [BadRange] {
+        var ranges: [BadRange] = []
+        for start in stride(from: range.lowerBound, to: range.upperBound, by: SectorPattern.sectorSize) {
+            let count = min(SectorPattern.sectorSize, range.upperBound - start)
+            guard start + count <= found.count else {
+                Verifier.append(&ranges, BadRange(offset: start, length: range.upperBound - start, diagnosis: .pastEOF))
+                break
+            }
+            let holdsSource = source.withUnsafeBytes { memcmp($0.baseAddress! + start - sourceOffset, found.baseAddress! + start, count) == 0 }
+            if !holdsSource { Verifier.append(&ranges, BadRange(offset: start, length: count, diagnosis: diagnose(found, start, count))) }
+        }
+        return ranges
+    }
+
+    private func holdsAllowedSource(_ found: UnsafeRawBufferPointer, _ start: Int, _ count: Int) -> Bool {
+        guard let either, either.range.contains(start), start + count <= either.range.upperBound else { return false }
+        return either.source.withUnsafeBytes { memcmp($0.baseAddress! + start - either.range.lowerBound, found.baseAddress! + start, count) == 0 }
+    }
+
+    private func diagnose(_ found: UnsafeRawBufferPointer, _ start: Int, _ count: Int) -> Diagnosis {
+        let sector = found.baseAddress! + start
+        if Verifier.isFilled(sector, count: count, with: 0) { return .zeros }
+        if start + count <= before.count, before.withUnsafeBytes({ memcmp($0.baseAddress! + start, sector, count) == 0 }) { return .stale }
+        if count >= 32, let header = SectorPattern.header(sector), header.offset != UInt64(start) { return .misplaced }
+        return .garbage
+    }
+}
+
+extension PatternBuffer {
+    /// The bytes the buffer carries as its pattern planned them (not as read back from it), up to
+    /// its first inaccessible page: what a write from it must put in the file.
+    func plannedContent(length: Int) -> [UInt8] {
+        var content = [UInt8](repeating: 0, count: length)
+        content.withUnsafeMutableBytes { bytes in
+            for (page, plan) in plan.enumerated() where page * pageSize < length {
+                let range = page * pageSize..<min(length, (page + 1) * pageSize)
+                switch plan.prior {
+                case .fill(let value): memset(bytes.baseAddress! + range.lowerBound, Int32(value), range.count)
+                case .zeros, .inaccessible: break
+                case .stamped(let stamp, let fileOffset):
+                    SectorPattern.fill(UnsafeMutableRawBufferPointer(rebasing: bytes[range]), stamp: stamp, fileOffset: fileOffset)
+                }
+            }
+        }
+        return content
+    }
+}

@@ -1,0 +1,52 @@
+import DIOSystem
+
+/// What a write asked for, and what makes a short or failed write legal for it.
+public struct WriteContract: Sendable {
+    public var length: Int
+    public var path: IOPath
+    /// Buffer offset of a PROT_NONE page in the source, if it has one.
+    public var inaccessibleOffset: Int?
+
+    public init(length: Int, path: IOPath, inaccessibleOffset: Int? = nil) {
+        self.length = length
+        self.path = path
+        self.inaccessibleOffset = inaccessibleOffset
+    }
+}
+
+extension Oracle {
+    /// Judges a write's first completion. A regular file takes all of it: io_uring finishes a
+    /// partial write itself, and a direct write that faulted must fault in and go on (or fall back
+    /// to buffered I/O). Only an explicit RWF_NOWAIT may end it early or with EAGAIN, and only a
+    /// PROT_NONE page in the source may stop it, exactly there (or make it EFAULT).
+    public static func judgeWrite(_ result: TransferResult, contract: WriteContract) -> Judgement {
+        guard let written = result.count else {
+            return judgeUncounted(result, path: contract.path, inaccessibleOffset: contract.inaccessibleOffset)
+        }
+        if written > contract.length {
+            return Judgement(outcome: .error, call: .fail, note: "returned \(written) bytes, more than the \(contract.length) asked")
+        }
+        if written == contract.length { return Judgement(outcome: .full, call: .pass) }
+        if let hole = contract.inaccessibleOffset, written == hole {
+            return Judgement(outcome: .shortWrite, call: .pass, note: "legal: stopped exactly at the PROT_NONE page")
+        }
+        if contract.path.nowait {
+            return Judgement(outcome: .shortWrite, call: .pass, note: "legal: partial write under an explicit RWF_NOWAIT")
+        }
+        return Judgement(outcome: .shortWrite, call: .fail,
+                         note: "short write: res \(written) of \(contract.length)" + (contract.inaccessibleOffset.map { ", PROT_NONE page at \($0)" } ?? ""))
+    }
+
+    /// Judges the file as one way of reading it back found it after a write: its size and every
+    /// byte must be what the write reported. `differences` are the sectors that are not.
+    public static func judgeReadback(_ way: String, foundSize: Int, expectedSize: Int, differences: [BadRange]) -> Judgement {
+        if foundSize != expectedSize {
+            return Judgement(outcome: .mismatch, call: .fail, note: "read back \(way): file size \(foundSize), expected \(expectedSize)")
+        }
+        if let first = differences.first {
+            return Judgement(outcome: .mismatch, call: .fail,
+                             note: "read back \(way): \(first.diagnosis.rawValue) data at offset \(first.offset)+\(first.length)")
+        }
+        return Judgement(outcome: .full, call: .pass)
+    }
+}

@@ -1,0 +1,78 @@
+import DIOSystem
+
+/// A case's file written with a plan's extents: each layout method in turn, each on a fresh
+/// O_DIRECT file, until FIEMAP shows the plan. The attempts that missed stay allocated (in
+/// `attempts`) so that each next one lands elsewhere.
+struct LaidOutFile {
+    var file: OpenFile
+    var model: FileModel
+    var layout: LayoutCheck
+    var method: LayoutMethod
+    var attempts: [OpenFile]
+    var refused: [String]
+    /// statx's direct I/O alignment for the file, when the filesystem reports one.
+    var alignment: DIOAlignment?
+
+    init(_ plan: ExtentPlan, in area: WorkArea, stamp: DataStamp, name: String) throws {
+        var attempts: [OpenFile] = []
+        var reached: (file: OpenFile, model: FileModel, layout: LayoutCheck, method: LayoutMethod)?
+        var refused: [String] = []
+        for method in LayoutWriter.methods {
+            let file = try Self.directScratch(in: area, name: "\(name)-\(attempts.count)")
+            if attempts.isEmpty { alignment = try Self.checkAlignment(file, plan: plan) }
+            attempts.append(file)
+            do {
+                let model = try LayoutWriter.write(plan, to: file, stamp: stamp, method: method)
+                reached = (file, model, Self.check(file, plan: plan, area: area), method)
+            } catch let error as LayoutWriter.Unsupported {
+                refused.append("\(method.rawValue): \(error)")
+                continue
+            }
+            if reached!.layout.status != .notReached { break }
+        }
+        guard let reached else {
+            throw CaseStop(verdict: .inconclusive, reason: "no layout method works here: \(refused.joined(separator: "; "))")
+        }
+        (file, model, layout, method) = reached
+        self.attempts = attempts
+        self.refused = refused
+    }
+
+    /// The layout as a case records it: planned, found, and how many attempts it took.
+    func record(_ plan: ExtentPlan) -> LayoutRecord {
+        let tried = attempts.count > 1
+            ? " (attempt \(attempts.count), \(method.rawValue)" + (refused.isEmpty ? ")" : "; \(refused.joined(separator: "; ")))") : ""
+        return LayoutRecord(planned: plan, plannedExtents: plan.extents.map { [$0.lowerBound, $0.count] }, method: method,
+                            status: layout.status, found: layout.found, note: layout.note.map { $0 + tried })
+    }
+
+    /// A new O_DIRECT scratch file in the case's directory; a filesystem without O_DIRECT SKIPs.
+    static func directScratch(in area: WorkArea, name: String) throws -> OpenFile {
+        do {
+            return try OpenFile.scratch(at: area.directory + "/\(name).dat", options: .direct)
+        } catch Errno.invalidArgument {
+            throw CaseStop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
+        }
+    }
+
+    /// SKIPs a plan the filesystem's direct I/O alignment (statx) cannot serve.
+    static func checkAlignment(_ file: OpenFile, plan: ExtentPlan) throws -> DIOAlignment? {
+        guard let alignment = try file.dioAlignment() else { return nil }
+        if alignment.offset > plan.size || alignment.memory > pageSize {
+            throw CaseStop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(plan.size)-byte extents")
+        }
+        return alignment
+    }
+
+    /// The file's extents against the plan, or why they cannot be checked.
+    static func check(_ file: OpenFile, plan: ExtentPlan, area: WorkArea) -> LayoutCheck {
+        do {
+            return LayoutCheck.compare(plan, found: try file.extents())
+        } catch {
+            if area.filesystem.type == "tmpfs" {
+                return LayoutCheck(status: .notApplicable, found: [], note: "tmpfs has no extents (no FIEMAP)")
+            }
+            return LayoutCheck(status: .unverifiable, found: [], note: "FIEMAP failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Glibc
+import Testing
+@testable import DIOSystem
+@testable import DIOTorture
+
+extension OnTheRealKernel {
+    /// The write catalogue on real loop-backed filesystems of this kernel.
+    @Suite(.serialized, .enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+    struct WriteCaseTests {
+        func run(_ kinds: [ScratchKind], _ selection: Selection = Selection(), iterations: Int = 3, corrupting: Bool = false) -> RunReport {
+            let plan = RunPlan(targets: kinds.map { .scratch(ScratchOptions(kind: $0)) }, scenarios: [DirectWrite()], selection: selection,
+                               options: RunOptions(iterations: iterations, seed: 7, injectCorruption: corrupting))
+            return Runner.run(plan)
+        }
+
+        /// Every default write case PASSes with its target's state and its source's residency
+        /// proved in every iteration, or SKIPs with a reason, or fails as a known kernel bug.
+        @Test func theWriteCatalogueHoldsItsPromisesHere() throws {
+            try #require(missingTools([.btrfs, .xfs, .ext4]) == nil, Comment(rawValue: missingTools([.btrfs, .xfs, .ext4]) ?? ""))
+            let report = run([.btrfs, .xfs, .ext4, .tmpfs])
+            print("write catalogue on \(Kernel.release): \(report.counts.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")) in \(Int(report.durationSeconds)) s")
+            #expect(report.cases.count == 4 * DirectWrite().cases(Selection()).count)
+            for record in report.cases {
+                let label = "\(record.filesystem.type) \(record.id): \(record.verdict) \(record.reason ?? "")"
+                switch record.verdict {
+                case .pass:
+                    #expect(record.residency?.heldIterations == 3, "\(label)")
+                    #expect(record.outcomes.values.reduce(0, +) == 3, "\(label)")
+                    let status = try #require(record.layout?.status, "\(label)")
+                    #expect(status == (record.filesystem.type == "tmpfs" ? .notApplicable : .verified), "\(label)")
+                case .skip:
+                    #expect(record.reason?.isEmpty == false, "\(label)")
+                default:
+                    #expect(record.verdict.isFailure && knownKernelBugs.entry(for: record) != nil, "\(label)")
+                }
+            }
+            let passed = report.cases.filter { $0.verdict == .pass && $0.filesystem.type != "tmpfs" }
+            #expect(Set(passed.compactMap(\.write?.target)) == Set(WriteTarget.allCases))
+            let partlyFaulted = try #require(passed.first { $0.pattern == .coldFileFirstPage })
+            #expect(partlyFaulted.residency?.planned == "#" + String(repeating: ".", count: 15))
+        }
+
+        /// The harness's self-test: with a byte of every read-back flipped, every judged write FAILs.
+        @Test func everyJudgedWriteFailsWhenItsReadBackIsCorrupted() throws {
+            try #require(missingTools([.xfs]) == nil, Comment(rawValue: missingTools([.xfs]) ?? ""))
+            let report = run([.xfs], corrupting: true)
+            let judged = report.cases.filter { $0.verdict != .skip }
+            #expect(!judged.isEmpty)
+            for record in judged {
+                #expect(record.verdict == .fail && record.failures == 3, "\(record.id): \(record.verdict)")
+                #expect(record.failureDetails.first?.badRanges.isEmpty == false, "\(record.id)")
+            }
+        }
+
+        /// xfs and ext4 fail a direct write from a source with a PROT_NONE page with EFAULT after
+        /// putting the bytes before the page in the file (iomap reports the error, not the
+        /// progress): legal because of the page, and nothing outside the range may change.
+        @Test func aProtNoneSourceEndsTheWriteLegally() throws {
+            try #require(missingTools([.btrfs, .xfs, .ext4]) == nil, Comment(rawValue: missingTools([.btrfs, .xfs, .ext4]) ?? ""))
+            let report = run([.btrfs, .xfs, .ext4], Selection(patterns: [.protNoneHole], paths: [.directSync.writing, IOPath(.uringReadv, .write)],
+                                                             writeTargets: [.overwrite, .pastEOF]))
+            #expect(report.cases.count == 12)
+            for record in report.cases {
+                #expect(record.verdict == .pass, "\(record.filesystem.type) \(record.id): \(record.reason ?? "") \(record.failureDetails.first?.note ?? "")")
+                #expect(Set(record.outcomes.keys).isSubset(of: ["error", "short-write"]), "\(record.id): \(record.outcomes)")
+            }
+        }
+    }
+}
