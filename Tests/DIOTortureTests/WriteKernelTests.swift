@@ -74,5 +74,43 @@ extension OnTheRealKernel {
                 }
             }
         }
+
+        /// Both write findings in plain C, as `repro` writes them from a report: the write-bug
+        /// kernel's short write, and 6.1's io_uring EAGAIN into unwritten extents, which the C
+        /// file gives every time on its twin and Debian's 6.1, and never on 6.12.
+        @Test(.enabled(if: findExecutable("gcc") != nil, "needs gcc to build the reproducers"))
+        func bothWriteFindingsReproduceInC() throws {
+            let directory = NSTemporaryDirectory() + "dio-torture-write-repro-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let run = try runTool(["run", "--fs", "btrfs", "--scenario", "direct-write", "--pattern", "cold-file-first-page", "--io-path", "uring-writev",
+                                   "--write-target", "overwrite,unwritten", "--iterations", "1", "--json", "\(directory)/report.json"])
+            #expect(run.status != 2, "\(run.stderr)")
+            for (name, target) in [("partial", "overwrite"), ("eagain", "unwritten")] {
+                let id = "direct-write/4x16K-reverse/\(target)/cold-file-first-page/uring-writev"
+                let written = try runTool(["repro", "\(directory)/report.json", id, "-o", "\(directory)/\(name).c"])
+                #expect(written.status == 0, "\(written.stderr)")
+                try runCommand(["gcc", "-Wall", "-Werror", "\(directory)/\(name).c", "-o", "\(directory)/\(name)", "-luring"])
+            }
+            let short = "got 4096 -> SHORT WRITE on a regular file", eagain = "got -11 Resource temporarily unavailable -> ERROR"
+            let whole = "0 of 20 iterations illegal"
+            for kernel in [writeBugKernel, fixedKernel] + debianKernels {
+                func guest(_ name: String) throws -> String {
+                    try runTool(["vm", "--kernel", kernel, "--", "exec", "--fs", "btrfs", "--", "\(directory)/\(name)", "{}", "20"]).stdout
+                }
+                let (partial, unwritten) = (try guest("partial"), try guest("eagain"))
+                let release = URL(fileURLWithPath: kernel).lastPathComponent
+                print("write findings in C on \(release): " + [partial, unwritten].map { $0.split(separator: "\n").last.map(String.init) ?? "" }.joined(separator: "; "))
+                if kernel == writeBugKernel {
+                    #expect(partial.contains(short) && partial.contains("20 of 20 iterations illegal"), "\(partial)")
+                    #expect(partial.contains("61440 still the old data"), "\(partial)")
+                } else {
+                    #expect(partial.contains(whole), "\(release): \(partial)")
+                    let has61Bug = kernel == fixedKernel || release.contains("vmlinuz-6.1.")
+                    #expect(has61Bug ? unwritten.contains(eagain) && unwritten.contains("20 of 20 iterations illegal") : unwritten.contains(whole),
+                            "\(release): \(unwritten)")
+                }
+            }
+        }
     }
 }

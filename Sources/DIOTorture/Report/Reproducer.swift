@@ -34,6 +34,7 @@ public enum Reproducer {
     }
 
     public static func source(for record: CaseRecord) throws -> String {
+        if let write = record.write { return try WriteReproducer.source(for: record, write: write) }
         guard let layout = record.layout?.planned, let read = record.read, let pattern = record.pattern, let path = record.path else {
             throw Refusal("case \(record.id) is not a read case: nothing to reproduce")
         }
@@ -69,6 +70,7 @@ public enum Reproducer {
         #define NOWAIT \(path.nowait ? 1 : 0)
         #define ASYNC \(path.async ? 1 : 0)
         #define ITERATIONS \(record.iterations)
+        enum { URING_READ, URING_READV, URING_READ_FIXED, PREADV2, PREAD };
 
         """
         return header + helpers + "\n" + makeBuffer + "\n" + body
@@ -91,7 +93,6 @@ public enum Reproducer {
     #include <sys/uio.h>
     #include <unistd.h>
 
-    enum { URING_READ, URING_READV, URING_READ_FIXED, PREADV2, PREAD };
     #define PAGE 4096
     #define POISON 0xA5
     #define HUGE (2 << 20)
@@ -102,7 +103,16 @@ public enum Reproducer {
         return value == POISON ? 0x5A : value;
     }
 
+    /* What a source file's mapping carries at `offset`: not the file's data, never POISON. */
+    static unsigned char source_byte(long offset) {
+        unsigned char value = (unsigned char)((offset >> 9) * 13 + (offset & 511) * 3 + 0x29);
+        return value == POISON ? 0x5B : value;
+    }
+
     static void die(const char *what) { perror(what); exit(2); }
+
+    /* Where the reproducer may make files of its own: the DIR it was given. */
+    static const char *scratch_dir;
 
     /* The current buffer's whole mapping, unmapped after each iteration. */
     static void *mapping;
@@ -162,6 +172,28 @@ public enum Reproducer {
         return base;
     }
 
+    /* A shared mapping of `pages` pages of a new, unlinked file of source_byte()s, none cached. */
+    static inline unsigned char *cold_file_pages(int pages) {
+        char path[4200];
+        size_t length = (size_t)pages * PAGE;
+        snprintf(path, sizeof path, "%s/cold-%d.dat", scratch_dir, getpid());
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0) die("open the source file");
+        unlink(path);
+        unsigned char *bytes = malloc(length);
+        for (size_t b = 0; b < length; b++) bytes[b] = source_byte((long)b);
+        if (pwrite(fd, bytes, length, 0) != (ssize_t)length) die("pwrite the source file");
+        free(bytes);
+        if (fsync(fd)) die("fsync the source file");
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        unsigned char *base = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (base == MAP_FAILED) die("mmap the source file");
+        close(fd);
+        mapping = base;
+        mapping_length = length;
+        return base;
+    }
+
     /* Fills page `p` with POISON when `touch`; returns whether the page is now resident. */
     static inline int touch_page(unsigned char *base, int p, int touch) {
         if (touch) memset(base + (long)p * PAGE, POISON, PAGE);
@@ -195,6 +227,7 @@ public enum Reproducer {
     int main(int argc, char **argv) {
         if (argc < 2) { fprintf(stderr, "usage: %s DIR [ITERATIONS]\n", argv[0]); return 2; }
         int iterations = argc > 2 ? atoi(argv[2]) : ITERATIONS;
+        scratch_dir = argv[1];
         char path[4096];
         snprintf(path, sizeof path, "%s/repro-%d.dat", argv[1], getpid());
         int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);

@@ -18,6 +18,17 @@ struct ColdFileFirstPage: BufferPattern {
         buffer.plan[0].resident = true
         return buffer
     }
+
+    static let reproducerSource: String? = """
+    static unsigned char *make_buffer(int pages, long *hole_offset, int *resident) {
+        (void)hole_offset;
+        unsigned char *base = cold_file_pages(pages);
+        if (madvise(base, (size_t)pages * PAGE, MADV_RANDOM)) die("madvise MADV_RANDOM");
+        for (int p = 0; p < pages; p++) resident[p] = 0;
+        resident[0] = *(volatile unsigned char *)base == source_byte(0);
+        return base;
+    }
+    """
 }
 
 extension FaultPattern {

@@ -19,6 +19,15 @@ struct ColdFileMmap: BufferPattern {
         buffer.owned = [file]
         return buffer
     }
+
+    static let reproducerSource: String? = """
+    static unsigned char *make_buffer(int pages, long *hole_offset, int *resident) {
+        (void)hole_offset;
+        unsigned char *base = cold_file_pages(pages);
+        for (int p = 0; p < pages; p++) resident[p] = 0;
+        return base;
+    }
+    """
 }
 
 extension FaultPattern {
