@@ -41,39 +41,54 @@ public enum Reproducer {
         guard let method = methods[path.method], path.isDirect else {
             throw Refusal("repro rebuilds direct reads through a descriptor, not \(path)")
         }
-        guard let makeBuffer = pattern.kind.reproducerSource else {
-            let can = FaultPattern.allCases.filter { $0.kind.reproducerSource != nil }.map(\.rawValue)
-            throw Refusal("repro cannot rebuild the \(pattern.rawValue) pattern yet; it can: \(can.joined(separator: ", "))")
-        }
-        let first = record.failureDetails.first.map {
-            "first failure: iteration \($0.iteration) seed \($0.seed), \($0.outcome.rawValue), res \($0.result.map(String.init) ?? "none") of \($0.expectedLength)"
-        } ?? "no failure recorded"
-        let header = """
-        /*
-         * dio-torture reproducer for \(record.id)
-         * Recorded: kernel \(record.kernel), \(record.filesystem.type), \(record.verdict.rawValue) in \(record.failures)/\(record.iterations) iterations;
-         * \(first).\(read.queueDepth.map { "\n * The case had \($0) reads in flight per iteration; this file fires them one at a time." } ?? "")
-         *
-         * Build: gcc repro.c -o repro -luring
-         * Run:   ./repro DIR [ITERATIONS]     (DIR on the filesystem under test; a file is made and removed there)
-         * Exit:  0 every read legal and correct, 1 a short read or corruption the oracle forbids, 2 set-up error.
-         */
-        #define EXTENTS \(layout.count)
-        #define EXTENT_SIZE \(layout.size)
-        #define GAP \(layout.gap)
-        #define REVERSE \(layout.order == .reverse ? 1 : 0)
-        #define COLLAPSED_SEPARATORS \(record.layout?.method == .collapsedSeparators ? 1 : 0)
+        let makeBuffer = try bufferSource(pattern)
+        let header = preamble(record, layout: layout, what: "a file is made", verdicts: "every read legal and correct, 1 a short read or corruption the oracle forbids",
+                              note: read.queueDepth.map { "The case had \($0) reads in flight per iteration; this file fires them one at a time." })
+            + """
         #define READ_OFFSET \(read.offset)
         #define READ_LENGTH \(read.length)
         #define FILE_SIZE \(read.fileSize)
         #define METHOD \(method)
         #define NOWAIT \(path.nowait ? 1 : 0)
         #define ASYNC \(path.async ? 1 : 0)
-        #define ITERATIONS \(record.iterations)
         enum { URING_READ, URING_READV, URING_READ_FIXED, PREADV2, PREAD };
 
         """
         return header + helpers + "\n" + makeBuffer + "\n" + body
+    }
+
+    /// The pattern's `make_buffer` in C, or why there is none.
+    static func bufferSource(_ pattern: FaultPattern) throws -> String {
+        guard let source = pattern.kind.reproducerSource else {
+            let can = FaultPattern.allCases.filter { $0.kind.reproducerSource != nil }.map(\.rawValue)
+            throw Refusal("repro cannot rebuild the \(pattern.rawValue) pattern yet; it can: \(can.joined(separator: ", "))")
+        }
+        return source
+    }
+
+    /// The comment that opens a case's C file, and the defines of its extent layout.
+    static func preamble(_ record: CaseRecord, layout: ExtentPlan, what: String, verdicts: String, note: String? = nil) -> String {
+        let first = record.failureDetails.first.map {
+            "first failure: iteration \($0.iteration) seed \($0.seed), \($0.outcome.rawValue), res \($0.result.map(String.init) ?? "none") of \($0.expectedLength)"
+        } ?? "no failure recorded"
+        return """
+        /*
+         * dio-torture reproducer for \(record.id)
+         * Recorded: kernel \(record.kernel), \(record.filesystem.type), \(record.verdict.rawValue) in \(record.failures)/\(record.iterations) iterations;
+         * \(first).\(note.map { "\n * \($0)" } ?? "")
+         *
+         * Build: gcc repro.c -o repro -luring
+         * Run:   ./repro DIR [ITERATIONS]     (DIR on the filesystem under test; \(what) and removed there)
+         * Exit:  0 \(verdicts), 2 set-up error.
+         */
+        #define EXTENTS \(layout.count)
+        #define EXTENT_SIZE \(layout.size)
+        #define GAP \(layout.gap)
+        #define REVERSE \(layout.order == .reverse ? 1 : 0)
+        #define COLLAPSED_SEPARATORS \(record.layout?.method == .collapsedSeparators ? 1 : 0)
+        #define ITERATIONS \(record.iterations)
+
+        """
     }
 
     /// The fixed part of every reproducer before the pattern's `make_buffer`.

@@ -15,36 +15,17 @@ enum WriteReproducer {
             throw Reproducer.Refusal("case \(record.id) has no layout, pattern or path recorded: nothing to reproduce")
         }
         guard let method = methods[path.method], path.isDirect else { throw Reproducer.Refusal("repro rebuilds direct writes, not \(path)") }
-        guard let makeBuffer = pattern.kind.reproducerSource else {
-            let can = FaultPattern.allCases.filter { $0.kind.reproducerSource != nil }.map(\.rawValue)
-            throw Reproducer.Refusal("repro cannot rebuild the \(pattern.rawValue) pattern yet; it can: \(can.joined(separator: ", "))")
-        }
-        let first = record.failureDetails.first.map {
-            "first failure: iteration \($0.iteration) seed \($0.seed), \($0.outcome.rawValue), res \($0.result.map(String.init) ?? "none") of \($0.expectedLength)"
-        } ?? "no failure recorded"
+        let makeBuffer = try Reproducer.bufferSource(pattern)
         let target = write.target.rawValue.uppercased().replacingOccurrences(of: "-", with: "_")
-        let header = """
-        /*
-         * dio-torture reproducer for \(record.id)
-         * Recorded: kernel \(record.kernel), \(record.filesystem.type), \(record.verdict.rawValue) in \(record.failures)/\(record.iterations) iterations;
-         * \(first).
-         *
-         * Build: gcc repro.c -o repro -luring
-         * Run:   ./repro DIR [ITERATIONS]     (DIR on the filesystem under test; files are made and removed there)
-         * Exit:  0 every write legal and the file right after it, 1 a write or a file the oracle forbids, 2 set-up error.
-         */
-        #define EXTENTS \(layout.count)
-        #define EXTENT_SIZE \(layout.size)
-        #define GAP \(layout.gap)
-        #define REVERSE \(layout.order == .reverse ? 1 : 0)
-        #define COLLAPSED_SEPARATORS \(record.layout?.method == .collapsedSeparators ? 1 : 0)
+        let header = Reproducer.preamble(record, layout: layout, what: "files are made",
+                                         verdicts: "every write legal and the file right after it, 1 a write or a file the oracle forbids")
+            + """
         #define FILE_SIZE \(write.fileSize)L
         #define LENGTH \(write.length)L
         #define TARGET \(target)
         #define METHOD \(method)
         #define NOWAIT \(path.nowait ? 1 : 0)
         #define ASYNC \(path.async ? 1 : 0)
-        #define ITERATIONS \(record.iterations)
         #include <linux/aio_abi.h>
         #include <sys/syscall.h>
         enum { PWRITE, PWRITEV2, URING_WRITE, URING_WRITEV, URING_WRITE_FIXED, AIO_WRITE };
