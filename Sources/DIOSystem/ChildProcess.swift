@@ -84,8 +84,8 @@ public final class ChildProcess {
 
     public func kill(signal: Int32 = SIGKILL) { Glibc.kill(pid, signal) }
 
-    /// What the child wrote to its standard output and error so far.
-    public func standardOutput() throws -> [UInt8] { try output.contents() }
+    /// What the child wrote to its standard output and error so far (output from `offset` on).
+    public func standardOutput(from offset: Int = 0) throws -> [UInt8] { try output.contents(from: offset) }
     public func standardError() throws -> [UInt8] { try errors.contents() }
 
     /// The kernel stacks of the child's tasks (io-wq workers included), keyed "TID comm".

@@ -205,11 +205,14 @@ extension OpenFile {
     public var descriptorPath: String { "/proc/\(getpid())/fd/\(descriptor)" }
 
     /// The whole file from its start, whatever the descriptor's offset.
-    public func contents() throws -> [UInt8] {
+    public func contents() throws -> [UInt8] { try contents(from: 0) }
+
+    /// The file from `offset` to its end.
+    public func contents(from offset: Int) throws -> [UInt8] {
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let count = try chunk.withUnsafeMutableBytes { try read(into: $0, at: data.count) }
+            let count = try chunk.withUnsafeMutableBytes { try read(into: $0, at: offset + data.count) }
             if count == 0 { return data }
             data += chunk[..<count]
         }

@@ -6,12 +6,13 @@ import Glibc
 public enum CaseIsolation: Sendable {
     /// In the calling process (the library's tests; a crash or a stuck read takes the run with it).
     case inProcess
-    /// Each case in a fresh child process of `executable` (`dio-torture case-worker`), killed
-    /// after `deadline`: a crash, a hang or a leaked resource stays with its case.
+    /// In child processes of `executable` (`dio-torture case-worker`), several cases one after
+    /// another per child: a case that crashes its child, or runs past `deadline` and is killed
+    /// with it, is recorded as what it did, and the cases after it go on in a fresh child.
     case childProcess(executable: String, deadline: Duration)
 }
 
-/// One case as a child process receives it on its standard input.
+/// One case as a child process receives it.
 public struct CaseJob: Codable, Sendable {
     public var spec: CaseSpec
     public var area: WorkArea
@@ -19,29 +20,42 @@ public struct CaseJob: Codable, Sendable {
     /// The parent's pid: the child ends itself when the parent is gone.
     public var parent: Int32
 
-    /// The child's side: reads the job from standard input, runs it, writes the record to
-    /// standard output. Returns the exit status.
+    /// The child's side: reads its jobs (a JSON array) from standard input and runs them in
+    /// order, each watched for kernel-log lines and taint changes, writing each record as one
+    /// line of JSON as soon as it is judged. A case that hung stops the child: what it left
+    /// stuck in the kernel must not meet the next case. Returns the exit status.
     public static func serveStandardInput() -> Int32 {
         let data = FileHandle.standardInput.readDataToEndOfFile()
-        guard let job = try? JSONDecoder().decode(CaseJob.self, from: data) else {
-            FileHandle.standardError.write(Data("case-worker: no valid case on standard input\n".utf8))
+        guard let jobs = try? JSONDecoder().decode([CaseJob].self, from: data), let first = jobs.first else {
+            FileHandle.standardError.write(Data("case-worker: no valid cases on standard input\n".utf8))
             return 2
         }
         // Die with the parent, even if it is killed outright; if it is already gone, stop now.
         ThisProcess.dieWithParent()
-        if ThisProcess.parentID != job.parent { return 2 }
-        guard let scenario = scenario(named: job.spec.scenario) else { return 2 }
-        let record = scenario.run(job.spec, in: job.area, options: job.options)
-        guard let encoded = try? JSONEncoder().encode(record) else { return 2 }
-        FileHandle.standardOutput.write(encoded)
+        if ThisProcess.parentID != first.parent { return 2 }
+        let watch = KernelWatch()
+        for job in jobs {
+            guard let scenario = scenario(named: job.spec.scenario) else { return 2 }
+            watch.caseStarts()
+            var record = scenario.run(job.spec, in: job.area, options: job.options)
+            watch.caseEnded(&record)
+            guard let encoded = try? JSONEncoder().encode(record) else { return 2 }
+            FileHandle.standardOutput.write(encoded + Data("\n".utf8))
+            if record.verdict == .hang { break }
+        }
         return 0
     }
 }
 
-/// The parent's side: runs one case in a child and turns however the child ended into a record.
+/// The parent's side: runs cases in children and turns however each case ended into a record.
 enum CaseProcess {
     /// How long a killed child may take to go; one still there is stuck in the kernel for good.
     static let reapTimeout: Duration = .seconds(10)
+    /// Cases per child: enough that starting processes costs little, few enough that a fresh
+    /// process comes along often.
+    static let casesPerChild = 64
+    /// How often the parent looks for finished cases while a child runs.
+    static let pollInterval: Duration = .milliseconds(20)
 
     struct Result {
         var record: CaseRecord
@@ -49,46 +63,102 @@ enum CaseProcess {
         var unrecoverable: Bool
     }
 
-    static func run(_ job: CaseJob, executable: String, deadline: Duration, interrupted: () -> Bool) -> Result? {
-        let started = Date()
+    /// Runs `jobs` in order, handing each case's result to `each` as it ends; the parent's
+    /// `watch` gives the kernel's lines to a case the parent had to record itself. Stops at an
+    /// unrecoverable case or an interruption: the jobs not handed back did not run.
+    static func run(_ jobs: [CaseJob], executable: String, deadline: Duration, watch: KernelWatch, interrupted: () -> Bool,
+                    each: (Result) -> Void) {
+        var next = 0
+        while next < jobs.count, !interrupted() {
+            let batch = Array(jobs[next..<min(jobs.count, next + casesPerChild)])
+            guard let (ended, stop) = runChild(batch, executable: executable, deadline: deadline, watch: watch, interrupted: interrupted,
+                                               each: each) else { return }
+            next += ended
+            if stop { return }
+        }
+    }
+
+    /// Runs one child over `batch`: returns how many of its cases ended (were handed to `each`)
+    /// and whether the run must stop; nil when interrupted.
+    private static func runChild(_ batch: [CaseJob], executable: String, deadline: Duration, watch: KernelWatch,
+                                 interrupted: () -> Bool, each: (Result) -> Void) -> (ended: Int, stop: Bool)? {
+        var started = Date()
         let child: ChildProcess
         do {
-            child = try ChildProcess(executable: executable, arguments: ["case-worker"], input: Array(try JSONEncoder().encode(job)))
+            child = try ChildProcess(executable: executable, arguments: ["case-worker"], input: Array(try JSONEncoder().encode(batch)))
         } catch {
-            return Result(record: broken(job, "cannot start the case process: \(error)", started: started), unrecoverable: false)
+            each(Result(record: broken(batch[0], "cannot start the case process: \(error)", started: started), unrecoverable: false))
+            return (1, false)
         }
         let token = InterruptCleanup.registerStop { child.kill() }
         defer { InterruptCleanup.unregister(token) }
-
-        if let exit = child.wait(for: deadline) {
+        var reader = RecordReader()
+        watch.caseStarts()
+        while true {
+            let exit = child.wait(for: pollInterval)
+            for record in reader.newRecords(of: child) {
+                each(Result(record: record, unrecoverable: false))
+                started = Date()
+                watch.caseStarts()
+            }
             if interrupted() { return nil }
-            return Result(record: record(of: child, exit: exit, job: job, started: started), unrecoverable: false)
+            let current = reader.count
+            if let exit {
+                // A clean exit before the end (after a HANG) leaves the rest to a fresh child.
+                if current == batch.count || (exit == .exited(0) && current > 0) { return (current, false) }
+                var record = crashed(batch[current], exit: exit, child: child, started: started)
+                watch.caseEnded(&record)
+                each(Result(record: record, unrecoverable: false))
+                return (current + 1, false)
+            }
+            if Date().timeIntervalSince(started) > Double(deadline.components.seconds) + Double(deadline.components.attoseconds) / 1e18 {
+                var result = killPastDeadline(batch[current], child: child, deadline: deadline, started: started)
+                watch.caseEnded(&result.record)
+                if interrupted() { return nil }
+                each(result)
+                return (current + 1, result.unrecoverable)
+            }
         }
-        // Past its deadline: take the stacks of its stuck tasks before killing it.
+    }
+
+    /// The records a child has written so far, one JSON line each, read as they arrive.
+    private struct RecordReader {
+        private var consumed = 0
+        private var pending: [UInt8] = []
+        private(set) var count = 0
+
+        mutating func newRecords(of child: ChildProcess) -> [CaseRecord] {
+            let fresh = (try? child.standardOutput(from: consumed)) ?? []
+            consumed += fresh.count
+            pending += fresh
+            var records: [CaseRecord] = []
+            while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                if let record = try? JSONDecoder().decode(CaseRecord.self, from: Data(pending[..<newline])) { records.append(record) }
+                pending.removeSubrange(...newline)
+            }
+            count += records.count
+            return records
+        }
+    }
+
+    /// A case whose child ran past its deadline: its stuck tasks' stacks taken, then killed.
+    private static func killPastDeadline(_ job: CaseJob, child: ChildProcess, deadline: Duration, started: Date) -> Result {
         let stacks = child.kernelStacks
         child.kill()
         let reaped = child.wait(for: reapTimeout) != nil
-        if interrupted() { return nil }
-        // A child that judged a hang itself (the read watchdog) may have written its record
-        // before getting stuck on its way out: keep its details.
-        var record = (try? JSONDecoder().decode(CaseRecord.self, from: Data(child.standardOutput())))
-            ?? skeleton(job, started: started)
-        let seconds = Double(deadline.components.seconds)
+        var record = skeleton(job, started: started)
         record.verdict = .hang
-        record.reason = "the case did not finish within \(Int(seconds)) s and was killed"
+        record.reason = "the case did not finish within \(deadline.components.seconds) s and was killed"
             + (reaped ? "" : "; its process is stuck in the kernel and its filesystem cannot be released (unrecoverable)")
-        if record.failureDetails.isEmpty || record.failureDetails.last?.outcome != .hang {
-            record.failureDetails.append(FailureRecord(iteration: -1, seed: record.seed, outcome: .hang, expectedLength: job.spec.read?.length ?? 0,
-                                                       result: nil, errno: nil, firstBadOffset: nil, badRanges: [], unfilledTail: [],
-                                                       note: "case deadline", kernelStacks: stacks))
-        }
-        record.durationSeconds = Date().timeIntervalSince(started)
+        record.failureDetails.append(FailureRecord(iteration: -1, seed: record.seed, outcome: .hang,
+                                                   expectedLength: job.spec.read?.length ?? job.spec.write?.length ?? 0,
+                                                   result: nil, errno: nil, firstBadOffset: nil, badRanges: [], unfilledTail: [],
+                                                   note: "case deadline", kernelStacks: stacks))
         return Result(record: record, unrecoverable: !reaped)
     }
 
-    private static func record(of child: ChildProcess, exit: ChildExit, job: CaseJob, started: Date) -> CaseRecord {
-        let output = (try? child.standardOutput()) ?? []
-        if exit == .exited(0), let record = try? JSONDecoder().decode(CaseRecord.self, from: Data(output)) { return record }
+    /// The case a child was running when it died.
+    private static func crashed(_ job: CaseJob, exit: ChildExit, child: ChildProcess, started: Date) -> CaseRecord {
         let errors = String(decoding: (try? child.standardError()) ?? [], as: UTF8.self)
         let lastLine = errors.split(separator: "\n").last.map { ": " + $0 } ?? ""
         let how = switch exit {

@@ -88,29 +88,13 @@ public enum Runner {
                 defer { directory.remove() }
                 var inner = area
                 inner.directory = directory.path
-                var unusable: String?
-                for spec in batch.cases {
-                    if interrupted { break }
-                    progress(Progress(done: done, total: total, failures: failures, current: "\(batch.target) \(spec.id)"))
-                    done += 1
-                    if let unusable {
-                        records.append(notRun(spec, area: inner, options: batch.options, reason: unusable))
-                        continue
-                    }
-                    watch.caseStarts()
-                    var record: CaseRecord
-                    switch isolation {
-                    case .inProcess:
-                        record = scenario(named: spec.scenario)!.run(spec, in: inner, options: batch.options)
-                    case .childProcess(let executable, let deadline):
-                        let job = CaseJob(spec: spec, area: inner, options: batch.options, parent: ThisProcess.id)
-                        guard let result = CaseProcess.run(job, executable: executable, deadline: deadline, interrupted: { interrupted }) else { continue }
-                        record = result.record
-                        if result.unrecoverable { unusable = "not run: an earlier case left \(batch.target) stuck in the kernel" }
-                    }
-                    watch.caseEnded(&record)
+                progress(Progress(done: done, total: total, failures: failures, current: batch.cases.first.map { "\(batch.target) \($0.id)" } ?? ""))
+                runCases(of: batch, in: inner, isolation: isolation, watch: watch, interrupted: { interrupted }) { record, next in
                     if record.verdict.isFailure { failures += 1 }
                     records.append(record)
+                    done += 1
+                    progress(Progress(done: done, total: total, failures: failures,
+                                      current: next.map { "\(batch.target) \($0.id)" } ?? ""))
                 }
             } catch {
                 done += batch.cases.count
@@ -124,6 +108,39 @@ public enum Runner {
                          seed: batches.first?.options.seed ?? 0, iterations: batches.first?.options.iterations ?? 0,
                          complete: !interrupted, durationSeconds: Date().timeIntervalSince(started), cases: records,
                          kernelLogUnavailable: watch.logUnavailableReason)
+    }
+
+    /// Runs a batch's cases in `area` and hands each record to `each` with the case that comes
+    /// next. Process isolation runs them in child processes, several per child; a case that left
+    /// its process stuck in the kernel for good ends the batch, the rest recorded as not run.
+    private static func runCases(of batch: RunBatch, in area: WorkArea, isolation: CaseIsolation, watch: KernelWatch,
+                                 interrupted: () -> Bool, each: (CaseRecord, CaseSpec?) -> Void) {
+        var ended = 0
+        func next() -> CaseSpec? { ended < batch.cases.count ? batch.cases[ended] : nil }
+        switch isolation {
+        case .inProcess:
+            for spec in batch.cases where !interrupted() {
+                watch.caseStarts()
+                var record = scenario(named: spec.scenario)!.run(spec, in: area, options: batch.options)
+                watch.caseEnded(&record)
+                ended += 1
+                each(record, next())
+            }
+        case .childProcess(let executable, let deadline):
+            let jobs = batch.cases.map { CaseJob(spec: $0, area: area, options: batch.options, parent: ThisProcess.id) }
+            var unrecoverable = false
+            CaseProcess.run(jobs, executable: executable, deadline: deadline, watch: watch, interrupted: interrupted) { result in
+                ended += 1
+                unrecoverable = result.unrecoverable
+                each(result.record, next())
+            }
+            guard unrecoverable else { return }
+            for spec in batch.cases[ended...] {
+                ended += 1
+                each(notRun(spec, area: area, options: batch.options, reason: "not run: an earlier case left \(batch.target) stuck in the kernel"),
+                     next())
+            }
+        }
     }
 
     /// Space a directory target must have free: the largest file any case writes, with room.
