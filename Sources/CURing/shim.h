@@ -64,15 +64,22 @@ static inline int diot_aio_setup(unsigned entries, aio_context_t *context) {
     return (int)syscall(SYS_io_setup, entries, context);
 }
 static inline int diot_aio_destroy(aio_context_t context) { return (int)syscall(SYS_io_destroy, context); }
-// Submits one pread/pwrite-like request; 1 when submitted, -1 with errno otherwise.
-static inline int diot_aio_submit(aio_context_t context, int fd, int write, void *buffer, uint64_t length,
+// Submits one request over `count` iovecs (PREADV/PWRITEV; one iovec is PREAD/PWRITE); 1 when
+// submitted, -1 with errno otherwise. The iovecs must live until the request completes.
+static inline int diot_aio_submit(aio_context_t context, int fd, int write, const struct iovec *vectors, int count,
                                   int64_t offset, int rw_flags, uint64_t data) {
     struct iocb request;
     memset(&request, 0, sizeof request);
     request.aio_fildes = (uint32_t)fd;
-    request.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
-    request.aio_buf = (uint64_t)(uintptr_t)buffer;
-    request.aio_nbytes = length;
+    if (count == 1) {
+        request.aio_lio_opcode = write ? IOCB_CMD_PWRITE : IOCB_CMD_PREAD;
+        request.aio_buf = (uint64_t)(uintptr_t)vectors[0].iov_base;
+        request.aio_nbytes = vectors[0].iov_len;
+    } else {
+        request.aio_lio_opcode = write ? IOCB_CMD_PWRITEV : IOCB_CMD_PREADV;
+        request.aio_buf = (uint64_t)(uintptr_t)vectors;
+        request.aio_nbytes = (uint64_t)count;
+    }
     request.aio_offset = offset;
     request.aio_rw_flags = rw_flags;
     request.aio_data = data;

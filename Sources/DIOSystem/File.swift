@@ -88,17 +88,19 @@ public final class OpenFile {
         try checked { pread(descriptor, bytes.baseAddress, bytes.count, off_t(offset)) }
     }
 
-    /// One preadv2 call; the raw result, so the oracle sees a short read as the kernel gave it.
-    public func readV2(into bytes: UnsafeMutableRawBufferPointer, at offset: Int, flags: ReadWriteFlags) -> Result<Int, Errno> {
-        var vector = iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)
-        let result = diot_preadv2(descriptor, &vector, 1, off_t(offset), flags.rawValue)
-        return result < 0 ? .failure(Errno(rawValue: errno)) : .success(result)
-    }
-
-    /// One pwritev2 call; the raw result, so the oracle sees a short write as the kernel gave it.
-    public func writeV2(_ bytes: UnsafeRawBufferPointer, at offset: Int, flags: ReadWriteFlags) -> Result<Int, Errno> {
-        var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress), iov_len: bytes.count)
-        let result = diot_pwritev2(descriptor, &vector, 1, off_t(offset), flags.rawValue)
+    /// One preadv2 (or pwritev2) call over `segments`, one iovec each; the raw result, so the
+    /// oracle sees a short transfer as the kernel gave it. No flags and one segment is pread.
+    public func transfer(_ direction: TransferDirection, _ segments: [UnsafeMutableRawBufferPointer], at offset: Int,
+                         flags: ReadWriteFlags = []) -> Result<Int, Errno> {
+        var vectors = segments.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
+        let result = vectors.withUnsafeMutableBufferPointer { vectors in
+            while true {
+                let result = direction == .read
+                    ? diot_preadv2(descriptor, vectors.baseAddress, Int32(vectors.count), off_t(offset), flags.rawValue)
+                    : diot_pwritev2(descriptor, vectors.baseAddress, Int32(vectors.count), off_t(offset), flags.rawValue)
+                if result >= 0 || errno != EINTR { return result }
+            }
+        }
         return result < 0 ? .failure(Errno(rawValue: errno)) : .success(result)
     }
 

@@ -5,19 +5,29 @@ import Glibc
 /// default asynchronous I/O. Destroyed on deinit, which also waits for what is still in flight.
 public final class AIOContext {
     private var context: aio_context_t = 0
+    /// iovecs of submitted requests, by user data: the kernel reads them at submission, but a
+    /// request is only done with its memory once completed.
+    private var vectors: [UInt64: UnsafeMutablePointer<iovec>] = [:]
 
     public init(entries: UInt32 = 8) throws {
         _ = try checked { diot_aio_setup(entries, &context) }
     }
 
-    deinit { _ = diot_aio_destroy(context) }
+    deinit {
+        _ = diot_aio_destroy(context)
+        for vector in vectors.values { vector.deallocate() }
+    }
 
-    /// Submits one pread- or pwrite-like request of `buffer` at `offset` (a write only reads it).
-    public func submit(_ direction: TransferDirection, file: Int32, buffer: UnsafeMutableRawBufferPointer, offset: Int,
+    /// Submits one pread- or pwrite-like request over `segments` at `offset` (a write only
+    /// reads them); the iovecs are kept until the completion is taken.
+    public func submit(_ direction: TransferDirection, file: Int32, segments: [UnsafeMutableRawBufferPointer], offset: Int,
                        flags: ReadWriteFlags = [], userData: UInt64) throws {
+        let vector = UnsafeMutablePointer<iovec>.allocate(capacity: segments.count)
+        vector.initialize(from: segments.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }, count: segments.count)
+        vectors[userData]?.deallocate()
+        vectors[userData] = vector
         _ = try checked {
-            diot_aio_submit(context, file, direction == .write ? 1 : 0, buffer.baseAddress, UInt64(buffer.count),
-                            Int64(offset), flags.rawValue, userData)
+            diot_aio_submit(context, file, direction == .write ? 1 : 0, vector, Int32(segments.count), Int64(offset), flags.rawValue, userData)
         }
     }
 
@@ -26,6 +36,8 @@ public final class AIOContext {
         let (seconds, attoseconds) = timeout.components
         var data: UInt64 = 0, result: Int64 = 0
         let got = try checked { diot_aio_wait(context, seconds * 1_000_000_000 + attoseconds / 1_000_000_000, &data, &result) }
-        return got == 0 ? nil : Completion(userData: data, result: Int32(clamping: result))
+        guard got > 0 else { return nil }
+        vectors.removeValue(forKey: data)?.deallocate()
+        return Completion(userData: data, result: Int32(clamping: result))
     }
 }

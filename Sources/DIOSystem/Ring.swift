@@ -69,23 +69,25 @@ public final class Ring {
     }
 
     /// Queues one transfer; nothing reaches the kernel until `submit`. With `fixedFile`, `file` is
-    /// an index into the files registered with `registerFiles`. A write only reads `buffer`.
+    /// an index into the files registered with `registerFiles`. `segments` are the transfer's
+    /// memory: one iovec each for readv, exactly one for the others. A write only reads them.
     public func queue(_ kind: RingTransfer, _ direction: TransferDirection, file: Int32, fixedFile: Bool = false,
-                      buffer: UnsafeMutableRawBufferPointer, offset: Int, flags: ReadWriteFlags = [], async: Bool = false,
+                      segments: [UnsafeMutableRawBufferPointer], offset: Int, flags: ReadWriteFlags = [], async: Bool = false,
                       userData: UInt64) throws {
         guard let sqe = io_uring_get_sqe(ring) else { throw Errno.resourceTemporarilyUnavailable }
         let reading = direction == .read
+        let buffer = segments[0]
         switch kind {
         case .read:
             if reading { io_uring_prep_read(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset)) }
             else { io_uring_prep_write(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset)) }
         case .readv:
-            let vector = UnsafeMutablePointer<iovec>.allocate(capacity: 1)
-            vector.initialize(to: iovec(iov_base: buffer.baseAddress, iov_len: buffer.count))
+            let vector = UnsafeMutablePointer<iovec>.allocate(capacity: segments.count)
+            vector.initialize(from: segments.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }, count: segments.count)
             vectors[userData]?.deallocate()
             vectors[userData] = vector
-            if reading { io_uring_prep_readv(sqe, file, vector, 1, UInt64(offset)) }
-            else { io_uring_prep_writev(sqe, file, vector, 1, UInt64(offset)) }
+            if reading { io_uring_prep_readv(sqe, file, vector, UInt32(segments.count), UInt64(offset)) }
+            else { io_uring_prep_writev(sqe, file, vector, UInt32(segments.count), UInt64(offset)) }
         case .readFixed(let index):
             if reading { io_uring_prep_read_fixed(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset), Int32(index)) }
             else { io_uring_prep_write_fixed(sqe, file, buffer.baseAddress, UInt32(buffer.count), UInt64(offset), Int32(index)) }

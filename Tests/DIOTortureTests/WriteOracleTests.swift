@@ -88,3 +88,35 @@ import Testing
         #expect(narrowed.isEmpty, "a read path selects no write case")
     }
 }
+
+/// The alignment axis: EINVAL is legal only where statx (or, without it, the block size) says
+/// the transfer is misaligned.
+@Suite struct AlignmentTests {
+    let statx = DIOAlignment(memory: 512, offset: 512)
+
+    @Test func statxDecidesWhatIsMisaligned() {
+        #expect(!TransferAlignment(memoryOffset: 512).misaligned(length: 65536, offset: 0, statx: statx, blockSize: 4096))
+        #expect(!TransferAlignment(memoryOffset: 512, segments: 8).misaligned(length: 65536, offset: 0, statx: statx, blockSize: 4096))
+        #expect(!TransferAlignment(fileOffset: 512).misaligned(length: 64512, offset: 512, statx: statx, blockSize: 4096))
+        #expect(TransferAlignment(memoryOffset: 1).misaligned(length: 65536, offset: 0, statx: statx, blockSize: 4096))
+        #expect(TransferAlignment(segments: 3).misaligned(length: 65536, offset: 0, statx: statx, blockSize: 4096), "21845-byte iovecs")
+        #expect(TransferAlignment(fileOffset: 512).misaligned(length: 64512, offset: 512, statx: nil, blockSize: 4096), "no statx: the block")
+        #expect(TransferAlignment(memoryOffset: 512, segments: 8).description == "mem+512+iov8")
+    }
+
+    @Test func einvalIsLegalOnlyForAMisalignedTransfer() {
+        let path = IOPath(.uringReadv, .write)
+        #expect(Oracle.judgeWrite(.failed(.invalidArgument), contract: WriteContract(length: 65536, path: path, misaligned: true)).call == .pass)
+        #expect(Oracle.judgeWrite(.failed(.invalidArgument), contract: WriteContract(length: 65536, path: path)).call == .fail)
+        let read = ReadContract(offset: 0, length: 65536, fileSize: 65536, path: IOPath(.pread), inaccessibleOffset: nil)
+        #expect(Oracle.judge(.failed(.invalidArgument), contract: read) { _ in Verification() }.call == .fail)
+    }
+
+    @Test func everyPathAndAlignmentHasACase() {
+        let cases = AlignmentAxis().cases(Selection())
+        #expect(Set(cases.compactMap { $0.read?.alignment ?? $0.write?.alignment }) == Set(AlignmentAxis.alignments))
+        #expect(cases.contains { $0.read?.path.method == .uringReadFixed } && cases.contains { $0.write?.path.method == .uringReadFixed })
+        #expect(cases.contains { $0.id == "dio-alignment/4x16K-reverse/first-page-only/aio-read/read63K@512/file+512" })
+        #expect(Set(cases.map(\.id)).count == cases.count)
+    }
+}

@@ -44,7 +44,7 @@ struct VerifiedReadLoop {
         var offsets = [Int](repeating: 0, count: buffers.count)
         func queue(into buffer: Int) throws {
             offsets[buffer] = Int(random.next() % UInt64(blocks)) * blockSize
-            try ring.queue(.readFixed(index: buffer), .read, file: 0, fixedFile: true, buffer: buffers[buffer].bytes,
+            try ring.queue(.readFixed(index: buffer), .read, file: 0, fixedFile: true, segments: [buffers[buffer].bytes],
                                offset: offsets[buffer], async: false, userData: UInt64(buffer))
         }
         for slot in 0..<depth { try queue(into: 2 * slot) }

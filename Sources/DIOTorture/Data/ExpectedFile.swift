@@ -82,9 +82,10 @@ struct ExpectedFile {
 }
 
 extension PatternBuffer {
-    /// The bytes the buffer carries as its pattern planned them (not as read back from it), up to
-    /// its first inaccessible page: what a write from it must put in the file.
-    func plannedContent(length: Int) -> [UInt8] {
+    /// The bytes the buffer carries over `range` as its pattern planned them (not as read back
+    /// from it; zeros for an inaccessible page): what a write from there must put in the file.
+    func plannedContent(_ range: Range<Int>) -> [UInt8] {
+        let length = range.upperBound
         var content = [UInt8](repeating: 0, count: length)
         content.withUnsafeMutableBytes { bytes in
             for (page, plan) in plan.enumerated() where page * pageSize < length {
@@ -97,6 +98,6 @@ extension PatternBuffer {
                 }
             }
         }
-        return content
+        return Array(content[range])
     }
 }

@@ -42,15 +42,18 @@ public struct ReadContract: Sendable {
     /// The file size the model holds: the read must stop exactly there.
     public var fileSize: Int
     public var path: IOPath
-    /// Buffer offset of a PROT_NONE page, if the buffer has one.
+    /// Offset into the read's memory of a PROT_NONE page, if the buffer has one.
     public var inaccessibleOffset: Int?
+    /// statx says the read is misaligned for direct I/O: EINVAL is legal for it.
+    public var misaligned = false
 
-    public init(offset: Int, length: Int, fileSize: Int, path: IOPath, inaccessibleOffset: Int?) {
+    public init(offset: Int, length: Int, fileSize: Int, path: IOPath, inaccessibleOffset: Int?, misaligned: Bool = false) {
         self.offset = offset
         self.length = length
         self.fileSize = fileSize
         self.path = path
         self.inaccessibleOffset = inaccessibleOffset
+        self.misaligned = misaligned
     }
 
     public var expectedLength: Int { max(0, min(length, fileSize - offset)) }
@@ -128,7 +131,9 @@ public enum Oracle {
     /// Judges the first completion. `verify` checks the bytes the kernel claims to have filled.
     public static func judge(_ result: TransferResult, contract: ReadContract,
                              verify: (_ count: Int) -> Verification) -> Judgement {
-        guard let count = result.count else { return judgeUncounted(result, path: contract.path, inaccessibleOffset: contract.inaccessibleOffset) }
+        guard let count = result.count else {
+            return judgeUncounted(result, path: contract.path, inaccessibleOffset: contract.inaccessibleOffset, misaligned: contract.misaligned)
+        }
         let expected = contract.expectedLength
         if count > expected {
             return Judgement(outcome: .error, call: .fail, note: "returned \(count) bytes, more than the \(expected) the file holds there")
@@ -154,14 +159,17 @@ public enum Oracle {
     }
 
     /// A transfer that completed with no count: an errno, or no completion within the window.
-    static func judgeUncounted(_ result: TransferResult, path: IOPath, inaccessibleOffset: Int?) -> Judgement {
-        if case .failed(let error) = result { return judgeError(error, path: path, inaccessibleOffset: inaccessibleOffset) }
+    static func judgeUncounted(_ result: TransferResult, path: IOPath, inaccessibleOffset: Int?, misaligned: Bool) -> Judgement {
+        if case .failed(let error) = result {
+            return judgeError(error, path: path, inaccessibleOffset: inaccessibleOffset, misaligned: misaligned)
+        }
         return Judgement(outcome: .hang, call: .fail, note: "no completion within the watchdog's window")
     }
 
     /// A transfer that failed: EAGAIN only under an explicit RWF_NOWAIT, EFAULT only with a
-    /// PROT_NONE page in the buffer, EOPNOTSUPP for RWF_NOWAIT a SKIP; anything else a FAIL.
-    static func judgeError(_ error: Errno, path: IOPath, inaccessibleOffset: Int?) -> Judgement {
+    /// PROT_NONE page in the buffer, EINVAL only where statx says it is misaligned, EOPNOTSUPP
+    /// for RWF_NOWAIT a SKIP; anything else a FAIL.
+    static func judgeError(_ error: Errno, path: IOPath, inaccessibleOffset: Int?, misaligned: Bool) -> Judgement {
         switch error {
         case .resourceTemporarilyUnavailable:
             return path.nowait
@@ -169,6 +177,8 @@ public enum Oracle {
                 : Judgement(outcome: .eagain, call: .fail, note: "EAGAIN reached the application without RWF_NOWAIT")
         case .notSupported where path.nowait:
             return Judgement(outcome: .error, call: .skip("RWF_NOWAIT direct \(path.direction == .read ? "reads" : "writes") are not supported here (EOPNOTSUPP)"))
+        case .invalidArgument where misaligned:
+            return Judgement(outcome: .error, call: .pass, note: "legal: EINVAL for a transfer statx says is misaligned")
         case .badAddress where inaccessibleOffset != nil:
             return Judgement(outcome: .error, call: .pass, note: "legal: EFAULT for the PROT_NONE page")
         default:

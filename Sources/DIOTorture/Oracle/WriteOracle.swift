@@ -4,13 +4,16 @@ import DIOSystem
 public struct WriteContract: Sendable {
     public var length: Int
     public var path: IOPath
-    /// Buffer offset of a PROT_NONE page in the source, if it has one.
+    /// Offset into the write's memory of a PROT_NONE page in the source, if it has one.
     public var inaccessibleOffset: Int?
+    /// statx says the write is misaligned for direct I/O: EINVAL is legal for it.
+    public var misaligned = false
 
-    public init(length: Int, path: IOPath, inaccessibleOffset: Int? = nil) {
+    public init(length: Int, path: IOPath, inaccessibleOffset: Int? = nil, misaligned: Bool = false) {
         self.length = length
         self.path = path
         self.inaccessibleOffset = inaccessibleOffset
+        self.misaligned = misaligned
     }
 }
 
@@ -21,7 +24,7 @@ extension Oracle {
     /// PROT_NONE page in the source may stop it, exactly there (or make it EFAULT).
     public static func judgeWrite(_ result: TransferResult, contract: WriteContract) -> Judgement {
         guard let written = result.count else {
-            return judgeUncounted(result, path: contract.path, inaccessibleOffset: contract.inaccessibleOffset)
+            return judgeUncounted(result, path: contract.path, inaccessibleOffset: contract.inaccessibleOffset, misaligned: contract.misaligned)
         }
         if written > contract.length {
             return Judgement(outcome: .error, call: .fail, note: "returned \(written) bytes, more than the \(contract.length) asked")

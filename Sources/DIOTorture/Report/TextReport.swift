@@ -59,8 +59,8 @@ public enum TextReport {
             let text = "\(counts[verdict, default: 0]) \(verdict.rawValue)"
             return colour && counts[verdict, default: 0] > 0 ? paint(text, verdict) : text
         }
-        let reads = report.cases.reduce(0) { $0 + $1.outcomes.values.reduce(0, +) }
-        return (report.complete ? "" : "INCOMPLETE: ") + "\(report.cases.count) cases, \(reads) reads judged in \(String(format1: report.durationSeconds)) s on \(report.guests.map { $0.map(\.release).joined(separator: ", ") } ?? report.hostKernel), seed \(report.seed): "
+        let transfers = report.cases.reduce(0) { $0 + $1.outcomes.values.reduce(0, +) }
+        return (report.complete ? "" : "INCOMPLETE: ") + "\(report.cases.count) cases, \(transfers) transfers judged in \(String(format1: report.durationSeconds)) s on \(report.guests.map { $0.map(\.release).joined(separator: ", ") } ?? report.hostKernel), seed \(report.seed): "
             + parts.joined(separator: ", ") + "\n"
     }
 

@@ -16,7 +16,7 @@ extension CaseRecord {
                   pattern: spec.pattern, path: spec.path,
                   read: spec.read.map { ReadRecord(offset: $0.offset, length: $0.length, fileSize: $0.layout.fileSize,
                                                    queueDepth: $0.queueDepth > 1 ? $0.queueDepth : nil) },
-                  write: spec.write.map { WriteRecord(target: $0.target, offset: $0.target.offset(fileSize: $0.layout.fileSize),
+                  write: spec.write.map { WriteRecord(target: $0.target, offset: $0.offset(fileSize: $0.layout.fileSize),
                                                       length: $0.length, fileSize: $0.layout.fileSize) },
                   seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: iterations, verdict: verdict, reason: reason,
                   failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)

@@ -25,18 +25,20 @@ struct ReadCase: IteratedCase {
         // A spare range past the data, for buffers that map another part of the same file.
         let mirrorOffset = (shape.layout.fileSize + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
         let bufferContext = { (seed: UInt64) in
-            BufferContext(length: shape.length.roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
+            BufferContext(length: (shape.memoryOffset + shape.length).roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
                           userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: laidOut.file,
                           fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
         }
         shape.pattern.kind.recordFileWrites(into: &model, context: bufferContext(caseSeed))
         try laidOut.file.dropCache()
+        let misaligned = try shape.alignment?.misaligned(length: shape.length, offset: shape.offset, statx: laidOut.alignment,
+                                                         blockSize: laidOut.file.preferredBlockSize()) ?? false
 
         var progress = CaseProgress(started: started)
         for iteration in 0..<options.iterations {
             let seed = Seeds.forIteration(case: caseSeed, iteration)
             let hung = try runIteration(iteration, seed: seed, context: bufferContext(seed), transfers: transfers, file: laidOut.file,
-                                        model: model, progress: &progress, record: &record)
+                                        model: model, misaligned: misaligned, progress: &progress, record: &record)
             // A hung read still owns the ring and its buffer: nothing more can run in this case.
             if hung { break }
         }
@@ -55,21 +57,24 @@ struct ReadCase: IteratedCase {
     /// residency proved (a buffer that missed it, because a page was read back in meanwhile, is
     /// set up again), the reads fired, each first completion judged. Returns whether a read hung.
     private func runIteration(_ iteration: Int, seed: UInt64, context: BufferContext, transfers: Transfers, file: OpenFile, model: FileModel,
-                              progress: inout CaseProgress, record: inout CaseRecord) throws -> Bool {
+                              misaligned: Bool, progress: inout CaseProgress, record: inout CaseRecord) throws -> Bool {
         let (proved, retries) = try ProvedBuffer.make(shape.pattern, context: context, count: shape.queueDepth)
         progress.residencyRetries += retries
         for buffer in proved { progress.residencies[buffer.found.residencyMap, default: 0] += 1 }
         progress.plannedResidency = proved[0].buffer.plannedResidency.residencyMap
-        let targets = proved.map { UnsafeMutableRawBufferPointer(rebasing: $0.buffer.bytes[0..<shape.length]) }
+        let memory = shape.memoryOffset..<shape.memoryOffset + shape.length
+        let targets = proved.map { UnsafeMutableRawBufferPointer(rebasing: $0.buffer.bytes[memory]) }
         let results: [TransferResult]
         do {
-            results = try transfers.fire(shape.path, file: file, buffers: targets, offset: shape.offset)
+            results = try transfers.fire(shape.path, file: file, buffers: targets, segments: shape.alignment?.segments ?? 1, offset: shape.offset)
+        } catch let unavailable as Transfers.Unavailable {
+            throw CaseStop(verdict: .skip, reason: unavailable.description)
         } catch let unregisterable as Transfers.Unregisterable {
             throw CaseStop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(unregisterable.error.symbol)")
         }
         for (index, (buffer, target)) in zip(proved, targets).enumerated() {
             let read = JudgedIteration(iteration: iteration, read: shape.queueDepth > 1 ? index : nil, seed: seed,
-                                       result: results[index], buffer: buffer, target: target)
+                                       result: results[index], buffer: buffer, target: target, misaligned: misaligned)
             if judge(read, model: model, progress: &progress, record: &record) == .hang { return true }
         }
         return false
@@ -83,16 +88,20 @@ struct ReadCase: IteratedCase {
         var result: TransferResult
         var buffer: ProvedBuffer
         var target: UnsafeMutableRawBufferPointer
+        var misaligned: Bool
+
+        /// What the buffer held before the read at `offset` into the read's memory.
+        func prior(at offset: Int) -> PriorContent { buffer.buffer.prior(at: offset + (target.baseAddress! - buffer.buffer.bytes.baseAddress!)) }
     }
 
     /// Judges one read's first completion, counts it and keeps the first failures in full.
     private func judge(_ read: JudgedIteration, model: FileModel, progress: inout CaseProgress, record: inout CaseRecord) -> Outcome {
         if options.injectCorruption, case .completed(let count) = read.result, count > 0 { read.target[count / 2] ^= 0xFF }
         let buffer = read.buffer.buffer
-        let contract = ReadContract(offset: shape.offset, length: shape.length, fileSize: model.size,
-                                    path: shape.path, inaccessibleOffset: buffer.inaccessibleOffset)
+        let contract = ReadContract(offset: shape.offset, length: shape.length, fileSize: model.size, path: shape.path,
+                                    inaccessibleOffset: buffer.inaccessibleOffset.map { $0 - shape.memoryOffset }, misaligned: read.misaligned)
         let (judgement, verification) = Oracle.judgeRead(read.result, contract: contract, bytes: UnsafeRawBufferPointer(read.target),
-                                                         model: model, prior: buffer.prior(at:)).pair
+                                                         model: model, prior: read.prior(at:)).pair
         return progress.count(judgement, held: read.buffer.held, into: &record) {
             failure(read, judgement: judgement, contract: contract, verification: verification, model: model)
         }
@@ -105,7 +114,7 @@ struct ReadCase: IteratedCase {
         (record.firstBadOffset, record.badRanges) = (verification.firstBadOffset, verification.badRanges)
         if case .completed(let count) = read.result, count < contract.expectedLength {
             record.unfilledTail = Verifier.diagnoseTail(UnsafeRawBufferPointer(read.target), bufferOffset: count, fileOffset: shape.offset,
-                                                        model: model, prior: read.buffer.buffer.prior(at:))
+                                                        model: model, prior: read.prior(at:))
             record.firstBadOffset = record.firstBadOffset ?? shape.offset + count
         }
         return record

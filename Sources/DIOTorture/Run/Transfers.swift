@@ -43,49 +43,74 @@ final class Transfers {
         }
     }
 
-    func fire(_ path: IOPath, file: OpenFile, buffers: [UnsafeMutableRawBufferPointer], offset: Int) throws -> [TransferResult] {
+    /// Fires one transfer per buffer at `offset`, each buffer as `segments` iovecs of about equal
+    /// size (a path that takes one buffer only SKIPs more).
+    func fire(_ path: IOPath, file: OpenFile, buffers: [UnsafeMutableRawBufferPointer], segments: Int = 1,
+              offset: Int) throws -> [TransferResult] {
         try prepare(path)
+        if segments > 1, [.uringRead, .uringReadFixed, .mapped].contains(path.method) {
+            throw Unavailable(description: "\(path) takes one buffer, not \(segments) iovecs")
+        }
         let flags: ReadWriteFlags = path.nowait ? .nowait : []
-        let writing = path.direction == .write
+        let split = buffers.map { Self.split($0, into: segments) }
         switch path.method {
-        case .pread:
+        case .pread where segments == 1:
             let buffer = buffers[0]
-            return [writing ? TransferResult { try file.write(UnsafeRawBufferPointer(buffer), at: offset) }
-                            : TransferResult { try file.read(into: buffer, at: offset) }]
-        case .preadv2:
-            return [TransferResult(writing ? file.writeV2(UnsafeRawBufferPointer(buffers[0]), at: offset, flags: flags)
-                                           : file.readV2(into: buffers[0], at: offset, flags: flags))]
+            return [path.direction == .write ? TransferResult { try file.write(UnsafeRawBufferPointer(buffer), at: offset) }
+                                             : TransferResult { try file.read(into: buffer, at: offset) }]
+        case .pread, .preadv2:
+            return [TransferResult(file.transfer(path.direction, split[0], at: offset, flags: flags))]
         case .aio:
-            for (index, buffer) in buffers.enumerated() {
-                try aio!.submit(path.direction, file: file.descriptor, buffer: buffer, offset: offset, flags: flags, userData: UInt64(index))
+            for (index, segments) in split.enumerated() {
+                try aio!.submit(path.direction, file: file.descriptor, segments: segments, offset: offset, flags: flags, userData: UInt64(index))
             }
             return try collect(count: buffers.count) { try aio!.waitCompletion(timeout: timeout) }
         case .uringRead, .uringReadv, .uringReadFixed:
-            return try throughRing(path, file: file, buffers: buffers, offset: offset, flags: flags)
+            return try throughRing(path, file: file, split: split, offset: offset, flags: flags)
         case .mapped:
             throw Unavailable(description: "\(path) goes through a mapping, not a descriptor")
         }
     }
 
-    private func throughRing(_ path: IOPath, file: OpenFile, buffers: [UnsafeMutableRawBufferPointer], offset: Int,
+    /// `buffer` as `count` consecutive pieces, the last taking what does not divide.
+    static func split(_ buffer: UnsafeMutableRawBufferPointer, into count: Int) -> [UnsafeMutableRawBufferPointer] {
+        let piece = buffer.count / count
+        return (0..<count).map { index in
+            let end = index == count - 1 ? buffer.count : (index + 1) * piece
+            return UnsafeMutableRawBufferPointer(rebasing: buffer[index * piece..<end])
+        }
+    }
+
+    private func throughRing(_ path: IOPath, file: OpenFile, split: [[UnsafeMutableRawBufferPointer]], offset: Int,
                              flags: ReadWriteFlags) throws -> [TransferResult] {
         let ring = ring!
         let fixed = path.method == .uringReadFixed
         if fixed {
-            do { try ring.registerBuffers(buffers) } catch let error as Errno { throw Unregisterable(error: error) }
+            // Whole pages: a transfer may use its registered buffer from an offset other than its start.
+            do { try ring.registerBuffers(split.map { Self.wholePages(around: $0[0]) }) } catch let error as Errno {
+                throw Unregisterable(error: error)
+            }
         }
         defer { if fixed { ring.unregisterBuffers() } }
-        for (index, buffer) in buffers.enumerated() {
+        for (index, segments) in split.enumerated() {
             let kind: RingTransfer = switch path.method {
             case .uringRead: .read
             case .uringReadv: .readv
             default: .readFixed(index: index)
             }
-            try ring.queue(kind, path.direction, file: file.descriptor, buffer: buffer, offset: offset, flags: flags,
+            try ring.queue(kind, path.direction, file: file.descriptor, segments: segments, offset: offset, flags: flags,
                            async: path.async, userData: UInt64(index))
         }
         try ring.submit()
-        return try collect(count: buffers.count) { try ring.waitCompletion(timeout: timeout) }
+        return try collect(count: split.count) { try ring.waitCompletion(timeout: timeout) }
+    }
+
+    /// The pages that hold `buffer`, from the start of its first to the end of its last.
+    private static func wholePages(around buffer: UnsafeMutableRawBufferPointer) -> UnsafeMutableRawBufferPointer {
+        let address = Int(bitPattern: buffer.baseAddress!)
+        let start = address - address % pageSize
+        return UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(bitPattern: start),
+                                             count: (address + buffer.count).roundedUp(to: pageSize) - start)
     }
 
     /// The first completion of each of `count` transfers, placed by its user data.
@@ -98,3 +123,4 @@ final class Transfers {
         return results
     }
 }
+

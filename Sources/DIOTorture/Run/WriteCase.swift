@@ -47,7 +47,7 @@ struct WriteCase: IteratedCase {
         let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: seed >> 32) | 1, generation: 1, seed: seed)
         let target = try PreparedTarget.make(shape.target, layout: shape.layout, in: area, stamp: stamp, name: "write-\(stamp.fileID)")
         if record.layout == nil || target.check.status == .notReached { record.layout = target.layout }
-        let offset = shape.target.offset(fileSize: target.model.size)
+        let offset = shape.offset(fileSize: target.model.size)
         var model = target.model
         let context = bufferContext(seed: seed, file: target.file, stamp: stamp, offset: offset)
         shape.pattern.kind.recordFileWrites(into: &model, context: context)
@@ -61,16 +61,22 @@ struct WriteCase: IteratedCase {
         progress.plannedResidency = buffer.plannedResidency.residencyMap
 
         let writer = shape.target == .append ? try target.file.reopened(.writeOnly, options: [.direct, .append]) : target.file
-        let source = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<shape.length])
+        let memory = shape.memoryOffset..<shape.memoryOffset + shape.length
+        let source = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[memory])
         let result: TransferResult
         do {
-            result = try transfers.fire(shape.path, file: writer, buffers: [source], offset: offset)[0]
+            result = try transfers.fire(shape.path, file: writer, buffers: [source], segments: shape.alignment?.segments ?? 1, offset: offset)[0]
+        } catch let unavailable as Transfers.Unavailable {
+            throw CaseStop(verdict: .skip, reason: unavailable.description)
         } catch let unregisterable as Transfers.Unregisterable {
             throw CaseStop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(unregisterable.error.symbol)")
         }
-        let written = WrittenFile(target: target, expected: ExpectedFile(model), offset: offset, source: buffer.plannedContent(length: shape.length),
+        let written = WrittenFile(target: target, expected: ExpectedFile(model), offset: offset, source: buffer.plannedContent(memory),
                                   mapping: primed.mapping)
-        let contract = WriteContract(length: shape.length, path: shape.path, inaccessibleOffset: buffer.inaccessibleOffset)
+        let misaligned = try shape.alignment?.misaligned(length: shape.length, offset: offset, statx: target.file.dioAlignment(),
+                                                         blockSize: target.file.preferredBlockSize()) ?? false
+        let contract = WriteContract(length: shape.length, path: shape.path, inaccessibleOffset: buffer.inaccessibleOffset.map { $0 - shape.memoryOffset },
+                                     misaligned: misaligned)
         let outcome = judge(WriteIteration(iteration: iteration, seed: seed, result: result, held: held), contract: contract,
                             written: written, progress: &progress, record: &record)
         return (outcome, target.check.status)
@@ -79,7 +85,7 @@ struct WriteCase: IteratedCase {
     private func bufferContext(seed: UInt64, file: OpenFile, stamp: DataStamp, offset: Int) -> BufferContext {
         // A spare range past everything the write may reach, for sources that map another part of the file.
         let mirrorOffset = (offset + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
-        return BufferContext(length: shape.length, poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
+        return BufferContext(length: (shape.memoryOffset + shape.length).roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
                              userfaultDelay: .microseconds(Int(100 + seed % 400)), directory: area.directory, file: file,
                              fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: offset)
     }

@@ -59,8 +59,9 @@ public struct CaseSpec: Codable, Sendable, Hashable {
         let body = read.map { read in
             "\(read.layout)/\(read.pattern.rawValue)/\(read.path)"
                 + (read.length != read.layout.fileSize ? "/read\(formatBytes(read.length))@\(read.offset)" : "")
-                + (read.queueDepth > 1 ? "/qd\(read.queueDepth)" : "")
-        } ?? write.map { "\($0.layout)/\($0.target.rawValue)/\($0.pattern.rawValue)/\($0.path)" } ?? variant ?? ""
+                + (read.queueDepth > 1 ? "/qd\(read.queueDepth)" : "") + (read.alignment.map { "/\($0)" } ?? "")
+        } ?? write.map { "\($0.layout)/\($0.target.rawValue)/\($0.pattern.rawValue)/\($0.path)" + ($0.alignment.map { "/\($0)" } ?? "") }
+            ?? variant ?? ""
         return "\(scenario)/\(body)" + (seedTag.map { "/seed\($0)" } ?? "")
     }
 }
@@ -75,6 +76,9 @@ public struct ReadShape: Codable, Sendable, Hashable {
     /// Reads of the same range, each into its own buffer, submitted together per iteration
     /// (io_uring paths only): concurrent reads are what a database's read-ahead issues.
     public var queueDepth = 1
+    /// Sub-page memory and several iovecs (the file range is `offset` and `length`); nil:
+    /// page-aligned, one iovec.
+    public var alignment: TransferAlignment? = nil
 }
 
 /// A file layout, a write target, a source buffer's fault pattern and an I/O path: one direct
@@ -84,8 +88,22 @@ public struct WriteShape: Codable, Sendable, Hashable {
     public var target: WriteTarget
     public var pattern: FaultPattern
     public var path: IOPath
+    /// Sub-page memory, several iovecs, a sub-block file range; nil: page-aligned, one iovec, whole.
+    public var alignment: TransferAlignment? = nil
 
-    public var length: Int { layout.fileSize }
+    /// The layout's size, less `alignment.fileOffset` at each end.
+    public var length: Int { layout.fileSize - 2 * (alignment?.fileOffset ?? 0) }
+
+    /// Where the write starts in a target file of `size` bytes.
+    public func offset(fileSize size: Int) -> Int { target.offset(fileSize: size) + (alignment?.fileOffset ?? 0) }
+
+    /// Where in its buffer the write's memory starts.
+    public var memoryOffset: Int { alignment?.memoryOffset ?? 0 }
+}
+
+extension ReadShape {
+    /// Where in its buffer the read's memory starts.
+    public var memoryOffset: Int { alignment?.memoryOffset ?? 0 }
 }
 
 /// A family of cases. Each scenario is one file; the harness only knows this protocol.
@@ -133,7 +151,7 @@ public let mariadbLayout = ExtentPlan(count: 4, size: 4096, order: .reverse)
 public let largeExtentLayout = ExtentPlan(count: 4, size: 16384, order: .reverse)
 
 /// Every scenario dio-torture knows, in the order `list` prints them.
-public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile(), DirectWrite(), ZeroRangeDirtyUnwritten(),
+public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile(), DirectWrite(), AlignmentAxis(), ZeroRangeDirtyUnwritten(),
                                         WritebackError(), FileBackedConsumers(), Ops()]
 
 public func scenario(named name: String) -> (any Scenario)? {
