@@ -18,6 +18,10 @@ public enum RingTransfer: Sendable {
 /// as the applications it stands for use it.
 public let throughputRingFlags = UInt32(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN)
 
+/// A ring whose submissions a kernel thread polls for (IORING_SETUP_SQPOLL): no syscall per
+/// submission, and the transfer is issued from that thread rather than from the submitter.
+public let submissionPollingRingFlags = UInt32(IORING_SETUP_SQPOLL)
+
 /// One completion, exactly as the kernel posted it: `result` is bytes or -errno.
 public struct Completion: Sendable, Equatable {
     public var userData: UInt64
@@ -66,6 +70,10 @@ public final class Ring {
 
     public func unregisterBuffers() {
         _ = io_uring_unregister_buffers(ring)
+    }
+
+    public func unregisterFiles() {
+        _ = io_uring_unregister_files(ring)
     }
 
     /// Queues one transfer; nothing reaches the kernel until `submit`. With `fixedFile`, `file` is

@@ -27,7 +27,7 @@ import Testing
     @Test(arguments: [
         ("scenarios", "nowait", "unknown scenario 'nowait'; choose from nowait-partial-fault"),
         ("patterns", "first-page-only,first-page", "unknown fault pattern 'first-page'; choose from all-resident"),
-        ("paths", "uring-readv+sqpoll", "unknown I/O path 'uring-readv+sqpoll'"),
+        ("paths", "uring-readv+polled", "unknown I/O path 'uring-readv+polled'"),
         ("queueDepths", "0", "unknown queue depth '0'; choose from 1 to 256"),
         ("directory", "/nonexistent/dio", "--dir /nonexistent/dio: no such directory"),
     ])

@@ -120,3 +120,12 @@ import Testing
         #expect(Set(cases.map(\.id)).count == cases.count)
     }
 }
+
+@Suite struct RingSetupTests {
+    @Test func ringSetupsAreNamedAndParsed() {
+        for path in IOPath.ringSetups + IOPath.ringSetups.map(\.writing) { #expect(IOPath(name: path.description) == path, "\(path)") }
+        #expect(IOPath(name: "uring-writev+sqpoll") == IOPath(.uringReadv, .write, sqpoll: true))
+        #expect(IOPath(name: "pread+sqpoll") == nil && IOPath(name: "aio-read+fixedfile") == nil)
+        #expect(DirectWrite().cases(Selection()).contains { $0.path?.fixedFile == true } && NowaitPartialFault().cases(Selection()).contains { $0.path?.sqpoll == true })
+    }
+}

@@ -39,10 +39,18 @@ public struct IOPath: Hashable, Sendable, CustomStringConvertible {
     public var nowait: Bool
     public var async: Bool
     public var buffered: Bool
+    /// io_uring: the file registered with the ring (IOSQE_FIXED_FILE), not looked up per request.
+    public var fixedFile = false
+    /// io_uring: a ring set up with IORING_SETUP_SQPOLL, whose kernel thread issues the request.
+    public var sqpoll = false
 
-    public init(_ method: Method, _ direction: Direction = .read, nowait: Bool = false, async: Bool = false, buffered: Bool = false) {
+    public init(_ method: Method, _ direction: Direction = .read, nowait: Bool = false, async: Bool = false, buffered: Bool = false,
+                fixedFile: Bool = false, sqpoll: Bool = false) {
         self.method = method
         self.direction = direction
+        let ring = [Method.uringRead, .uringReadv, .uringReadFixed].contains(method)
+        self.fixedFile = ring && fixedFile
+        self.sqpoll = ring && sqpoll
         self.nowait = method == .preadv2 ? true : nowait
         self.async = async
         self.buffered = method == .mapped ? false : buffered
@@ -61,7 +69,7 @@ public struct IOPath: Hashable, Sendable, CustomStringConvertible {
         case .mapped: "copied through a shared mapping of the file"
         }
         let modifiers = [(nowait && method != .preadv2, "RWF_NOWAIT"), (async, "IOSQE_ASYNC (straight to an io-wq worker)"),
-                         (buffered, "through the page cache")].filter(\.0).map(\.1)
+                         (fixedFile, "a registered file"), (sqpoll, "an SQPOLL ring"), (buffered, "through the page cache")].filter(\.0).map(\.1)
         return ([interface] + modifiers).joined(separator: ", ") + (isDirect ? ", O_DIRECT" : "")
     }
 
@@ -85,7 +93,8 @@ public struct IOPath: Hashable, Sendable, CustomStringConvertible {
     public func name(_ direction: Direction) -> String {
         let method = direction == .read ? method.rawValue : method.writeName
         if self.method == .preadv2 { return method + "-nowait" + (buffered ? "+buffered" : "") }
-        return method + (nowait ? "+nowait" : "") + (async ? "+async" : "") + (buffered ? "+buffered" : "")
+        return method + (nowait ? "+nowait" : "") + (async ? "+async" : "") + (fixedFile ? "+fixedfile" : "") + (sqpoll ? "+sqpoll" : "")
+            + (buffered ? "+buffered" : "")
     }
 
     /// Parses the names `name(direction)` prints: "uring-readv+nowait", "preadv2-nowait", "pwrite+buffered";
@@ -105,11 +114,11 @@ public struct IOPath: Hashable, Sendable, CustomStringConvertible {
         case .pread, .preadv2: ["buffered"]
         case .aio: ["nowait", "buffered"]
         case .mapped: []
-        default: ["nowait", "async", "buffered"]
+        default: ["nowait", "async", "buffered", "fixedfile", "sqpoll"]
         }
         guard modifiers.isSubset(of: allowed), modifiers.count == parts.count else { return nil }
         self.init(method, direction, nowait: modifiers.contains("nowait"), async: modifiers.contains("async"),
-                  buffered: modifiers.contains("buffered"))
+                  buffered: modifiers.contains("buffered"), fixedFile: modifiers.contains("fixedfile"), sqpoll: modifiers.contains("sqpoll"))
     }
 
     /// The read catalogue's paths: the three io_uring reads with and without RWF_NOWAIT and
@@ -126,8 +135,12 @@ public struct IOPath: Hashable, Sendable, CustomStringConvertible {
     } + [IOPath(.uringReadFixed, .write), IOPath(.aio, .write), IOPath(.aio, .write, nowait: true), IOPath(.preadv2, .write),
          IOPath(.pread, .write)]
 
-    /// Every path a user can name: the read catalogue's and the write catalogue's.
-    public static var named: [IOPath] { all + writes }
+    /// io_uring set up the other ways applications set it up: a registered file, an SQPOLL ring.
+    public static let ringSetups: [IOPath] = [IOPath(.uringReadv, fixedFile: true), IOPath(.uringReadv, sqpoll: true)]
+
+    /// Every path a user can name: the read catalogue's, the ring set-ups, reading and writing,
+    /// and the write catalogue's.
+    public static var named: [IOPath] { all + ringSetups + writes + ringSetups.map(\.writing) }
 
     /// The paths of the step scenarios' reads and writes, in the order their generators draw
     /// from (a replayed log depends on it): through the page cache, direct, io_uring direct and

@@ -240,8 +240,8 @@ public enum Oracle {
     /// The case's verdict from its iterations. A failure is a failure whatever the preconditions;
     /// a PASS needs every precondition proved in every judged iteration.
     public static func verdict(layout: LayoutStatus?, tally: Tally) -> (Verdict, String?) {
-        if let hangs = tally.outcomes[.hang] { return (.hang, "a read had no completion within the watchdog's window (\(hangs) of \(tally.iterations) reads)") }
-        if tally.failures > 0 { return (.fail, "\(tally.failures)/\(tally.iterations) reads failed") }
+        if let hangs = tally.outcomes[.hang] { return (.hang, "a transfer had no completion within the watchdog's window (\(hangs) of \(tally.iterations))") }
+        if tally.failures > 0 { return (.fail, "\(tally.failures)/\(tally.iterations) transfers failed") }
         if tally.judged == 0 {
             return (.skip, tally.skipReason ?? "nothing ran")
         }

@@ -30,7 +30,7 @@ extension CaseRecord {
     /// One line on why this case failed: its first failing iteration, or the reason.
     var failureSummary: String {
         guard let first = failureDetails.first else { return reason ?? verdict.rawValue }
-        var text = "\(failures)/\(reads) reads failed; first: iteration \(first.iteration)\(first.read.map { " read \($0)" } ?? "") seed \(first.seed) "
+        var text = "\(failures)/\(reads) transfers failed; first: iteration \(first.iteration)\(first.read.map { " read \($0)" } ?? "") seed \(first.seed) "
             + "\(first.outcome.rawValue), res \(first.result.map(String.init) ?? "none") of \(first.expectedLength)"
         if let diagnosis = (first.badRanges + first.unfilledTail).first {
             text += ", bytes \(diagnosis.offset)..<\(diagnosis.offset + diagnosis.length) \(diagnosis.diagnosis.rawValue)"

@@ -28,8 +28,8 @@ final class Transfers {
     /// Makes what `path` submits through, so that a missing interface shows before any set-up.
     func prepare(_ path: IOPath) throws {
         if path.usesRing, ring == nil {
-            do { ring = try Ring(entries: UInt32(max(8, depth))) } catch let error as Errno {
-                throw Unavailable(description: "io_uring unavailable: \(error.symbol)")
+            do { ring = try Ring(entries: UInt32(max(8, depth)), flags: path.sqpoll ? submissionPollingRingFlags : 0) } catch let error as Errno {
+                throw Unavailable(description: "io_uring\(path.sqpoll ? " with SQPOLL" : "") unavailable: \(error.symbol)")
             }
         }
         if path.method == .aio, aio == nil {
@@ -92,14 +92,16 @@ final class Transfers {
             }
         }
         defer { if fixed { ring.unregisterBuffers() } }
+        if path.fixedFile { try ring.registerFiles([file.descriptor]) }
+        defer { if path.fixedFile { ring.unregisterFiles() } }
         for (index, segments) in split.enumerated() {
             let kind: RingTransfer = switch path.method {
             case .uringRead: .read
             case .uringReadv: .readv
             default: .readFixed(index: index)
             }
-            try ring.queue(kind, path.direction, file: file.descriptor, segments: segments, offset: offset, flags: flags,
-                           async: path.async, userData: UInt64(index))
+            try ring.queue(kind, path.direction, file: path.fixedFile ? 0 : file.descriptor, fixedFile: path.fixedFile, segments: segments,
+                           offset: offset, flags: flags, async: path.async, userData: UInt64(index))
         }
         try ring.submit()
         return try collect(count: split.count) { try ring.waitCompletion(timeout: timeout) }

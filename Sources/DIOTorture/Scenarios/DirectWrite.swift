@@ -36,7 +36,7 @@ public struct DirectWrite: Scenario {
     static let mainPaths: [IOPath] = [
         .directSync.writing, IOPath(.preadv2, .write), IOPath(.uringRead, .write), IOPath(.uringReadv, .write),
         IOPath(.uringReadv, .write, nowait: true), IOPath(.aio, .write), IOPath(.aio, .write, nowait: true),
-    ]
+    ] + IOPath.ringSetups.map(\.writing)
 
     static let otherSources: [FaultPattern] = [.firstPageOnly, .coldFileMmap, .sameFileMmap, .sameRangeMmap, .uffd, .protNoneHole]
 

@@ -11,7 +11,7 @@ public struct NowaitPartialFault: ReadScenario {
 
     public func cases(_ selection: Selection) -> [CaseSpec] {
         let patterns = selection.patterns ?? [.firstPageOnly]
-        let paths = selection.paths ?? unregisteredPaths
+        let paths = selection.paths ?? unregisteredPaths + IOPath.ringSetups
         let depths = selection.queueDepths ?? [1]
         if selection.layouts != nil || selection.readSizes != nil {
             return product(layouts: selection.layouts ?? [mariadbLayout], reads: selection.readSizes ?? [.whole],
