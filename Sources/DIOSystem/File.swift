@@ -151,6 +151,12 @@ public final class OpenFile {
         if rc != 0 { throw Errno(rawValue: rc) }
     }
 
+    /// posix_fadvise(RANDOM): reads through this descriptor read no more than asked, no read-ahead.
+    public func adviseRandomAccess() throws {
+        let rc = posix_fadvise(descriptor, 0, 0, POSIX_FADV_RANDOM)
+        if rc != 0 { throw Errno(rawValue: rc) }
+    }
+
     public func truncate(to size: Int) throws { _ = try checked { ftruncate(descriptor, off_t(size)) } }
 
     /// Drops the file's clean page-cache pages (the per-file alternative to drop_caches).

@@ -68,3 +68,25 @@ extension OnTheRealKernel {
         }
     }
 }
+
+extension OnTheRealKernel {
+    /// io_uring's promise for buffered reads of regular files, with the file's cache state proved.
+    @Suite(.serialized, .enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")))
+    struct PartlyCachedReadTests {
+        /// Without RWF_NOWAIT a buffered io_uring read of a partly cached file is full; with it,
+        /// it comes back short or EAGAIN, which shows the cache really was partly empty.
+        @Test func aPartlyCachedFileIsReadWholeUnlessNowaitIsAsked() throws {
+            try #require(missingTools([.xfs]) == nil, Comment(rawValue: missingTools([.xfs]) ?? ""))
+            let plan = RunPlan(targets: [.scratch(ScratchOptions(kind: .xfs))], scenarios: [PartlyCachedRead()], selection: Selection(),
+                               options: RunOptions(iterations: 5, seed: 3))
+            let report = Runner.run(plan)
+            #expect(report.cases.count == 3 * PartlyCachedRead.paths.count)
+            for record in report.cases {
+                #expect(record.verdict == .pass && record.residency?.heldIterations == 5, "\(record.id): \(record.verdict) \(record.reason ?? "")")
+                let nowait = record.path?.nowait == true
+                #expect((record.outcomes["full"] ?? 0) == (nowait ? record.outcomes["full"] ?? 0 : 5), "\(record.id): \(record.outcomes)")
+                if nowait && record.id.contains("cache-first-page") { #expect(record.outcomes["full"] == nil, "\(record.id): \(record.outcomes)") }
+            }
+        }
+    }
+}

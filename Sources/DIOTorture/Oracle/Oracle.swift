@@ -226,8 +226,12 @@ public enum Oracle {
         return unmet == nil ? .pass : .inconclusive
     }
 
-    /// A path, pattern and filesystem that cannot be combined: the reason to SKIP before anything runs.
-    public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern, filesystem: String?) -> String? {
+    /// A path, pattern, planned file cache and filesystem that cannot be combined: the reason to
+    /// SKIP before anything runs.
+    public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern, filesystem: String?, fileCache: FileCachePlan? = nil) -> String? {
+        if fileCache != nil, filesystem == "tmpfs" {
+            return "tmpfs file pages live in the page cache, so none can be left uncached"
+        }
         if path.method == .uringReadFixed && !pattern.traits.residentBeforeRead {
             return "registering a buffer faults in and pins every page, so \(pattern.rawValue) cannot hold for read_fixed"
         }

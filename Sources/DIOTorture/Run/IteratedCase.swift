@@ -21,8 +21,10 @@ extension IteratedCase {
 
     /// What submits the case's transfers on `path`; a SKIP when the pattern cannot go with the
     /// path or the filesystem, or the machine lacks the interface.
-    func transfers(_ path: IOPath, pattern: FaultPattern, depth: Int = 1) throws -> Transfers {
-        if let reason = Oracle.incompatibility(path, pattern, filesystem: area.filesystem.type) { throw CaseStop(verdict: .skip, reason: reason) }
+    func transfers(_ path: IOPath, pattern: FaultPattern, depth: Int = 1, fileCache: FileCachePlan? = nil) throws -> Transfers {
+        if let reason = Oracle.incompatibility(path, pattern, filesystem: area.filesystem.type, fileCache: fileCache) {
+            throw CaseStop(verdict: .skip, reason: reason)
+        }
         let transfers = Transfers(timeout: options.timeout, depth: depth)
         do { try transfers.prepare(path) } catch let unavailable as Transfers.Unavailable {
             throw CaseStop(verdict: .skip, reason: unavailable.description)

@@ -18,7 +18,7 @@ struct ReadCase: IteratedCase {
     }
 
     func execute(seed caseSeed: UInt64, started: Date, into record: inout CaseRecord) throws {
-        let transfers = try transfers(shape.path, pattern: shape.pattern, depth: shape.queueDepth)
+        let transfers = try transfers(shape.path, pattern: shape.pattern, depth: shape.queueDepth, fileCache: shape.fileCache)
         let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: caseSeed >> 32) | 1, generation: 1, seed: caseSeed)
         let laidOut = try layOut(stamp: stamp, into: &record)
         var model = laidOut.model
@@ -26,7 +26,7 @@ struct ReadCase: IteratedCase {
         let mirrorOffset = (shape.layout.fileSize + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
         let bufferContext = { (seed: UInt64) in
             BufferContext(length: (shape.memoryOffset + shape.length).roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
-                          userfaultDelay: .milliseconds(Int(1 + seed % 4)), directory: area.directory, file: laidOut.file,
+                          userfaultDelay: .microseconds(Int(200 + seed % 800)), directory: area.directory, file: laidOut.file,
                           fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
         }
         shape.pattern.kind.recordFileWrites(into: &model, context: bufferContext(caseSeed))
@@ -34,10 +34,12 @@ struct ReadCase: IteratedCase {
         let misaligned = try shape.alignment?.misaligned(length: shape.length, offset: shape.offset, statx: laidOut.alignment,
                                                          blockSize: laidOut.file.preferredBlockSize()) ?? false
 
+        // A buffered path reads through the page cache: a descriptor without O_DIRECT.
+        let reader = shape.path.buffered ? try laidOut.file.reopened(.readOnly) : laidOut.file
         var progress = CaseProgress(started: started)
         for iteration in 0..<options.iterations {
             let seed = Seeds.forIteration(case: caseSeed, iteration)
-            let hung = try runIteration(iteration, seed: seed, context: bufferContext(seed), transfers: transfers, file: laidOut.file,
+            let hung = try runIteration(iteration, seed: seed, context: bufferContext(seed), transfers: transfers, file: reader,
                                         model: model, misaligned: misaligned, progress: &progress, record: &record)
             // A hung read still owns the ring and its buffer: nothing more can run in this case.
             if hung { break }
@@ -60,6 +62,7 @@ struct ReadCase: IteratedCase {
                               misaligned: Bool, progress: inout CaseProgress, record: inout CaseRecord) throws -> Bool {
         let (proved, retries) = try ProvedBuffer.make(shape.pattern, context: context, count: shape.queueDepth)
         progress.residencyRetries += retries
+        let cacheHeld = try shape.fileCache?.prime(context.file, length: shape.layout.fileSize) ?? true
         for buffer in proved { progress.residencies[buffer.found.residencyMap, default: 0] += 1 }
         progress.plannedResidency = proved[0].buffer.plannedResidency.residencyMap
         let memory = shape.memoryOffset..<shape.memoryOffset + shape.length
@@ -74,7 +77,7 @@ struct ReadCase: IteratedCase {
         }
         for (index, (buffer, target)) in zip(proved, targets).enumerated() {
             let read = JudgedIteration(iteration: iteration, read: shape.queueDepth > 1 ? index : nil, seed: seed,
-                                       result: results[index], buffer: buffer, target: target, misaligned: misaligned)
+                                       result: results[index], buffer: buffer, target: target, misaligned: misaligned, cacheHeld: cacheHeld)
             if judge(read, model: model, progress: &progress, record: &record) == .hang { return true }
         }
         return false
@@ -89,6 +92,8 @@ struct ReadCase: IteratedCase {
         var buffer: ProvedBuffer
         var target: UnsafeMutableRawBufferPointer
         var misaligned: Bool
+        /// The file's planned page-cache state held (true when the case plans none).
+        var cacheHeld: Bool
 
         /// What the buffer held before the read at `offset` into the read's memory.
         func prior(at offset: Int) -> PriorContent { buffer.buffer.prior(at: offset + (target.baseAddress! - buffer.buffer.bytes.baseAddress!)) }
@@ -102,7 +107,7 @@ struct ReadCase: IteratedCase {
                                     inaccessibleOffset: buffer.inaccessibleOffset.map { $0 - shape.memoryOffset }, misaligned: read.misaligned)
         let (judgement, verification) = Oracle.judgeRead(read.result, contract: contract, bytes: UnsafeRawBufferPointer(read.target),
                                                          model: model, prior: read.prior(at:)).pair
-        return progress.count(judgement, held: read.buffer.held, into: &record) {
+        return progress.count(judgement, held: read.buffer.held && read.cacheHeld, into: &record) {
             failure(read, judgement: judgement, contract: contract, verification: verification, model: model)
         }
     }

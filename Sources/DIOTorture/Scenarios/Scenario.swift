@@ -60,6 +60,7 @@ public struct CaseSpec: Codable, Sendable, Hashable {
             "\(read.layout)/\(read.pattern.rawValue)/\(read.path)"
                 + (read.length != read.layout.fileSize ? "/read\(formatBytes(read.length))@\(read.offset)" : "")
                 + (read.queueDepth > 1 ? "/qd\(read.queueDepth)" : "") + (read.alignment.map { "/\($0)" } ?? "")
+                + (read.fileCache.map { "/\($0.rawValue)" } ?? "")
         } ?? write.map { "\($0.layout)/\($0.target.rawValue)/\($0.pattern.rawValue)/\($0.path)" + ($0.alignment.map { "/\($0)" } ?? "") }
             ?? variant ?? ""
         return "\(scenario)/\(body)" + (seedTag.map { "/seed\($0)" } ?? "")
@@ -79,6 +80,8 @@ public struct ReadShape: Codable, Sendable, Hashable {
     /// Sub-page memory and several iovecs (the file range is `offset` and `length`); nil:
     /// page-aligned, one iovec.
     public var alignment: TransferAlignment? = nil
+    /// For a buffered read: which file pages are cached when it is submitted; nil: as they are.
+    public var fileCache: FileCachePlan? = nil
 }
 
 /// A file layout, a write target, a source buffer's fault pattern and an I/O path: one direct
@@ -151,7 +154,8 @@ public let mariadbLayout = ExtentPlan(count: 4, size: 4096, order: .reverse)
 public let largeExtentLayout = ExtentPlan(count: 4, size: 16384, order: .reverse)
 
 /// Every scenario dio-torture knows, in the order `list` prints them.
-public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile(), DirectWrite(), AlignmentAxis(), ZeroRangeDirtyUnwritten(),
+public let catalogue: [any Scenario] = [NowaitPartialFault(), FaultPatterns(), MmapSameFile(), DirectWrite(), AlignmentAxis(), PartlyCachedRead(),
+                                        ZeroRangeDirtyUnwritten(),
                                         WritebackError(), FileBackedConsumers(), Ops()]
 
 public func scenario(named name: String) -> (any Scenario)? {
