@@ -108,6 +108,17 @@ public final class MappedRegion {
         return vector.map { $0 & 1 == 1 }
     }
 
+    /// Which pages this process's page tables map now (/proc/self/pagemap, bit 63): for a file
+    /// mapping, unlike mincore, this tells a cached page that is mapped from one that is not.
+    public func mappedPages() throws -> [Bool] {
+        let pagemap = try OpenFile("/proc/self/pagemap", .readOnly)
+        let pages = (length + pageSize - 1) / pageSize
+        var entries = [UInt64](repeating: 0, count: pages)
+        let read = try entries.withUnsafeMutableBytes { try pagemap.read(into: $0, at: Int(bitPattern: base) / pageSize * 8) }
+        guard read == pages * 8 else { throw Errno.ioError }
+        return entries.map { $0 & (1 << 63) != 0 }
+    }
+
     /// Size of the anonymous huge pages backing this mapping, from /proc/self/smaps.
     public func anonHugePagesBytes() -> Int {
         guard let smaps = try? readTextFile("/proc/self/smaps") else { return 0 }

@@ -47,15 +47,11 @@ struct VM: ParsableCommand {
         if kernel.isEmpty { throw ValidationError("give at least one --kernel") }
         if timeout < 1 || memory < 256 { throw ValidationError("--timeout must be at least 1 and --memory at least 256") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
-        if ["vm", "bench", "compare", "repro"].contains(guestCommand.first ?? "") { throw ValidationError("the guest command cannot be '\(guestCommand[0])'") }
-        // The guest's files stay in the guest: its report comes back to the host, written by vm.
-        if let output = guestCommand.first(where: { ["--json", "--junit", "--ktap", "--html"].contains($0) }) {
-            throw ValidationError("guest command: \(output) would be written inside the guest and lost; give \(output) to vm itself (vm \(output) FILE --kernel ... -- run ...)")
-        }
-        // The guest would only fail on what the host can reject now.
+        if let problem = GuestCommand.problem(guestCommand) { throw ValidationError(problem) }
+        // The guest would only fail on what the host can reject now: the same parser checks it.
         let parsed: ParsableCommand
         do {
-            parsed = try DIOTortureCommand.parseAsRoot(guestCommand.isEmpty || guestCommand[0].hasPrefix("-") ? ["run"] + guestCommand : guestCommand)
+            parsed = try DIOTortureCommand.parseAsRoot(GuestCommand.normalized(guestCommand))
         } catch {
             throw ValidationError("guest command: \(DIOTortureCommand.message(for: error))")
         }

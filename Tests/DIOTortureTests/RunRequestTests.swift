@@ -57,3 +57,13 @@ import Testing
         #expect(one == [.scratch(ScratchOptions(kind: .xfs))] && note == nil)
     }
 }
+
+/// What `vm` refuses to run in a guest, decided in the library.
+@Suite struct GuestCommandTests {
+    @Test func aGuestCannotBootGuestsOrWriteReportsThatStayInIt() {
+        #expect(GuestCommand.problem(["vm", "--kernel", "K"]) == "the guest command cannot be 'vm'")
+        #expect(GuestCommand.problem(["run", "--json", "out.json"])?.contains("give --json to vm itself") == true)
+        #expect(GuestCommand.problem(["run", "--fs", "btrfs"]) == nil && GuestCommand.problem([]) == nil)
+        #expect(GuestCommand.normalized(["--fs", "xfs"]) == ["run", "--fs", "xfs"] && GuestCommand.normalized(["sweep", "f"]) == ["sweep", "f"])
+    }
+}

@@ -79,6 +79,9 @@ public struct PreparedBuffer {
     public var inaccessibleOffset: Int?
     /// Anonymous huge-page bytes the region must have for the precondition to hold (thp).
     public var hugePageBytesNeeded = 0
+    /// Which pages the page tables must map, where that differs from residency (a file mapping
+    /// whose pages stay cached while unmapped); nil: not checked.
+    public var mappedPlan: [Bool]?
     /// What must live as long as the buffer (a scratch file), and what ends with it (a
     /// userfaultfd thread).
     public var owned: [AnyObject] = []

@@ -9,6 +9,7 @@ let faultPatterns: [any BufferPattern.Type] = [
     MadvDontneedAfterTouch.self,
     ColdFileMmap.self,
     ColdFileFirstPage.self,
+    FileMmapDontneed.self,
     SameFileMmap.self,
     SameRangeMmap.self,
     ProtNoneHole.self,

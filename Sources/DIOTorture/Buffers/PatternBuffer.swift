@@ -29,6 +29,13 @@ public final class PatternBuffer {
     public func holdsPlan(found: [Bool]) -> Bool {
         found == plannedResidency
             && (prepared.hugePageBytesNeeded == 0 || prepared.region.anonHugePagesBytes() >= prepared.hugePageBytesNeeded)
+            && (prepared.mappedPlan == nil || mappedPages() == prepared.mappedPlan)
+    }
+
+    /// Which of the buffer's own pages the page tables map now (nil when that cannot be read).
+    private func mappedPages() -> [Bool]? {
+        let first = prepared.start / pageSize
+        return (try? prepared.region.mappedPages()).map { Array($0[first..<first + plan.count]) }
     }
 
     /// What the buffer held at `offset` before the read.

@@ -127,12 +127,12 @@ public struct IOPath: Hashable, Sendable, CustomStringConvertible {
         [IOPath(method), IOPath(method, nowait: true), IOPath(method, async: true), IOPath(method, nowait: true, async: true)]
     } + [IOPath(.preadv2), IOPath(.pread)]
 
-    /// The write catalogue's paths: io_uring write and writev with and without RWF_NOWAIT and
-    /// IOSQE_ASYNC, write_fixed, kernel AIO with and without RWF_NOWAIT, pwritev2(RWF_NOWAIT),
+    /// The write catalogue's paths: io_uring write, writev and write_fixed with and without
+    /// RWF_NOWAIT and IOSQE_ASYNC, kernel AIO with and without RWF_NOWAIT, pwritev2(RWF_NOWAIT),
     /// and plain pwrite as the control; all direct.
-    public static let writes: [IOPath] = [Method.uringRead, .uringReadv].flatMap { method in
+    public static let writes: [IOPath] = [Method.uringRead, .uringReadv, .uringReadFixed].flatMap { method in
         [IOPath(method, .write), IOPath(method, .write, nowait: true), IOPath(method, .write, async: true)]
-    } + [IOPath(.uringReadFixed, .write), IOPath(.aio, .write), IOPath(.aio, .write, nowait: true), IOPath(.preadv2, .write),
+    } + [IOPath(.aio, .write), IOPath(.aio, .write, nowait: true), IOPath(.preadv2, .write),
          IOPath(.pread, .write)]
 
     /// io_uring set up the other ways applications set it up: a registered file, an SQPOLL ring.

@@ -38,7 +38,7 @@ public struct DirectWrite: Scenario {
         IOPath(.uringReadv, .write, nowait: true), IOPath(.aio, .write), IOPath(.aio, .write, nowait: true),
     ] + IOPath.ringSetups.map(\.writing)
 
-    static let otherSources: [FaultPattern] = [.firstPageOnly, .coldFileMmap, .sameFileMmap, .sameRangeMmap, .uffd, .protNoneHole]
+    static let otherSources: [FaultPattern] = [.firstPageOnly, .coldFileMmap, .fileMmapDontneed, .sameFileMmap, .sameRangeMmap, .uffd, .protNoneHole]
 
     private func product(_ layouts: [ExtentPlan], targets: [WriteTarget], patterns: [FaultPattern], paths: [IOPath]) -> [CaseSpec] {
         layouts.flatMap { layout in

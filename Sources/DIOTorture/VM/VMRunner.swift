@@ -2,6 +2,30 @@ import DIOSystem
 import Foundation
 
 /// What to run in which kernels.
+/// What a guest may be asked to run, checked on the host before anything boots.
+public enum GuestCommand {
+    /// Commands that make no sense inside a guest: they boot guests, need the host's files, or
+    /// write only host-side results.
+    static let refused = ["vm", "bench", "compare", "repro"]
+    static let reportOptions = ["--json", "--junit", "--ktap", "--html"]
+
+    /// Why `command` cannot run in a guest, in one line; nil when it can (its own arguments are
+    /// the command's to check).
+    public static func problem(_ command: [String]) -> String? {
+        if let first = command.first, refused.contains(first) { return "the guest command cannot be '\(first)'" }
+        // The guest's files stay in the guest: its report comes back to the host, written by vm.
+        if let output = command.first(where: reportOptions.contains) {
+            return "guest command: \(output) would be written inside the guest and lost; give \(output) to vm itself (vm \(output) FILE --kernel ... -- run ...)"
+        }
+        return nil
+    }
+
+    /// The command line the guest's dio-torture parses: `run` when none is named.
+    public static func normalized(_ command: [String]) -> [String] {
+        command.isEmpty || command[0].hasPrefix("-") ? ["run"] + command : command
+    }
+}
+
 public struct VMOptions: Sendable {
     public var kernels: [GuestKernel]
     /// The dio-torture command line for inside each guest, e.g. ["run", "--fs", "btrfs"].
@@ -38,7 +62,7 @@ public struct VMOptions: Sendable {
     /// and save their operation logs through the output share (a sweep runs that kernel's part of
     /// its matrix), and they and `exec` make their scratch filesystems on the guest's virtio disk.
     func guestCommand(kernelIndex: Int) -> [String] {
-        var command = command.isEmpty || command[0].hasPrefix("-") ? ["run"] + command : command
+        var command = GuestCommand.normalized(command)
         if command[0] == "exec" { return ["exec", "--scratch-device", GuestInit.scratchDisk] + command.dropFirst() }
         guard runsCatalogue else { return command }
         if command[0] == "sweep" { command += ["--kernel-index", "\(kernelIndices?[kernelIndex] ?? kernelIndex)"] }
@@ -50,7 +74,7 @@ public struct VMOptions: Sendable {
     }
 
     /// Whether the guests bring back a report (run, sweep) rather than only their output.
-    public var runsCatalogue: Bool { command.isEmpty || command[0].hasPrefix("-") || ["run", "sweep"].contains(command[0]) }
+    public var runsCatalogue: Bool { ["run", "sweep"].contains(GuestCommand.normalized(command)[0]) }
 }
 
 /// How a guest ended, as the host saw it.
