@@ -211,6 +211,24 @@ public enum Oracle {
         changed && (!verdict.isFailure || verdict == .broken) ? .tainted : verdict
     }
 
+    /// A case whose process ran past the case deadline and was killed: a HANG, whatever it had
+    /// judged so far; `reaped` false means its process is stuck in the kernel for good.
+    public static func verdictPastDeadline(seconds: Int64, reaped: Bool) -> (verdict: Verdict, reason: String) {
+        (.hang, "the case did not finish within \(seconds) s and was killed"
+            + (reaped ? "" : "; its process is stuck in the kernel and its filesystem cannot be released (unrecoverable)"))
+    }
+
+    /// A case no layout method could lay out: nothing it reads would prove anything.
+    public static func verdictUnlaidOut(refused: [String]) -> (verdict: Verdict, reason: String) {
+        (.inconclusive, "no layout method works here: \(refused.joined(separator: "; "))")
+    }
+
+    /// A consumer that mounted in neither cache state: the kernel or the backing filesystem
+    /// does not support it here, which says nothing about the cache.
+    public static func verdictNeverMounted(_ consumer: String, firstError: String) -> (verdict: Verdict, reason: String) {
+        (.skip, "\(consumer) cannot mount here, cold or warm: \(firstError)")
+    }
+
     /// The verdict of a case a known kernel bug explains: KNOWN for a FAIL, HANG or TAINTED (the
     /// kernel's failure, already found), unchanged for anything else (a BROKEN harness is not it).
     public static func verdict(_ verdict: Verdict, explainedByKnownBug explained: Bool) -> Verdict {

@@ -147,9 +147,7 @@ enum CaseProcess {
         child.kill()
         let reaped = child.wait(for: reapTimeout) != nil
         var record = skeleton(job, started: started)
-        record.verdict = .hang
-        record.reason = "the case did not finish within \(deadline.components.seconds) s and was killed"
-            + (reaped ? "" : "; its process is stuck in the kernel and its filesystem cannot be released (unrecoverable)")
+        (record.verdict, record.reason) = Oracle.verdictPastDeadline(seconds: deadline.components.seconds, reaped: reaped)
         record.failureDetails.append(FailureRecord(iteration: -1, seed: record.seed, outcome: .hang,
                                                    expectedLength: job.spec.read?.length ?? job.spec.write?.length ?? 0,
                                                    result: nil, errno: nil, firstBadOffset: nil, badRanges: [], unfilledTail: [],

@@ -31,7 +31,8 @@ struct LaidOutFile {
             if reached!.layout.status != .notReached { break }
         }
         guard let reached else {
-            throw CaseStop(verdict: .inconclusive, reason: "no layout method works here: \(refused.joined(separator: "; "))")
+            let (verdict, reason) = Oracle.verdictUnlaidOut(refused: refused)
+            throw CaseStop(verdict: verdict, reason: reason)
         }
         (file, model, layout, method) = reached
         self.attempts = attempts

@@ -271,8 +271,7 @@ private struct ConsumerRun {
         if cold.mounts == 0 && warm.mounts == 0 {
             // The consumer cannot use this image here at all, whatever the cache holds: the
             // kernel or the backing filesystem does not support it.
-            record.verdict = .skip
-            record.reason = "\(consumer.rawValue) cannot mount here, cold or warm: \(cold.mountErrors.first ?? "")"
+            (record.verdict, record.reason) = Oracle.verdictNeverMounted(consumer.rawValue, firstError: cold.mountErrors.first ?? "")
             return
         }
         // The cache-state checks are preconditions, not promises; tmpfs has no cold state at all.
