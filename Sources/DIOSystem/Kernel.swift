@@ -10,6 +10,14 @@ public enum Kernel {
 
     public static var isRoot: Bool { geteuid() == 0 }
 
+    /// The build configuration of kernel `release` when this machine has it: Debian's
+    /// /boot/config-RELEASE, or /proc/config.gz when `release` is the running kernel.
+    public static func configuration(of release: String) -> String? {
+        if let text = try? readTextFile("/boot/config-\(release)") { return text }
+        guard release == self.release, access("/proc/config.gz", R_OK) == 0 else { return nil }
+        return try? runCommandCapturing(["zcat", "/proc/config.gz"])
+    }
+
     /// sync, then /proc/sys/vm/drop_caches = 1: every clean page-cache page on the machine goes.
     public static func dropPageCache() throws {
         sync()

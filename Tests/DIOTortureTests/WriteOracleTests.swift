@@ -50,8 +50,11 @@ import Testing
         #expect(Oracle.judgeReadback("O_DIRECT", foundSize: 8192, expectedSize: 8192, differences: differences).call == .fail)
         #expect(Oracle.judgeReadback("O_DIRECT", foundSize: 4096, expectedSize: 8192, differences: []).call == .fail)
         #expect(Oracle.judgeReadback("O_DIRECT", foundSize: 8192, expectedSize: 8192, differences: []).call == .pass)
-        let unwritten = found.withUnsafeBytes { expected.unwritten(4096..<12288, found: $0, source: source, sourceOffset: 0) }
+        let unwritten = found.withUnsafeBytes { expected.unwritten(4096..<12288, found: $0) }
         #expect(unwritten.map(\.diagnosis) == [.stale, .zeros, .pastEOF])
+        expected.aim(source, at: 0)
+        let reported = found.withUnsafeBytes { expected.unwritten(0..<8192, found: $0) }
+        #expect(reported.map(\.diagnosis) == [.unreported, .stale, .zeros], "the write's own bytes, not reported")
     }
 
     /// After a legal error the written range may hold either version; nothing outside it may change.

@@ -11,6 +11,9 @@ struct ExpectedFile {
     /// A range that may hold either what it held or what the source carried: a write that failed
     /// part-way (EFAULT at a PROT_NONE page) may have put some of its bytes there first.
     private(set) var either: (range: Range<Int>, source: [UInt8])?
+    /// What the write's source carried, and where it was aimed: to tell the write's own bytes
+    /// found where the completion did not report them.
+    private(set) var aimed: (offset: Int, source: [UInt8])?
 
     init(_ model: FileModel) {
         var bytes = [UInt8](repeating: 0, count: model.size)
@@ -25,6 +28,9 @@ struct ExpectedFile {
     }
 
     var size: Int { bytes.count }
+
+    /// Records that a write of `source` was aimed at `offset`, whatever it reports.
+    mutating func aim(_ source: [UInt8], at offset: Int) { aimed = (offset, source) }
 
     /// Records `source[0..<count]` written at `offset`, growing the file if it reaches past EOF.
     mutating func write(_ source: [UInt8], count: Int, at offset: Int) {
@@ -51,9 +57,9 @@ struct ExpectedFile {
         return ranges
     }
 
-    /// What the file holds where a short write stopped: each sector of `range` that does not
-    /// hold the source's bytes, diagnosed as `differences` does.
-    func unwritten(_ range: Range<Int>, found: UnsafeRawBufferPointer, source: [UInt8], sourceOffset: Int) -> [BadRange] {
+    /// What the file holds where a short write stopped, sector by sector, diagnosed as
+    /// `differences` does (`unreported` where the write's own bytes are there anyway).
+    func unwritten(_ range: Range<Int>, found: UnsafeRawBufferPointer) -> [BadRange] {
         var ranges: [BadRange] = []
         for start in stride(from: range.lowerBound, to: range.upperBound, by: SectorPattern.sectorSize) {
             let count = min(SectorPattern.sectorSize, range.upperBound - start)
@@ -61,8 +67,7 @@ struct ExpectedFile {
                 Verifier.append(&ranges, BadRange(offset: start, length: range.upperBound - start, diagnosis: .pastEOF))
                 break
             }
-            let holdsSource = source.withUnsafeBytes { memcmp($0.baseAddress! + start - sourceOffset, found.baseAddress! + start, count) == 0 }
-            if !holdsSource { Verifier.append(&ranges, BadRange(offset: start, length: count, diagnosis: diagnose(found, start, count))) }
+            Verifier.append(&ranges, BadRange(offset: start, length: count, diagnosis: diagnose(found, start, count)))
         }
         return ranges
     }
@@ -75,6 +80,8 @@ struct ExpectedFile {
     private func diagnose(_ found: UnsafeRawBufferPointer, _ start: Int, _ count: Int) -> Diagnosis {
         let sector = found.baseAddress! + start
         if Verifier.isFilled(sector, count: count, with: 0) { return .zeros }
+        if let aimed, start >= aimed.offset, start + count <= aimed.offset + aimed.source.count,
+           aimed.source.withUnsafeBytes({ memcmp($0.baseAddress! + start - aimed.offset, sector, count) == 0 }) { return .unreported }
         if start + count <= before.count, before.withUnsafeBytes({ memcmp($0.baseAddress! + start, sector, count) == 0 }) { return .stale }
         if count >= 32, let header = SectorPattern.header(sector), header.offset != UInt64(start) { return .misplaced }
         return .garbage

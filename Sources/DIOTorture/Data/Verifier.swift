@@ -16,6 +16,8 @@ public enum Diagnosis: String, Codable, Sendable, CaseIterable {
     case garbage
     /// Past the end of the file: a write's bytes that the file's size leaves out.
     case pastEOF = "past-eof"
+    /// The write's own bytes, where its completion did not report them written.
+    case unreported
 }
 
 /// What a buffer held before the read, so that "never written" can be told from "written wrong".

@@ -17,20 +17,31 @@ public enum Reproducer {
     ]
 
     /// The C file of the case `caseID` of the report at `path` (its failing record when there
-    /// is one; of several, the one on `kernel` and `filesystem`): a read case rebuilt, or a step
-    /// scenario's saved operation log performed.
+    /// is one; of several, the one on `kernel` and `filesystem`): a read or write case rebuilt,
+    /// or a step scenario's saved operation log performed.
     public static func source(forCase caseID: String, ofReportAt path: String, kernel: String?, filesystem: String?) throws -> (source: String, record: CaseRecord) {
+        let (_, record) = try findCase(caseID, inReportAt: path, kernel: kernel, filesystem: filesystem)
+        return (try source(forCase: record), record)
+    }
+
+    /// The C file of `record`: its operation log performed, or the case rebuilt.
+    public static func source(forCase record: CaseRecord) throws -> String {
+        if record.read == nil && record.write == nil, let log = record.operationLog { return try OperationReproducer.source(forLogAt: log) }
+        return try source(for: record)
+    }
+
+    /// The report at `path` and its record of `caseID`: the failing one when there is one (that
+    /// is what a reproducer or a finding report is for); of several, the one on `kernel` and `filesystem`.
+    public static func findCase(_ caseID: String, inReportAt path: String, kernel: String?, filesystem: String?) throws -> (RunReport, CaseRecord) {
         guard let data = FileManager.default.contents(atPath: path) else { throw Refusal("\(path): cannot read") }
         guard let report = try? RunReport.decode(data) else { throw Refusal("\(path): not a dio-torture JSON report") }
         let matching = report.cases.filter {
             $0.id == caseID && (kernel == nil || $0.kernel == kernel) && (filesystem == nil || $0.filesystem.type == filesystem)
         }
-        // The failing record when there is one: that is what a reproducer is for.
         guard let record = matching.first(where: { $0.verdict.isFailure || $0.verdict == .known }) ?? matching.first else {
             throw Refusal("\(path): no case \(caseID)\(kernel.map { " on \($0)" } ?? "")\(filesystem.map { " on \($0)" } ?? "")")
         }
-        if record.read == nil, let log = record.operationLog { return (try OperationReproducer.source(forLogAt: log), record) }
-        return (try source(for: record), record)
+        return (report, record)
     }
 
     public static func source(for record: CaseRecord) throws -> String {

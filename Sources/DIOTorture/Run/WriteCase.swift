@@ -104,6 +104,7 @@ struct WriteCase: IteratedCase {
     private func judge(_ write: WriteIteration, contract: WriteContract, written: WrittenFile, progress: inout CaseProgress,
                        record: inout CaseRecord) -> Outcome {
         var written = written
+        written.expected.aim(written.source, at: written.offset)
         let judgement = Oracle.judgeWrite(write.result, contract: contract)
         switch write.result {
         case .completed(let count):

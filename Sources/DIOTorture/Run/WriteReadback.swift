@@ -110,7 +110,7 @@ struct WrittenFile {
         (record.firstBadOffset, record.badRanges) = (failing?.differences.first?.offset, failing?.differences ?? [])
         if case .completed(let count) = result, count < length, let cached = readback.first(where: { $0.way == "page cache" }) {
             record.unfilledTail = cached.bytes.withUnsafeBytes {
-                expected.unwritten(offset + count..<offset + length, found: $0, source: source, sourceOffset: offset)
+                expected.unwritten(offset + count..<offset + length, found: $0)
             }
         }
         return record
