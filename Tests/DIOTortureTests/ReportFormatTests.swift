@@ -81,6 +81,11 @@ func sampleReport() -> RunReport {
             #expect(source.contains(line), "\(line)")
         }
         record.pattern = .uffd
+        #expect(try Reproducer.source(for: record).contains("UFFDIO_REGISTER"))
+        record.pattern = .sameFileMmap
+        #expect(throws: Reproducer.Refusal.self) { try Reproducer.source(for: record) }
+        record.pattern = .firstPageOnly
+        record.read?.alignment = TransferAlignment(memoryOffset: 512)
         #expect(throws: Reproducer.Refusal.self) { try Reproducer.source(for: record) }
     }
 

@@ -43,6 +43,10 @@ public struct ReadRecord: Codable, Sendable {
     public var fileSize: Int
     /// Reads of this range in flight at once; absent means one.
     public var queueDepth: Int?
+    /// Where the read's memory sat against direct I/O's alignment; absent: page-aligned, one iovec.
+    public var alignment: TransferAlignment? = nil
+    /// Which file pages were cached when a buffered read was submitted; absent: not planned.
+    public var fileCache: FileCachePlan? = nil
 }
 
 /// A write case's write: onto what, where and how long.
@@ -52,6 +56,8 @@ public struct WriteRecord: Codable, Sendable {
     public var length: Int
     /// The file's size before the write.
     public var fileSize: Int
+    /// Where the write's memory and range sat against direct I/O's alignment; absent: aligned.
+    public var alignment: TransferAlignment? = nil
 }
 
 public struct LayoutRecord: Codable, Sendable {

@@ -49,9 +49,10 @@ public enum Reproducer {
         guard let layout = record.layout?.planned, let read = record.read, let pattern = record.pattern, let path = record.path else {
             throw Refusal("case \(record.id) is not a read case: nothing to reproduce")
         }
-        guard let method = methods[path.method], path.isDirect else {
-            throw Refusal("repro rebuilds direct reads through a descriptor, not \(path)")
+        guard let method = methods[path.method], path.isDirect, !path.fixedFile, !path.sqpoll else {
+            throw Refusal("repro rebuilds direct reads through a descriptor on a plain ring, not \(path)")
         }
+        if let alignment = read.alignment { throw Refusal("repro does not rebuild a transfer laid out as \(alignment) yet") }
         let makeBuffer = try bufferSource(pattern)
         let header = preamble(record, layout: layout, what: "a file is made", verdicts: "every read legal and correct, 1 a short read or corruption the oracle forbids",
                               note: read.queueDepth.map { "The case had \($0) reads in flight per iteration; this file fires them one at a time." })

@@ -14,7 +14,10 @@ enum WriteReproducer {
         guard let layout = record.layout?.planned, let pattern = record.pattern, let path = record.path else {
             throw Reproducer.Refusal("case \(record.id) has no layout, pattern or path recorded: nothing to reproduce")
         }
-        guard let method = methods[path.method], path.isDirect else { throw Reproducer.Refusal("repro rebuilds direct writes, not \(path)") }
+        guard let method = methods[path.method], path.isDirect, !path.fixedFile, !path.sqpoll else {
+            throw Reproducer.Refusal("repro rebuilds direct writes on a plain ring, not \(path)")
+        }
+        if let alignment = write.alignment { throw Reproducer.Refusal("repro does not rebuild a transfer laid out as \(alignment) yet") }
         let makeBuffer = try Reproducer.bufferSource(pattern)
         let target = write.target.rawValue.uppercased().replacingOccurrences(of: "-", with: "_")
         let header = Reproducer.preamble(record, layout: layout, what: "files are made",

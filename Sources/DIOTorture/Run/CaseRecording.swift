@@ -15,9 +15,10 @@ extension CaseRecord {
         self.init(id: spec.id, kernel: area.kernel, filesystem: area.filesystem, scenario: spec.scenario, variant: spec.variant,
                   pattern: spec.pattern, path: spec.path,
                   read: spec.read.map { ReadRecord(offset: $0.offset, length: $0.length, fileSize: $0.layout.fileSize,
-                                                   queueDepth: $0.queueDepth > 1 ? $0.queueDepth : nil) },
+                                                   queueDepth: $0.queueDepth > 1 ? $0.queueDepth : nil, alignment: $0.alignment,
+                                                   fileCache: $0.fileCache) },
                   write: spec.write.map { WriteRecord(target: $0.target, offset: $0.offset(fileSize: $0.layout.fileSize),
-                                                      length: $0.length, fileSize: $0.layout.fileSize) },
+                                                      length: $0.length, fileSize: $0.layout.fileSize, alignment: $0.alignment) },
                   seed: Seeds.forCase(run: options.seed, id: spec.id), iterations: iterations, verdict: verdict, reason: reason,
                   failures: 0, outcomes: [:], failureDetails: [], durationSeconds: 0)
     }
