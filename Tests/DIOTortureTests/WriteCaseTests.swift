@@ -41,6 +41,20 @@ extension OnTheRealKernel {
             #expect(partlyFaulted.residency?.planned == "#" + String(repeating: ".", count: 15))
         }
 
+        /// Every source that carries known data onto every target: what each leaves in the file is
+        /// modelled right (a source mapping the file itself, O_APPEND after the source grew the
+        /// file, the old mapping of a mapped target), so nothing FAILs or is INCONCLUSIVE here.
+        @Test func everySourceOntoEveryTargetIsModelledRight() throws {
+            try #require(missingTools([.xfs, .ext4]) == nil, Comment(rawValue: missingTools([.xfs, .ext4]) ?? ""))
+            let sources: [FaultPattern] = [.coldFileFirstPage, .coldFileMmap, .fileMmapDontneed, .sameFileMmap, .sameRangeMmap, .uffd, .protNoneHole, .firstPageOnly]
+            let report = run([.xfs, .ext4], Selection(patterns: sources, paths: [.directSync.writing, IOPath(.uringReadv, .write)]), iterations: 2)
+            #expect(report.cases.count == 2 * sources.count * WriteTarget.allCases.count * 2)
+            for record in report.cases {
+                #expect(record.verdict == .pass || record.verdict == .skip, "\(record.filesystem.type) \(record.id): \(record.verdict) \(record.reason ?? "") \(record.failureDetails.first?.note ?? "")")
+            }
+            #expect(report.cases.filter { $0.verdict == .skip }.allSatisfy { $0.pattern == .sameRangeMmap }, "only the same range can clash with a primed target")
+        }
+
         /// The harness's self-test: with a byte of every read-back flipped, every judged write FAILs.
         @Test func everyJudgedWriteFailsWhenItsReadBackIsCorrupted() throws {
             try #require(missingTools([.xfs]) == nil, Comment(rawValue: missingTools([.xfs]) ?? ""))

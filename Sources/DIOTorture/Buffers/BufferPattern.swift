@@ -38,11 +38,16 @@ public struct PatternTraits: Sendable {
     /// In the default catalogue of `fault-patterns` (a pattern another scenario owns, or one that
     /// hangs on purpose, is not).
     public var inDefaultCatalogue = true
+    /// The buffer maps the very range the transfer targets: as a write's source it carries what
+    /// the file holds there before the write, whatever that is (data, a hole, unwritten zeros).
+    public var mapsTheTransferredRange = false
 
-    public init(residentBeforeRead: Bool = false, needsColdFilePages: Bool = false, inDefaultCatalogue: Bool = true) {
+    public init(residentBeforeRead: Bool = false, needsColdFilePages: Bool = false, inDefaultCatalogue: Bool = true,
+                mapsTheTransferredRange: Bool = false) {
         self.residentBeforeRead = residentBeforeRead
         self.needsColdFilePages = needsColdFilePages
         self.inDefaultCatalogue = inDefaultCatalogue
+        self.mapsTheTransferredRange = mapsTheTransferredRange
     }
 }
 

@@ -29,6 +29,12 @@ struct ExpectedFile {
 
     var size: Int { bytes.count }
 
+    /// What the file held over `range` before the write, zeros past its EOF.
+    func held(_ range: Range<Int>) -> [UInt8] {
+        let inside = range.clamped(to: 0..<before.count)
+        return Array(before[inside]) + [UInt8](repeating: 0, count: range.count - inside.count)
+    }
+
     /// Records that a write of `source` was aimed at `offset`, whatever it reports.
     mutating func aim(_ source: [UInt8], at offset: Int) { aimed = (offset, source) }
 

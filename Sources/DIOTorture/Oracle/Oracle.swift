@@ -246,7 +246,11 @@ public enum Oracle {
 
     /// A path, pattern, planned file cache and filesystem that cannot be combined: the reason to
     /// SKIP before anything runs.
-    public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern, filesystem: String?, fileCache: FileCachePlan? = nil) -> String? {
+    public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern, filesystem: String?, fileCache: FileCachePlan? = nil,
+                                       writeTarget: WriteTarget? = nil) -> String? {
+        if let writeTarget, [.cached, .mapped].contains(writeTarget), pattern.traits.mapsTheTransferredRange {
+            return "\(pattern.rawValue) maps the very range a \(writeTarget.rawValue) target puts in the page cache first, so it cannot stay cold"
+        }
         if fileCache != nil, filesystem == "tmpfs" {
             return "tmpfs file pages live in the page cache, so none can be left uncached"
         }

@@ -21,8 +21,9 @@ extension IteratedCase {
 
     /// What submits the case's transfers on `path`; a SKIP when the pattern cannot go with the
     /// path or the filesystem, or the machine lacks the interface.
-    func transfers(_ path: IOPath, pattern: FaultPattern, depth: Int = 1, fileCache: FileCachePlan? = nil) throws -> Transfers {
-        if let reason = Oracle.incompatibility(path, pattern, filesystem: area.filesystem.type, fileCache: fileCache) {
+    func transfers(_ path: IOPath, pattern: FaultPattern, depth: Int = 1, fileCache: FileCachePlan? = nil,
+                   writeTarget: WriteTarget? = nil) throws -> Transfers {
+        if let reason = Oracle.incompatibility(path, pattern, filesystem: area.filesystem.type, fileCache: fileCache, writeTarget: writeTarget) {
             throw CaseStop(verdict: .skip, reason: reason)
         }
         let transfers = Transfers(timeout: options.timeout, depth: depth)

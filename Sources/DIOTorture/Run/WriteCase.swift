@@ -21,7 +21,7 @@ struct WriteCase: IteratedCase {
     }
 
     func execute(seed caseSeed: UInt64, started: Date, into record: inout CaseRecord) throws {
-        let transfers = try transfers(shape.path, pattern: shape.pattern)
+        let transfers = try transfers(shape.path, pattern: shape.pattern, writeTarget: shape.target)
         var progress = CaseProgress(started: started)
         var layout: LayoutStatus?
         for iteration in 0..<options.iterations {
@@ -47,10 +47,11 @@ struct WriteCase: IteratedCase {
         let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: seed >> 32) | 1, generation: 1, seed: seed)
         let target = try PreparedTarget.make(shape.target, layout: shape.layout, in: area, stamp: stamp, name: "write-\(stamp.fileID)")
         if record.layout == nil || target.check.status == .notReached { record.layout = target.layout }
-        let offset = shape.offset(fileSize: target.model.size)
         var model = target.model
-        let context = bufferContext(seed: seed, file: target.file, stamp: stamp, offset: offset)
+        let context = bufferContext(seed: seed, file: target.file, stamp: stamp, offset: shape.offset(fileSize: target.model.size))
         shape.pattern.kind.recordFileWrites(into: &model, context: context)
+        // O_APPEND writes at EOF, wherever the source's own writes to the file left it.
+        let offset = shape.target == .append ? model.size : context.readOffset
         let (proved, retries) = try ProvedBuffer.make(shape.pattern, context: context, count: 1)
         progress.residencyRetries += retries
         let buffer = proved[0].buffer
@@ -71,7 +72,10 @@ struct WriteCase: IteratedCase {
         } catch let unregisterable as Transfers.Unregisterable {
             throw CaseStop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(unregisterable.error.symbol)")
         }
-        let written = WrittenFile(target: target, expected: ExpectedFile(model), offset: offset, source: buffer.plannedContent(memory),
+        let expected = ExpectedFile(model)
+        // A source mapping the written range carries the file's own bytes there, hole or data.
+        let carried = shape.pattern.traits.mapsTheTransferredRange ? expected.held(offset..<offset + shape.length) : buffer.plannedContent(memory)
+        let written = WrittenFile(target: target, expected: expected, offset: offset, source: carried,
                                   mapping: primed.mapping)
         let misaligned = try shape.alignment?.misaligned(length: shape.length, offset: offset, statx: target.file.dioAlignment(),
                                                          blockSize: target.file.preferredBlockSize()) ?? false
