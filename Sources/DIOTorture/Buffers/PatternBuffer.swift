@@ -1,4 +1,5 @@
 import DIOSystem
+import Glibc
 
 /// A read buffer, or a write's source, set up in one fault pattern. Owns its mappings (and
 /// whatever the pattern made for it) until deinit.
@@ -46,5 +47,26 @@ public final class PatternBuffer {
             return .stamped(stamp, fileOffset: pageOffset + offset % pageSize)
         }
         return plan[page].prior
+    }
+}
+
+extension PatternBuffer {
+    /// The bytes the buffer carries over `range` as its pattern planned them (not as read back
+    /// from it; zeros for an inaccessible page): what a write from there must put in the file.
+    func plannedContent(_ range: Range<Int>) -> [UInt8] {
+        let length = range.upperBound
+        var content = [UInt8](repeating: 0, count: length)
+        content.withUnsafeMutableBytes { bytes in
+            for (page, plan) in plan.enumerated() where page * pageSize < length {
+                let range = page * pageSize..<min(length, (page + 1) * pageSize)
+                switch plan.prior {
+                case .fill(let value): memset(bytes.baseAddress! + range.lowerBound, Int32(value), range.count)
+                case .zeros, .inaccessible: break
+                case .stamped(let stamp, let fileOffset):
+                    SectorPattern.fill(UnsafeMutableRawBufferPointer(rebasing: bytes[range]), stamp: stamp, fileOffset: fileOffset)
+                }
+            }
+        }
+        return Array(content[range])
     }
 }

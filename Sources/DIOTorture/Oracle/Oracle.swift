@@ -148,14 +148,20 @@ public enum Oracle {
                 ? Judgement(outcome: .full, call: .pass)
                 : Judgement(outcome: .shortAtEOF, call: .pass, note: "stopped at EOF")
         }
-        if let hole = contract.inaccessibleOffset, count == hole {
-            return Judgement(outcome: .shortBeforeEOF, call: .pass, note: "legal: stopped exactly at the PROT_NONE page")
+        return judgeShort(count, outcome: .shortBeforeEOF, path: contract.path, inaccessibleOffset: contract.inaccessibleOffset,
+                          failure: "res \(count) of \(expected) before EOF")
+    }
+
+    /// A transfer that moved fewer bytes than it had to, reads and writes alike: legal only when
+    /// it stops exactly at the buffer's PROT_NONE page, or under an explicit RWF_NOWAIT.
+    static func judgeShort(_ count: Int, outcome: Outcome, path: IOPath, inaccessibleOffset: Int?, failure: String) -> Judgement {
+        if let hole = inaccessibleOffset, count == hole {
+            return Judgement(outcome: outcome, call: .pass, note: "legal: stopped exactly at the PROT_NONE page")
         }
-        if contract.path.nowait {
-            return Judgement(outcome: .shortBeforeEOF, call: .pass, note: "legal: partial read under an explicit RWF_NOWAIT")
+        if path.nowait {
+            return Judgement(outcome: outcome, call: .pass, note: "legal: partial \(path.direction == .read ? "read" : "write") under an explicit RWF_NOWAIT")
         }
-        return Judgement(outcome: .shortBeforeEOF, call: .fail,
-                         note: "res \(count) of \(expected) before EOF" + (contract.inaccessibleOffset.map { ", PROT_NONE page at \($0)" } ?? ""))
+        return Judgement(outcome: outcome, call: .fail, note: failure + (inaccessibleOffset.map { ", PROT_NONE page at \($0)" } ?? ""))
     }
 
     /// A transfer that completed with no count: an errno, or no completion within the window.

@@ -30,14 +30,8 @@ extension Oracle {
             return Judgement(outcome: .error, call: .fail, note: "returned \(written) bytes, more than the \(contract.length) asked")
         }
         if written == contract.length { return Judgement(outcome: .full, call: .pass) }
-        if let hole = contract.inaccessibleOffset, written == hole {
-            return Judgement(outcome: .shortWrite, call: .pass, note: "legal: stopped exactly at the PROT_NONE page")
-        }
-        if contract.path.nowait {
-            return Judgement(outcome: .shortWrite, call: .pass, note: "legal: partial write under an explicit RWF_NOWAIT")
-        }
-        return Judgement(outcome: .shortWrite, call: .fail,
-                         note: "short write: res \(written) of \(contract.length)" + (contract.inaccessibleOffset.map { ", PROT_NONE page at \($0)" } ?? ""))
+        return judgeShort(written, outcome: .shortWrite, path: contract.path, inaccessibleOffset: contract.inaccessibleOffset,
+                          failure: "short write: res \(written) of \(contract.length)")
     }
 
     /// Judges the file as one way of reading it back found it after a write: its size and every
