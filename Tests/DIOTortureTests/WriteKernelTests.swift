@@ -77,7 +77,7 @@ extension OnTheRealKernel {
 
         /// Both write findings in plain C, as `repro` writes them from a report: the write-bug
         /// kernel's short write, and 6.1's io_uring EAGAIN into unwritten extents, which the C
-        /// file gives every time on its twin and Debian's 6.1, and never on 6.12.
+        /// file gives in nearly every iteration on its twin and Debian's 6.1, and never on 6.12.
         @Test(.enabled(if: findExecutable("gcc") != nil, "needs gcc to build the reproducers"))
         func bothWriteFindingsReproduceInC() throws {
             let directory = NSTemporaryDirectory() + "dio-torture-write-repro-\(getpid())"
@@ -107,8 +107,9 @@ extension OnTheRealKernel {
                 } else {
                     #expect(partial.contains(whole), "\(release): \(partial)")
                     let has61Bug = kernel == fixedKernel || release.contains("vmlinuz-6.1.")
-                    #expect(has61Bug ? unwritten.contains(eagain) && unwritten.contains("20 of 20 iterations illegal") : unwritten.contains(whole),
-                            "\(release): \(unwritten)")
+                    // Timing-dependent even in C: 19 or 20 of 20 measured on the 6.1 kernels.
+                    let illegal = unwritten.split(separator: "\n").last.flatMap { Int($0.prefix { $0 != " " }) } ?? 0
+                    #expect(has61Bug ? unwritten.contains(eagain) && illegal >= 15 : unwritten.contains(whole), "\(release): \(unwritten)")
                 }
             }
         }
