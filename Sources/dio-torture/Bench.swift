@@ -9,8 +9,8 @@ struct Bench: ParsableCommand {
         abstract: "Verified reads per second against fio (plain and --verify=crc32c), side by side.",
         discussion: "Needs root (scratch filesystems) and fio. Build with -c release: `make bench`.")
 
-    @Option(help: "Scratch filesystems, comma-separated.")
-    var fs = "tmpfs,ext4"
+    @Option(help: "Scratch filesystems, comma-separated.", completion: .list(ScratchKind.choiceNames), transform: { try ScratchKind.list($0) })
+    var fs: [ScratchKind] = [.tmpfs, .ext4]
 
     @Option(name: .customLong("size-mib"), help: "File size in MiB.")
     var sizeMiB = 256
@@ -41,11 +41,7 @@ struct Bench: ParsableCommand {
                 return value
             }
         }
-        let kinds = try fs.split(separator: ",").map { name in
-            guard let kind = ScratchKind(rawValue: String(name)) else { throw UsageError("unknown filesystem '\(name)'") }
-            return kind
-        }
-        let options = BenchOptions(filesystems: kinds, fileSize: sizeMiB << 20,
+        let options = BenchOptions(filesystems: fs, fileSize: sizeMiB << 20,
                                    blockSizes: try integers(blockSizesKiB, "--block-sizes-kib").map { $0 << 10 },
                                    depths: try integers(depths, "--depths"), seconds: seconds, rounds: rounds,
                                    seed: UInt64.random(in: 1...UInt64.max))

@@ -83,6 +83,8 @@ func sampleReport() -> RunReport {
         record.pattern = .uffd
         #expect(try Reproducer.source(for: record).contains("UFFDIO_REGISTER"))
         record.pattern = .sameFileMmap
+        #expect(try Reproducer.source(for: record).contains("file_range_pages(MIRROR_OFFSET, pages, 1)"))
+        record.pattern = FaultPattern(rawValue: "uffd-never-resolved")
         #expect(throws: Reproducer.Refusal.self) { try Reproducer.source(for: record) }
         record.pattern = .firstPageOnly
         record.read?.alignment = TransferAlignment(memoryOffset: 512)

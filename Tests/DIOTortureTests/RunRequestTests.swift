@@ -5,18 +5,18 @@ import Testing
 
 /// `run`'s words made into a plan by the library, without the command line.
 @Suite struct RunRequestTests {
-    func request(_ change: (inout RunRequest) -> Void) -> RunRequest {
+    func request(_ change: (inout RunRequest) throws -> Void) rethrows -> RunRequest {
         var request = RunRequest(options: RunOptions(iterations: 3, seed: 1))
         request.directory = FileManager.default.temporaryDirectory.path
-        change(&request)
+        try change(&request)
         return request
     }
 
     @Test func namesBecomeAPlan() throws {
         let (plan, note) = try request {
-            $0.scenarios = "nowait-partial-fault"
-            $0.patterns = "first-page-only, last-page-only"
-            $0.paths = "uring-readv,pread"
+            $0.scenarios = try ScenarioChoice.list("nowait-partial-fault")
+            $0.patterns = try FaultPattern.list("first-page-only, last-page-only")
+            $0.paths = try IOPath.list("uring-readv,pread")
         }.plan()
         #expect(plan.targets == [.directory(FileManager.default.temporaryDirectory.path)] && note == nil)
         #expect(plan.selection.patterns == [.firstPageOnly, FaultPattern(rawValue: "last-page-only")!])
@@ -29,20 +29,23 @@ import Testing
         ("patterns", "first-page-only,first-page", "unknown fault pattern 'first-page'; choose from all-resident"),
         ("paths", "uring-readv+polled", "unknown I/O path 'uring-readv+polled'"),
         ("queueDepths", "0", "unknown queue depth '0'; choose from 1 to 256"),
+        ("writeTargets", "hole,sparse", "unknown write target 'sparse'; choose from overwrite"),
+        ("filesystems", "zfs", "unknown filesystem 'zfs'; choose from btrfs, xfs, ext4, tmpfs"),
         ("directory", "/nonexistent/dio", "--dir /nonexistent/dio: no such directory"),
     ])
     func badWordsAreOneLineNamingTheChoices(_ field: String, _ value: String, _ message: String) {
-        let bad = request {
-            switch field {
-            case "scenarios": $0.scenarios = value
-            case "patterns": $0.patterns = value
-            case "paths": $0.paths = value
-            case "queueDepths": $0.queueDepths = value
-            default: $0.directory = value
-            }
-        }
         #expect {
-            _ = try bad.plan()
+            _ = try request {
+                switch field {
+                case "scenarios": $0.scenarios = try ScenarioChoice.list(value)
+                case "patterns": $0.patterns = try FaultPattern.list(value)
+                case "paths": $0.paths = try IOPath.list(value)
+                case "queueDepths": $0.queueDepths = try QueueDepth.list(value)
+                case "writeTargets": $0.writeTargets = try WriteTarget.list(value)
+                case "filesystems": $0.filesystems = try ScratchKind.list(value)
+                default: $0.directory = value
+                }
+            }.plan()
         } throws: { error in
             let text = (error as? RunRequest.Invalid)?.description ?? ""
             return text.hasPrefix(message) && !text.contains("\n")

@@ -28,7 +28,7 @@ extension OnTheRealKernel {
                     }
                     let written = try ScratchFilesystem.withDirectory(on: options, device: nil) { directory in
                         let file = try OpenFile.scratch(at: directory + "/probe")
-                        return try file.write(UnsafeRawBufferPointer(start: "dio-torture", count: 11), at: 0)
+                        return try Array("dio-torture".utf8).withUnsafeBytes { try file.write($0, at: 0) }
                     }
                     #expect(written == 11, "\(path): \(options.label)")
                 }

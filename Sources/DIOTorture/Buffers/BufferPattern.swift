@@ -41,13 +41,16 @@ public struct PatternTraits: Sendable {
     /// The buffer maps the very range the transfer targets: as a write's source it carries what
     /// the file holds there before the write, whatever that is (data, a hole, unwritten zeros).
     public var mapsTheTransferredRange = false
+    /// The buffer maps a range of the file under test (the transferred one or another).
+    public var mapsTheFileUnderTest = false
 
     public init(residentBeforeRead: Bool = false, needsColdFilePages: Bool = false, inDefaultCatalogue: Bool = true,
-                mapsTheTransferredRange: Bool = false) {
+                mapsTheTransferredRange: Bool = false, mapsTheFileUnderTest: Bool = false) {
         self.residentBeforeRead = residentBeforeRead
         self.needsColdFilePages = needsColdFilePages
         self.inDefaultCatalogue = inDefaultCatalogue
         self.mapsTheTransferredRange = mapsTheTransferredRange
+        self.mapsTheFileUnderTest = mapsTheFileUnderTest || mapsTheTransferredRange
     }
 }
 
@@ -67,6 +70,10 @@ public struct BufferContext {
     public var readOffset: Int
 
     var pages: Int { (length + pageSize - 1) / pageSize }
+
+    /// Where a same-file mapping's spare range starts: the first MiB boundary at least a MiB past
+    /// `end`, so that no transfer of the case reaches it.
+    public static func mirrorOffset(past end: Int) -> Int { (end + (1 << 20)) / (1 << 20) * (1 << 20) }
 }
 
 public struct BufferSetupError: Error, CustomStringConvertible {

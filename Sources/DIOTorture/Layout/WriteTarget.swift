@@ -57,7 +57,7 @@ struct PreparedTarget {
     /// Makes the file `target` needs from `layout`, fresh, in `area`.
     static func make(_ target: WriteTarget, layout: ExtentPlan, in area: WorkArea, stamp: DataStamp, name: String) throws -> PreparedTarget {
         guard let plan = target.plan(layout) else { return try unwritten(layout.fileSize, in: area, name: name) }
-        guard target != .hole || layout.count >= 3 else { throw CaseStop(verdict: .skip, reason: "\(target.rawValue) needs a layout of 3 extents or more") }
+        guard target != .hole || layout.count >= 3 else { throw CaseStop.unsupported("\(target.rawValue) needs a layout of 3 extents or more") }
         let laidOut = try LaidOutFile(plan, in: area, stamp: stamp, name: name)
         return PreparedTarget(file: laidOut.file, model: laidOut.model, check: laidOut.layout, layout: laidOut.record(plan), keep: laidOut.attempts)
     }
@@ -66,7 +66,7 @@ struct PreparedTarget {
     private static func unwritten(_ size: Int, in area: WorkArea, name: String) throws -> PreparedTarget {
         let file = try LaidOutFile.directScratch(in: area, name: name)
         do { try file.allocate(.allocate, offset: 0, length: size) } catch Errno.notSupported {
-            throw CaseStop(verdict: .skip, reason: "\(area.filesystem.type) cannot fallocate (EOPNOTSUPP)")
+            throw CaseStop.unsupported("\(area.filesystem.type) cannot fallocate (EOPNOTSUPP)")
         }
         let check = checkUnwritten(file, size: size, area: area)
         let record = LayoutRecord(planned: ExtentPlan(count: 1, size: size, order: .forward), plannedExtents: [[0, size]], method: nil,

@@ -224,11 +224,6 @@ public enum Oracle {
             + (reaped ? "" : "; its process is stuck in the kernel and its filesystem cannot be released (unrecoverable)"))
     }
 
-    /// A case no layout method could lay out: nothing it reads would prove anything.
-    public static func verdictUnlaidOut(refused: [String]) -> (verdict: Verdict, reason: String) {
-        (.inconclusive, "no layout method works here: \(refused.joined(separator: "; "))")
-    }
-
     /// A consumer that mounted in neither cache state: the kernel or the backing filesystem
     /// does not support it here, which says nothing about the cache.
     public static func verdictNeverMounted(_ consumer: String, firstError: String) -> (verdict: Verdict, reason: String) {

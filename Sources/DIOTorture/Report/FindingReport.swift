@@ -66,9 +66,14 @@ public enum FindingReport {
         }
         if let layout = record.layout {
             lines += ["", "Extents before (FIEMAP): planned \(layout.planned), \(layout.status.rawValue): "
-                      + layout.found.map { "\($0.logical)+\($0.length)\($0.isUnwritten ? " unwritten" : "")" }.joined(separator: ", ") + "."]
+                      + describe(layout.found) + "."]
         }
         return lines + [""]
+    }
+
+    /// Extents as `logical+length`, unwritten ones marked.
+    private static func describe(_ extents: [MappedExtent]) -> String {
+        extents.isEmpty ? "none" : extents.map { "\($0.logical)+\($0.length)\($0.isUnwritten ? " unwritten" : "")" }.joined(separator: ", ")
     }
 
     private static func expectedSection(_ record: CaseRecord) -> [String] {
@@ -76,6 +81,7 @@ public enum FindingReport {
         for failure in record.failureDetails.prefix(3) {
             lines.append("- iteration \(failure.iteration) (seed \(failure.seed)): expected \(failure.expectedLength) bytes, got \(failure.result.map(String.init) ?? "no completion")\(failure.errno.map { " (\($0))" } ?? ""); \(failure.note ?? failure.outcome.rawValue)")
             lines += (failure.badRanges + failure.unfilledTail).prefix(4).map { "  - bytes \($0.offset)..<\($0.offset + $0.length): \($0.diagnosis.rawValue)" }
+            if let after = failure.extentsAfter { lines.append("  - extents after it (FIEMAP): " + describe(after)) }
         }
         if let check = record.checks?.first(where: { $0.held == false }) { lines.append("- \(check.name): \(check.observed)") }
         if lines.count == 2 { lines.append(record.reason ?? "") }

@@ -97,6 +97,8 @@ public struct FailureRecord: Codable, Sendable {
     public var unfilledTail: [BadRange]
     public var note: String?
     public var kernelStacks: [String: String]?
+    /// The file's extents (FIEMAP) right after the failing transfer, to set against the layout's.
+    public var extentsAfter: [MappedExtent]? = nil
 }
 
 public struct CaseRecord: Codable, Sendable {

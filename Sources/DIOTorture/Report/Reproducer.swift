@@ -59,7 +59,8 @@ public enum Reproducer {
             + """
         #define READ_OFFSET \(read.offset)
         #define READ_LENGTH \(read.length)
-        #define FILE_SIZE \(read.fileSize)
+        #define FILE_SIZE \(read.fileSize)L
+        #define MIRROR_OFFSET \(BufferContext.mirrorOffset(past: read.fileSize + read.length))L
         #define METHOD \(method)
         #define NOWAIT \(path.nowait ? 1 : 0)
         #define ASYNC \(path.async ? 1 : 0)
@@ -137,6 +138,11 @@ public enum Reproducer {
     }
 
     static void die(const char *what) { perror(what); exit(2); }
+
+    /* What the case's file holds at `offset` as laid out: an extent's data, zeros in a gap or past EOF. */
+    static unsigned char data_byte(long offset) {
+        return offset < FILE_SIZE && offset % (EXTENT_SIZE + GAP) < EXTENT_SIZE ? file_byte(offset) : 0;
+    }
 
     /* Where the reproducer may make files of its own: the DIR it was given. */
     static const char *scratch_dir;
@@ -221,6 +227,33 @@ public enum Reproducer {
         return base;
     }
 
+    /* The file under test, open O_DIRECT, and its size now: a same-file mapping writes past EOF. */
+    static int file_fd = -1;
+    static long file_size = FILE_SIZE;
+
+    /* A shared mapping of the file under test from `offset` (a multiple of PAGE), none of it
+     * cached; with `write_first`, that range is written (O_DIRECT) first. Pages past EOF would
+     * raise SIGBUS, so they are anonymous, as dio-torture maps them. */
+    static inline unsigned char *file_range_pages(long offset, int pages, int write_first) {
+        size_t length = (size_t)pages * PAGE;
+        if (write_first) {
+            unsigned char *bounce;
+            if (posix_memalign((void **)&bounce, PAGE, length)) die("posix_memalign");
+            write_at(file_fd, bounce, length, offset, offset);
+            free(bounce);
+            if (offset + (long)length > file_size) file_size = offset + (long)length;
+        }
+        if (fsync(file_fd)) die("fsync");
+        posix_fadvise(file_fd, 0, 0, POSIX_FADV_DONTNEED);
+        long file_pages = (file_size - offset + PAGE - 1) / PAGE;
+        if (file_pages > pages) file_pages = pages;
+        if (file_pages < 0) file_pages = 0;
+        unsigned char *base = anonymous_pages(pages);
+        if (file_pages && mmap(base, (size_t)file_pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, file_fd, offset) == MAP_FAILED)
+            die("mmap the file under test");
+        return base;
+    }
+
     /* Fills page `p` with POISON when `touch`; returns whether the page is now resident. */
     static inline int touch_page(unsigned char *base, int p, int touch) {
         if (touch) memset(base + (long)p * PAGE, POISON, PAGE);
@@ -260,17 +293,18 @@ public enum Reproducer {
         int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
         if (fd < 0) die("open O_DIRECT");
         write_layout(fd);
+        file_fd = fd;
         int found = count_extents(fd);
         printf("layout: %d extents of %d bytes planned, FIEMAP found %d%s\n", EXTENTS, EXTENT_SIZE, found,
                found >= EXTENTS ? "" : " (NOT the planned layout: the result proves nothing)");
         struct io_uring ring;
         if (METHOD <= URING_READ_FIXED && io_uring_queue_init(4, &ring, 0)) die("io_uring_queue_init");
-        long expected = FILE_SIZE - READ_OFFSET < READ_LENGTH ? FILE_SIZE - READ_OFFSET : READ_LENGTH;
         int pages = (READ_LENGTH + PAGE - 1) / PAGE, bad = 0;
         for (int i = 0; i < iterations; i++) {
             int resident[pages];
             long hole = -1;
             unsigned char *buffer = make_buffer(pages, &hole, resident);
+            long expected = file_size - READ_OFFSET < READ_LENGTH ? file_size - READ_OFFSET : READ_LENGTH;
             unsigned char residency[pages];
             char map[pages + 1];
             mincore((void *)((unsigned long)buffer & ~(unsigned long)(PAGE - 1)), (size_t)pages * PAGE, residency);
@@ -279,7 +313,7 @@ public enum Reproducer {
             int result = fire(&ring, fd, buffer);
             long mismatch = -1;
             for (long b = 0; result > 0 && b < result; b++)
-                if (buffer[b] != file_byte(READ_OFFSET + b)) { mismatch = b; break; }
+                if (buffer[b] != data_byte(READ_OFFSET + b)) { mismatch = b; break; }
             const char *verdict = "ok: full and correct";
             if (mismatch >= 0) verdict = "CORRUPTION: the bytes returned are not the file's";
             else if (result == -EAGAIN && NOWAIT) verdict = "ok: EAGAIN, legal under an explicit RWF_NOWAIT";
@@ -293,7 +327,7 @@ public enum Reproducer {
             printf("iteration %d: residency %s, expected %ld, got %d%s%s -> %s\n", i, map, expected, result,
                    result < 0 ? " " : "", result < 0 ? strerror(-result) : "", verdict);
             if (illegal && mismatch >= 0) printf("  first bad byte at file offset %ld: expected 0x%02x, got 0x%02x\n",
-                                                  READ_OFFSET + mismatch, file_byte(READ_OFFSET + mismatch), buffer[mismatch]);
+                                                  READ_OFFSET + mismatch, data_byte(READ_OFFSET + mismatch), buffer[mismatch]);
             if (illegal && mismatch < 0 && result >= 0) {
                 long tail = result;
                 int prior = resident[tail / PAGE] ? POISON : 0;

@@ -18,6 +18,9 @@ enum WriteReproducer {
             throw Reproducer.Refusal("repro rebuilds direct writes on a plain ring, not \(path)")
         }
         if let alignment = write.alignment { throw Reproducer.Refusal("repro does not rebuild a transfer laid out as \(alignment) yet") }
+        if pattern.traits.mapsTheFileUnderTest {
+            throw Reproducer.Refusal("repro does not rebuild a write whose source maps the target file (\(pattern.rawValue)) yet: its expected content is the file's own")
+        }
         let makeBuffer = try Reproducer.bufferSource(pattern)
         let target = write.target.rawValue.uppercased().replacingOccurrences(of: "-", with: "_")
         let header = Reproducer.preamble(record, layout: layout, what: "files are made",
@@ -88,8 +91,7 @@ enum WriteReproducer {
     static let body = #"""
     /* What the file held at `offset` before the write: a planned extent's data, or zeros. */
     static unsigned char before_byte(long offset) {
-        if (TARGET == UNWRITTEN || offset >= FILE_SIZE) return 0;
-        return offset % (EXTENT_SIZE + GAP) < EXTENT_SIZE ? file_byte(offset) : 0;
+        return TARGET == UNWRITTEN ? 0 : data_byte(offset);
     }
 
     static int prepare_target(const char *path) {

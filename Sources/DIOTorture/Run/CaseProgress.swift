@@ -42,6 +42,13 @@ struct CaseProgress {
 extension FailureRecord {
     /// A failure of `judgement` with the completion as the kernel gave it: the count, the errno,
     /// or for a transfer that never completed the kernel stacks of this process's tasks.
+    /// The extents of `file` after a transfer that completed; nil after a hang (a FIEMAP that
+    /// syncs could wait on the stuck I/O) or where FIEMAP fails (tmpfs).
+    static func extents(of file: OpenFile, after result: TransferResult) -> [MappedExtent]? {
+        if case .timedOut = result { return nil }
+        return try? file.extents()
+    }
+
     init(iteration: Int, read: Int? = nil, seed: UInt64, judgement: Judgement, expectedLength: Int, result: TransferResult) {
         self.init(iteration: iteration, read: read, seed: seed, outcome: judgement.outcome, expectedLength: expectedLength,
                   result: nil, errno: nil, firstBadOffset: nil, badRanges: [], unfilledTail: [], note: judgement.note, kernelStacks: nil)

@@ -1,13 +1,6 @@
 import DIOSystem
 import Foundation
 
-/// A case that ends before anything is judged: SKIP (not supported here) or BROKEN (the
-/// harness failed), with the reason.
-struct CaseStop: Error {
-    var verdict: Verdict
-    var reason: String
-}
-
 extension CaseRecord {
     /// The record of a case before anything is judged: its identity, pattern, path and read,
     /// with `verdict` (BROKEN until its run says otherwise) and nothing counted yet.

@@ -24,11 +24,11 @@ extension IteratedCase {
     func transfers(_ path: IOPath, pattern: FaultPattern, depth: Int = 1, fileCache: FileCachePlan? = nil,
                    writeTarget: WriteTarget? = nil) throws -> Transfers {
         if let reason = Oracle.incompatibility(path, pattern, filesystem: area.filesystem.type, fileCache: fileCache, writeTarget: writeTarget) {
-            throw CaseStop(verdict: .skip, reason: reason)
+            throw CaseStop.unsupported(reason)
         }
         let transfers = Transfers(timeout: options.timeout, depth: depth)
         do { try transfers.prepare(path) } catch let unavailable as Transfers.Unavailable {
-            throw CaseStop(verdict: .skip, reason: unavailable.description)
+            throw CaseStop.unsupported(unavailable.description)
         }
         return transfers
     }

@@ -31,8 +31,7 @@ struct LaidOutFile {
             if reached!.layout.status != .notReached { break }
         }
         guard let reached else {
-            let (verdict, reason) = Oracle.verdictUnlaidOut(refused: refused)
-            throw CaseStop(verdict: verdict, reason: reason)
+            throw CaseStop.unlaidOut(refused: refused)
         }
         (file, model, layout, method) = reached
         self.attempts = attempts
@@ -52,7 +51,7 @@ struct LaidOutFile {
         do {
             return try OpenFile.scratch(at: area.directory + "/\(name).dat", options: .direct)
         } catch Errno.invalidArgument {
-            throw CaseStop(verdict: .skip, reason: "\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
+            throw CaseStop.unsupported("\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
         }
     }
 
@@ -60,7 +59,7 @@ struct LaidOutFile {
     static func checkAlignment(_ file: OpenFile, plan: ExtentPlan) throws -> DIOAlignment? {
         guard let alignment = try file.dioAlignment() else { return nil }
         if alignment.offset > plan.size || alignment.memory > pageSize {
-            throw CaseStop(verdict: .skip, reason: "direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(plan.size)-byte extents")
+            throw CaseStop.unsupported("direct I/O needs \(alignment.offset)-byte offsets and \(alignment.memory)-byte buffers; the plan uses \(plan.size)-byte extents")
         }
         return alignment
     }

@@ -27,7 +27,7 @@ struct ProvedBuffer {
         do {
             buffers = try (0..<count).map { _ in try PatternBuffer(pattern, context: context) }
         } catch let error as BufferSetupError where error.isUnsupported {
-            throw CaseStop(verdict: .skip, reason: error.description)
+            throw CaseStop.unsupported(error.description)
         }
         return try buffers.map { buffer in
             let found = try buffer.foundResidency()

@@ -23,7 +23,7 @@ struct ReadCase: IteratedCase {
         let laidOut = try layOut(stamp: stamp, into: &record)
         var model = laidOut.model
         // A spare range past the data, for buffers that map another part of the same file.
-        let mirrorOffset = (shape.layout.fileSize + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
+        let mirrorOffset = BufferContext.mirrorOffset(past: shape.layout.fileSize + shape.length)
         let bufferContext = { (seed: UInt64) in
             BufferContext(length: (shape.memoryOffset + shape.length).roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
                           userfaultDelay: .microseconds(Int(200 + seed % 800)), directory: area.directory, file: laidOut.file,
@@ -71,14 +71,14 @@ struct ReadCase: IteratedCase {
         do {
             results = try transfers.fire(shape.path, file: file, buffers: targets, segments: shape.alignment?.segments ?? 1, offset: shape.offset)
         } catch let unavailable as Transfers.Unavailable {
-            throw CaseStop(verdict: .skip, reason: unavailable.description)
+            throw CaseStop.unsupported(unavailable.description)
         } catch let unregisterable as Transfers.Unregisterable {
-            throw CaseStop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(unregisterable.error.symbol)")
+            throw CaseStop.unsupported("cannot register a \(shape.pattern.rawValue) buffer: \(unregisterable.error.symbol)")
         }
         for (index, (buffer, target)) in zip(proved, targets).enumerated() {
             let read = JudgedIteration(iteration: iteration, read: shape.queueDepth > 1 ? index : nil, seed: seed,
                                        result: results[index], buffer: buffer, target: target, misaligned: misaligned, cacheHeld: cacheHeld)
-            if judge(read, model: model, progress: &progress, record: &record) == .hang { return true }
+            if judge(read, file: file, model: model, progress: &progress, record: &record) == .hang { return true }
         }
         return false
     }
@@ -100,7 +100,7 @@ struct ReadCase: IteratedCase {
     }
 
     /// Judges one read's first completion, counts it and keeps the first failures in full.
-    private func judge(_ read: JudgedIteration, model: FileModel, progress: inout CaseProgress, record: inout CaseRecord) -> Outcome {
+    private func judge(_ read: JudgedIteration, file: OpenFile, model: FileModel, progress: inout CaseProgress, record: inout CaseRecord) -> Outcome {
         if options.injectCorruption, case .completed(let count) = read.result, count > 0 { read.target[count / 2] ^= 0xFF }
         let buffer = read.buffer.buffer
         let contract = ReadContract(offset: shape.offset, length: shape.length, fileSize: model.size, path: shape.path,
@@ -108,7 +108,9 @@ struct ReadCase: IteratedCase {
         let (judgement, verification) = Oracle.judgeRead(read.result, contract: contract, bytes: UnsafeRawBufferPointer(read.target),
                                                          model: model, prior: read.prior(at:)).pair
         return progress.count(judgement, held: read.buffer.held && read.cacheHeld, into: &record) {
-            failure(read, judgement: judgement, contract: contract, verification: verification, model: model)
+            var failure = failure(read, judgement: judgement, contract: contract, verification: verification, model: model)
+            failure.extentsAfter = FailureRecord.extents(of: file, after: read.result)
+            return failure
         }
     }
 

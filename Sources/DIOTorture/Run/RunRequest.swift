@@ -1,24 +1,26 @@
 import DIOSystem
 import Foundation
 
-/// A run as the command line asks for it, in words. Checked and turned into a plan here, every
-/// error one line that names the valid choices, so that tests reach it and `vm` can reject a
-/// guest's command before booting anything.
+/// A run as the command line asks for it. Names are parsed by `NamedChoice` where they are read;
+/// the rest is checked and turned into a plan here, every error one line, so that tests reach it
+/// and `vm` can reject a guest's command before booting anything.
 public struct RunRequest: Sendable {
     /// A mounted directory to run in, instead of scratch filesystems.
     public var directory: String?
-    /// Scratch filesystems, comma-separated (default: btrfs, xfs, ext4 and tmpfs).
-    public var filesystems: String?
+    /// Scratch filesystems (default: btrfs, xfs, ext4 and tmpfs).
+    public var filesystems: [ScratchKind]?
     /// `FS=ARGS` each: extra mkfs arguments, and mount options, for one filesystem.
     public var mkfsOptions: [String] = []
     public var mountOptions: [String] = []
     public var scratchDevice: String?
-    /// Comma-separated names; nil: each scenario's own.
-    public var scenarios: String?
-    public var patterns: String?
-    public var paths: String?
-    public var queueDepths: String?
-    public var writeTargets: String?
+    /// nil: the whole catalogue, and each scenario's own patterns, paths and targets.
+    public var scenarios: [ScenarioChoice]?
+    public var patterns: [FaultPattern]?
+    public var paths: [IOPath]?
+    public var queueDepths: [QueueDepth]?
+    public var writeTargets: [WriteTarget]?
+    /// A lab's fstests configuration: its TEST_DIR and SCRATCH_DEV are the targets.
+    public var fstests: FstestsConfig?
     public var options: RunOptions
 
     public init(options: RunOptions) { self.options = options }
@@ -30,24 +32,24 @@ public struct RunRequest: Sendable {
 
     /// The plan, and a note to print when the targets were chosen for the user (not root).
     public func plan() throws -> (plan: RunPlan, note: String?) {
-        let scenarios = try list(scenarios, "scenario", choices: catalogue.map(\.name)) { scenario(named: $0) } ?? catalogue
-        let patterns = try list(patterns, "fault pattern", choices: FaultPattern.allCases.map(\.rawValue)) { FaultPattern(rawValue: $0) }
-        let paths = try list(paths, "I/O path", choices: IOPath.named.map(\.description)) { name in IOPath.named.first { $0.description == name } }
-        let depths = try list(queueDepths, "queue depth", choices: ["1 to \(SweepFile.maxQueueDepth)"]) { text in
-            Int(text).flatMap { (1...SweepFile.maxQueueDepth).contains($0) ? $0 : nil }
+        let targets: [TargetSpec], note: String?, device: String?
+        if let fstests {
+            (targets, device) = try fstests.targets()
+            note = nil
+        } else {
+            (targets, note) = try self.targets()
+            device = scratchDevice
         }
-        let writeTargets = try list(writeTargets, "write target", choices: WriteTarget.allCases.map(\.rawValue)) { WriteTarget(rawValue: $0) }
-        let (targets, note) = try self.targets()
-        return (RunPlan(targets: targets, scenarios: scenarios,
-                        selection: Selection(patterns: patterns, paths: paths, queueDepths: depths, writeTargets: writeTargets),
-                        options: options, scratchDevice: scratchDevice), note)
+        return (RunPlan(targets: targets, scenarios: scenarios?.map(\.scenario) ?? catalogue,
+                        selection: Selection(patterns: patterns, paths: paths, queueDepths: queueDepths?.map(\.value),
+                                             writeTargets: writeTargets),
+                        options: options, scratchDevice: device), note)
     }
 
     private func targets() throws -> ([TargetSpec], String?) {
-        let kinds = try list(filesystems, "filesystem", choices: ScratchKind.allCases.map(\.rawValue)) { ScratchKind(rawValue: $0) }
         let mkfs = try perFilesystem(mkfsOptions, option: "--mkfs-options")
         let mount = try perFilesystem(mountOptions, option: "--mount-options")
-        return try TargetSpec.choose(directory: directory, filesystems: kinds, defaults: ScratchKind.allCases) { kind in
+        return try TargetSpec.choose(directory: directory, filesystems: filesystems, defaults: ScratchKind.allCases) { kind in
             ScratchOptions(kind: kind, mkfsOptions: mkfs[kind].map { $0.split(separator: " ").map(String.init) } ?? [],
                            mountOptions: mount[kind].map { Self.names($0) } ?? [])
         }
@@ -64,19 +66,8 @@ public struct RunRequest: Sendable {
         return result
     }
 
-    /// Each comma-separated name of `text` made into a value, or one line naming the bad one and the choices.
-    private func list<T>(_ text: String?, _ what: String, choices: [String], _ make: (String) -> T?) throws -> [T]? {
-        try text.map { text in
-            try Self.names(text).map { name in
-                guard let value = make(name) else {
-                    throw Invalid(description: "unknown \(what) '\(name)'; choose from \(choices.joined(separator: ", "))")
-                }
-                return value
-            }
-        }
-    }
-
-    static func names(_ list: String) -> [String] {
+    /// The names of a comma-separated list, blanks dropped.
+    public static func names(_ list: String) -> [String] {
         list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 }

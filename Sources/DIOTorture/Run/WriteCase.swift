@@ -68,9 +68,9 @@ struct WriteCase: IteratedCase {
         do {
             result = try transfers.fire(shape.path, file: writer, buffers: [source], segments: shape.alignment?.segments ?? 1, offset: offset)[0]
         } catch let unavailable as Transfers.Unavailable {
-            throw CaseStop(verdict: .skip, reason: unavailable.description)
+            throw CaseStop.unsupported(unavailable.description)
         } catch let unregisterable as Transfers.Unregisterable {
-            throw CaseStop(verdict: .skip, reason: "cannot register a \(shape.pattern.rawValue) buffer: \(unregisterable.error.symbol)")
+            throw CaseStop.unsupported("cannot register a \(shape.pattern.rawValue) buffer: \(unregisterable.error.symbol)")
         }
         let expected = ExpectedFile(model)
         // A source mapping the written range carries the file's own bytes there, hole or data.
@@ -88,7 +88,7 @@ struct WriteCase: IteratedCase {
 
     private func bufferContext(seed: UInt64, file: OpenFile, stamp: DataStamp, offset: Int) -> BufferContext {
         // A spare range past everything the write may reach, for sources that map another part of the file.
-        let mirrorOffset = (offset + shape.length + (1 << 20)) / (1 << 20) * (1 << 20)
+        let mirrorOffset = BufferContext.mirrorOffset(past: offset + shape.length)
         return BufferContext(length: (shape.memoryOffset + shape.length).roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
                              userfaultDelay: .microseconds(Int(100 + seed % 400)), directory: area.directory, file: file,
                              fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: offset)

@@ -115,6 +115,7 @@ struct WrittenFile {
         var record = FailureRecord(iteration: iteration, seed: seed, judgement: judgement, expectedLength: length, result: result)
         record.note = ([judgement.note].compactMap { $0 } + otherNotes).joined(separator: "; ")
         (record.firstBadOffset, record.badRanges) = (failing?.differences.first?.offset, failing?.differences ?? [])
+        record.extentsAfter = FailureRecord.extents(of: target.file, after: result)
         if case .completed(let count) = result, count < length, let cached = readback.first(where: { $0.way == "page cache" }) {
             record.unfilledTail = cached.bytes.withUnsafeBytes {
                 expected.unwritten(offset + count..<offset + length, found: $0)

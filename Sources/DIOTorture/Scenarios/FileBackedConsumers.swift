@@ -115,14 +115,16 @@ private struct ConsumerRun {
         var mismatches: [String] = []
         var residency: [String] = []
         var residencyHeld = 0
+        /// Times the state was set again before it held.
+        var retries = 0
     }
 
     func execute(into record: inout CaseRecord) throws {
-        if !Kernel.isRoot { throw CaseStop(verdict: .skip, reason: "mounting images needs root") }
+        if !Kernel.isRoot { throw CaseStop.unsupported("mounting images needs root") }
         if !Kernel.filesystems.contains(consumer.filesystem) {
-            throw CaseStop(verdict: .skip, reason: "the kernel has no \(consumer.filesystem) (not in /proc/filesystems)")
+            throw CaseStop.unsupported("the kernel has no \(consumer.filesystem) (not in /proc/filesystems)")
         }
-        guard findExecutable(consumer.tool) != nil else { throw CaseStop(verdict: .skip, reason: "\(consumer.tool) is not installed") }
+        guard findExecutable(consumer.tool) != nil else { throw CaseStop.unsupported("\(consumer.tool) is not installed") }
 
         let tree = ImageTree(seed: seed)
         let imagePath = area.directory + "/image-\(seed).img"
@@ -161,7 +163,7 @@ private struct ConsumerRun {
                 try runCommand(["mkfs.ext4", "-q", "-F", "-E", "nodiscard", "-b", "4096", "-d", source, imagePath])
             }
         } catch {
-            throw CaseStop(verdict: .broken, reason: "harness: cannot build the \(consumer.filesystem) image: \(error)")
+            throw CaseStop.harness("cannot build the \(consumer.filesystem) image: \(error)")
         }
     }
 
@@ -180,9 +182,31 @@ private struct ConsumerRun {
         try to.sync()
     }
 
-    /// Sets the image's cache state and proves it with mincore over a mapping of the image.
+    /// Times the image's cache state is set again when mincore shows it missed: a loop device
+    /// or mount just released can still be reading the image back in.
+    static let stateAttempts = 4
+
+    /// Sets the image's cache state and proves it with mincore over a mapping of the image, setting
+    /// it again (after a short pause) while it does not hold; the retries are counted.
     private func prepare(_ image: OpenFile, _ state: CacheState, round: Int, into tally: inout StateTally) throws {
         let size = try image.size()
+        let pages = (size + pageSize - 1) / pageSize
+        var resident = 0
+        for attempt in 0..<Self.stateAttempts {
+            if attempt > 0 {
+                tally.retries += 1
+                ThisProcess.pause(microseconds: 20_000 * attempt)
+            }
+            try set(image, state, size: size)
+            resident = try MappedRegion(readOnly: image, length: size).residency().filter { $0 }.count
+            if state == .cold ? resident == 0 : resident == pages { break }
+        }
+        let held = state == .cold ? resident == 0 : resident == pages
+        if held { tally.residencyHeld += 1 }
+        if tally.residency.count < 2 || !held { tally.residency.append("round \(round): \(resident)/\(pages) pages resident") }
+    }
+
+    private func set(_ image: OpenFile, _ state: CacheState, size: Int) throws {
         switch state {
         case .cold:
             try image.dropCache()
@@ -196,12 +220,6 @@ private struct ConsumerRun {
                 offset += count
             }
         }
-        let mapping = try MappedRegion(readOnly: image, length: size)
-        let resident = try mapping.residency().filter { $0 }.count
-        let pages = (size + pageSize - 1) / pageSize
-        let held = state == .cold ? resident == 0 : resident == pages
-        if held { tally.residencyHeld += 1 }
-        if tally.residency.count < 2 || !held { tally.residency.append("round \(round): \(resident)/\(pages) pages resident") }
     }
 
     private func mountAndHash(_ imagePath: String, image: OpenFile, tree: ImageTree, state: CacheState, round: Int,
@@ -267,7 +285,8 @@ private struct ConsumerRun {
         record.counters = ["files": tree.entries.count, "mounts": cold.mounts + warm.mounts,
                            "files hashed": cold.filesHashed + warm.filesHashed,
                            "mount errors": cold.mountErrors.count + warm.mountErrors.count,
-                           "mismatches": cold.mismatches.count + warm.mismatches.count]
+                           "mismatches": cold.mismatches.count + warm.mismatches.count,
+                           "cache state retries": cold.retries + warm.retries]
         if cold.mounts == 0 && warm.mounts == 0 {
             // The consumer cannot use this image here at all, whatever the cache holds: the
             // kernel or the backing filesystem does not support it.

@@ -176,7 +176,7 @@ extension CaseSpec {
     /// The case's variant as the scenario's enumeration; one it does not know is a harness error.
     func variant<Variant: RawRepresentable>(as type: Variant.Type) throws -> Variant where Variant.RawValue == String {
         guard let value = variant.flatMap(Variant.init(rawValue:)) else {
-            throw CaseStop(verdict: .broken, reason: "harness: \(scenario) has no variant \(variant ?? "none")")
+            throw CaseStop.harness("\(scenario) has no variant \(variant ?? "none")")
         }
         return value
     }

@@ -40,11 +40,11 @@ public struct WritebackError: Scenario {
         var record = CaseRecord(spec, area: area, options: options, iterations: 1)
         record.run(since: started) { record in
             guard let kind = ScratchKind(rawValue: area.filesystem.type), kind != .tmpfs else {
-                throw CaseStop(verdict: .skip, reason: "writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
+                throw CaseStop.unsupported("writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
             }
-            if let reason = kind.unavailableReason { throw CaseStop(verdict: .skip, reason: reason) }
+            if let reason = kind.unavailableReason { throw CaseStop.unsupported(reason) }
             let injection = try spec.variant(as: WritebackInjection.self)
-            if let reason = injection.unavailableReason { throw CaseStop(verdict: .skip, reason: reason) }
+            if let reason = injection.unavailableReason { throw CaseStop.unsupported(reason) }
             let options = ScratchOptions(kind: kind, mkfsOptions: area.filesystem.mkfsOptions, mountOptions: area.filesystem.mountOptions)
             try WritebackFailure(options: options, injection: injection, seed: record.seed).run(into: &record, started: started)
         }
@@ -184,12 +184,12 @@ private struct WritebackFailure {
     private func makeSetup() throws -> Setup {
         let disk: FailingDisk
         do { disk = try FailingDisk(injection) } catch {
-            throw CaseStop(verdict: .broken, reason: "harness: setting up the \(injection.rawValue) device: \(error)")
+            throw CaseStop.harness("setting up the \(injection.rawValue) device: \(error)")
         }
         do {
             try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [disk.path])
         } catch {
-            throw CaseStop(verdict: .broken, reason: "harness: mkfs on \(disk.path): \(error)")
+            throw CaseStop.harness("mkfs on \(disk.path): \(error)")
         }
         let filesystem = try DetachedMount(fsType: options.kind.rawValue, source: disk.path, options: options.mountOptions)
         let path = filesystem.root + "/data"
@@ -201,7 +201,7 @@ private struct WritebackFailure {
     /// through the writer, a second descriptor, and the writer again.
     private func failAndFill(_ setup: Setup, chunk: MappedRegion, log: KernelLog?) throws -> Failure {
         do { try setup.disk.startFailing() } catch {
-            throw CaseStop(verdict: .broken, reason: "harness: switching \(setup.disk.path) to failing writes: \(error)")
+            throw CaseStop.harness("switching \(setup.disk.path) to failing writes: \(error)")
         }
         var written = WritebackError.syncedBytes
         var writeError: Errno?

@@ -79,14 +79,10 @@ public struct SweepFile: Sendable {
         guard let filesystemsNode = top["filesystems"] else { throw SweepError("\(path):\(reader.line(root)): 'filesystems' is required") }
         filesystems = try reader.list(filesystemsNode).map { try Self.filesystem($0, reader) }
 
-        let scenarioNames = catalogue.map(\.name)
-        scenarios = try top["scenarios"].map { try reader.list($0).map { try reader.choice($0, from: scenarioNames, "scenario") } } ?? scenarioNames
-        let patterns = try top["patterns"].map {
-            try reader.list($0).map { FaultPattern(rawValue: try reader.choice($0, from: FaultPattern.allCases.map(\.rawValue), "fault pattern"))! }
-        }
-        let paths = try top["paths"].map {
-            try reader.list($0).map { IOPath(name: try reader.choice($0, from: IOPath.named.map(\.description), "I/O path"))! }
-        }
+        scenarios = try top["scenarios"].map { try reader.list($0).map { try reader.choice($0, as: ScenarioChoice.self).scenario.name } }
+            ?? catalogue.map(\.name)
+        let patterns = try top["patterns"].map { try reader.list($0).map { try reader.choice($0, as: FaultPattern.self) } }
+        let paths = try top["paths"].map { try reader.list($0).map { try reader.choice($0, as: IOPath.self) } }
         let layouts = try top["extents"].map { try Self.layouts($0, reader) }
         let reads = try top["read-sizes"].map { try reader.list($0).map { try Self.readSize($0, reader) } }
         let depths = try top["queue-depths"].map {
@@ -110,11 +106,10 @@ public struct SweepFile: Sendable {
     }
 
     private static func filesystem(_ node: Node, _ reader: YAMLReader) throws -> ScratchOptions {
-        let kinds = ScratchKind.allCases.map(\.rawValue)
-        if node.scalar != nil { return ScratchOptions(kind: ScratchKind(rawValue: try reader.choice(node, from: kinds, "filesystem"))!) }
+        if node.scalar != nil { return ScratchOptions(kind: try reader.choice(node, as: ScratchKind.self)) }
         let fields = try reader.mapping(node, allowed: ["type", "mkfs", "mount"], in: "a filesystem")
         guard let type = fields["type"] else { throw SweepError("\(reader.file):\(reader.line(node)): a filesystem needs 'type'") }
-        let kind = ScratchKind(rawValue: try reader.choice(type, from: kinds, "filesystem"))!
+        let kind = try reader.choice(type, as: ScratchKind.self)
         let mkfs = try fields["mkfs"].map { try reader.words($0, separator: " ") } ?? []
         let mount = try fields["mount"].map { try reader.words($0, separator: ",") } ?? []
         if kind == .tmpfs, !mkfs.isEmpty { throw SweepError("\(reader.file):\(reader.line(fields["mkfs"]!)): tmpfs has no mkfs") }
@@ -130,7 +125,7 @@ public struct SweepFile: Sendable {
         let sizes = try values("sizes", { try reader.size($0, "an extent size", minimum: 512) }, default: [mariadbLayout.size])
         let gaps = try values("gaps", { try reader.size($0, "a gap", minimum: 0) }, default: [0])
         let orders = try fields["order"].map {
-            try reader.list($0).map { WriteOrder(rawValue: try reader.choice($0, from: WriteOrder.allCases.map(\.rawValue), "write order"))! }
+            try reader.list($0).map { try reader.choice($0, as: WriteOrder.self) }
         } ?? [.reverse]
         return counts.flatMap { count in sizes.flatMap { size in gaps.flatMap { gap in
             orders.map { ExtentPlan(count: count, size: size, gap: gap, order: $0) }
@@ -245,10 +240,8 @@ struct YAMLReader {
         return value
     }
 
-    func choice(_ node: Node, from choices: [String], _ what: String) throws -> String {
-        let value = try string(node)
-        guard choices.contains(value) else { throw fail(node, "unknown \(what) '\(value)'; choose from \(choices.joined(separator: ", "))") }
-        return value
+    func choice<Choice: NamedChoice>(_ node: Node, as type: Choice.Type) throws -> Choice {
+        do { return try Choice.named(try string(node)) } catch let error as RunRequest.Invalid { throw fail(node, error.description) }
     }
 
     /// Options as a list, or as one string split at `separator`.

@@ -5,7 +5,7 @@ import DIOSystem
 struct SameFileMmap: BufferPattern {
     static let name = "same-file-mmap"
     static let summary = "shared mapping of another range of the file being read, not cached"
-    static let traits = PatternTraits(needsColdFilePages: true)
+    static let traits = PatternTraits(needsColdFilePages: true, mapsTheFileUnderTest: true)
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         try writeStamped(context.file, range: mirror(context), stamp: mirrorStamp(context))
@@ -24,6 +24,14 @@ struct SameFileMmap: BufferPattern {
     static func mirrorStamp(_ context: BufferContext) -> DataStamp {
         DataStamp(fileID: context.fileStamp.fileID, generation: context.fileStamp.generation &+ 1, seed: context.fileStamp.seed)
     }
+
+    static let reproducerSource: String? = """
+    static unsigned char *make_buffer(int pages, long *hole_offset, int *resident) {
+        (void)hole_offset;
+        for (int p = 0; p < pages; p++) resident[p] = 0;
+        return file_range_pages(MIRROR_OFFSET, pages, 1);
+    }
+    """
 }
 
 extension FaultPattern {

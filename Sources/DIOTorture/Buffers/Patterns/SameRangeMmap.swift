@@ -10,6 +10,14 @@ struct SameRangeMmap: BufferPattern {
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         try mapFileRange(context, offset: context.readOffset, stamp: context.fileStamp)
     }
+
+    static let reproducerSource: String? = """
+    static unsigned char *make_buffer(int pages, long *hole_offset, int *resident) {
+        (void)hole_offset;
+        for (int p = 0; p < pages; p++) resident[p] = 0;
+        return file_range_pages(READ_OFFSET, pages, 0);
+    }
+    """
 }
 
 extension FaultPattern {
