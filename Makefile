@@ -4,7 +4,7 @@ SWIFT ?= swift
 REPORT ?= dio-torture-report.json
 ARGS ?=
 
-.PHONY: deps kernels build run test bench matrix clean
+.PHONY: deps kernels build run test bench matrix clean install uninstall
 
 deps:
 	@scripts/install-deps.sh
@@ -28,6 +28,31 @@ test: deps kernels
 
 clean:
 	rm -rf .build .cache $(REPORT)
+
+# The binary, a man page per command (swift-argument-parser's generate-manual plugin), bash, zsh
+# and fish completions, and the shipped known-kernel-bugs list and sweep files.
+PREFIX ?= /usr/local
+BIN = $$($(SWIFT) build -c release --show-bin-path)/dio-torture
+MAN_DIR = $(DESTDIR)$(PREFIX)/share/man/man1
+BASH_DIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSH_DIR = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISH_DIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+SHARE_DIR = $(DESTDIR)$(PREFIX)/share/dio-torture
+install: build
+	$(SWIFT) package plugin generate-manual --multi-page --configuration release >/dev/null
+	install -d $(DESTDIR)$(PREFIX)/bin $(MAN_DIR) $(BASH_DIR) $(ZSH_DIR) $(FISH_DIR) $(SHARE_DIR)
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/dio-torture
+	install -m 644 .build/plugins/GenerateManual/outputs/dio-torture/*.1 $(MAN_DIR)/
+	$(BIN) --generate-completion-script bash > $(BASH_DIR)/dio-torture
+	$(BIN) --generate-completion-script zsh > $(ZSH_DIR)/_dio-torture
+	$(BIN) --generate-completion-script fish > $(FISH_DIR)/dio-torture.fish
+	install -m 644 configs/known-kernel-bugs.expunge configs/*.yaml $(SHARE_DIR)/
+	@echo "installed dio-torture in $(DESTDIR)$(PREFIX) (man dio-torture; completions for bash, zsh and fish)"
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/dio-torture $(MAN_DIR)/dio-torture.1 $(MAN_DIR)/dio-torture-*.1
+	rm -f $(BASH_DIR)/dio-torture $(ZSH_DIR)/_dio-torture $(FISH_DIR)/dio-torture.fish
+	rm -rf $(SHARE_DIR)
 
 # The kernel matrix: the quick suite inside every test kernel of ../shared/kernels and Debian's
 # 6.1 and 6.12, two guests at a time, one matrix and one merged report. The cases share one

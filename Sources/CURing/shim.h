@@ -165,7 +165,7 @@ static inline int diot_fsopen(const char *fstype) { return (int)syscall(SYS_fsop
 static inline int diot_fsconfig(int fd, unsigned cmd, const char *key, const char *value) {
     return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
 }
-static inline int diot_fsmount(int fd) { return (int)syscall(SYS_fsmount, fd, 1 /* FSMOUNT_CLOEXEC */, 0); }
+static inline int diot_fsmount(int fd, unsigned attributes) { return (int)syscall(SYS_fsmount, fd, 1 /* FSMOUNT_CLOEXEC */, attributes); }
 
 // Child processes: an anonymous in-memory file for a child's stdio, and a pollable pid.
 static inline int diot_memfd_create(const char *name) { return (int)syscall(SYS_memfd_create, name, 1 /* MFD_CLOEXEC */); }

@@ -200,8 +200,31 @@ public func blockDeviceNumber(of path: String) throws -> String? {
     var status = stat()
     _ = try checked { stat(path, &status) }
     guard status.st_mode & S_IFMT == S_IFBLK else { return nil }
-    // glibc's gnu_dev_major/minor are macros Swift cannot see; this is their encoding.
-    let device = UInt64(status.st_rdev)
+    return majorMinor(UInt64(status.st_rdev))
+}
+
+/// Whether the block device at `path` is held: mounted (detached mounts too, which no mount
+/// table lists), or claimed by another device. An O_EXCL open of a block device fails with EBUSY
+/// then, the kernel's own test.
+public func blockDeviceIsHeld(_ path: String) throws -> Bool {
+    let descriptor = open(path, O_RDONLY | O_EXCL | O_CLOEXEC)
+    if descriptor >= 0 {
+        close(descriptor)
+        return false
+    }
+    if errno == EBUSY { return true }
+    throw Errno(rawValue: errno)
+}
+
+/// The device of the filesystem holding `path`, as "MAJOR:MINOR".
+public func filesystemDeviceNumber(of path: String) throws -> String {
+    var status = stat()
+    _ = try checked { stat(path, &status) }
+    return majorMinor(UInt64(status.st_dev))
+}
+
+/// glibc's gnu_dev_major/minor are macros Swift cannot see; this is their encoding.
+private func majorMinor(_ device: UInt64) -> String {
     let major = ((device >> 8) & 0xfff) | ((device >> 32) & ~0xfff)
     let minor = (device & 0xff) | ((device >> 12) & ~0xff)
     return "\(major):\(minor)"

@@ -17,6 +17,14 @@ public struct MountError: Error, CustomStringConvertible {
 public final class DetachedMount {
     private let descriptor: Int32
 
+    /// The options of `mount -o` that belong to the mount, not the filesystem: the new mount API
+    /// takes them as fsmount's MOUNT_ATTR_* flags (fsconfig rejects them), and the defaults they
+    /// undo as nothing at all.
+    static let mountAttributes: [String: UInt32] = [
+        "nosuid": 0x2, "nodev": 0x4, "noexec": 0x8, "noatime": 0x10, "strictatime": 0x20, "nodiratime": 0x80,
+        "relatime": 0, "atime": 0, "diratime": 0, "suid": 0, "dev": 0, "exec": 0,
+    ]
+
     /// `options` are "key=value" strings or bare flags, as in `mount -o`.
     public init(fsType: String, source: String?, options: [String]) throws {
         let context = diot_fsopen(fsType)
@@ -29,8 +37,11 @@ public final class DetachedMount {
             }
         }
         if let source { try configure(DIOT_FSCONFIG_SET_STRING, "source", source, step: "source \(source)") }
+        var attributes: UInt32 = 0
         for option in options where !option.isEmpty {
-            if let equals = option.firstIndex(of: "=") {
+            if let attribute = Self.mountAttributes[option] {
+                attributes |= attribute
+            } else if let equals = option.firstIndex(of: "=") {
                 let key = String(option[..<equals]), value = String(option[option.index(after: equals)...])
                 try configure(DIOT_FSCONFIG_SET_STRING, key, value, step: "option \(option)")
             } else {
@@ -38,7 +49,7 @@ public final class DetachedMount {
             }
         }
         try configure(DIOT_FSCONFIG_CMD_CREATE, nil, nil, step: "mount \(fsType)")
-        let mount = diot_fsmount(context)
+        let mount = diot_fsmount(context, attributes)
         guard mount >= 0 else { throw MountError(step: "fsmount", errno: Errno(rawValue: errno), log: Self.drainLog(context)) }
         descriptor = mount
     }

@@ -29,19 +29,15 @@ struct ArtifactOption: ParsableArguments {
     var directory: String { URL(fileURLWithPath: opsLogs).standardizedFileURL.path }
 }
 
+/// Where a guest's run tells its host how far it has got (`vm` and `sweep` add it).
+struct ProgressFileOption: ParsableArguments {
+    @Option(name: .customLong("progress-file"), help: .hidden)
+    var progressFile: String?
+}
+
 /// The human table on stdout, and the report files a run or a kernel matrix can write.
 struct ReportOutputs: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Write the JSON report (docs/report-schema.md) here.", valueName: "file"))
-    var json: String?
-
-    @Option(name: .long, help: ArgumentHelp("Write JUnit XML here (one testsuite per kernel and filesystem).", valueName: "file"))
-    var junit: String?
-
-    @Option(name: .long, help: ArgumentHelp("Write KTAP (as kernel selftests print it) here.", valueName: "file"))
-    var ktap: String?
-
-    @Option(name: .long, help: ArgumentHelp("Write an HTML page with the matrix as a coloured grid here.", valueName: "file"))
-    var html: String?
+    @OptionGroup var files: ReportFiles
 
     @Flag(name: .customLong("no-color"), help: "No colour, even on a terminal.")
     var noColor = false
@@ -68,25 +64,42 @@ struct ReportOutputs: ParsableArguments {
             known?.apply(to: &report)
         }
         let colour = !noColor && ThisProcess.isTerminal(.standardOutput)
-        print(TextReport.table(report, colour: colour), terminator: "")
-        let failures = TextReport.failures(report)
-        if !failures.isEmpty { print("\n" + failures, terminator: "") }
-        if report.guests != nil { print("\n" + TextReport.kernelMatrix(report, colour: colour), terminator: "") }
-        let files: [(String?, String, () throws -> Data)] = [
-            (json, "JSON report", { try report.jsonData() }),
-            (junit, "JUnit XML", { Data(JUnit.document(report).utf8) }),
-            (ktap, "KTAP", { Data(KTAP.document(report).utf8) }),
-            (html, "HTML grid", { Data(HTMLReport.document(report).utf8) }),
-        ]
-        for case let (path?, name, contents) in files {
+        print(TextReport.document(report, colour: colour), terminator: "")
+        try files.write(report)
+        return report
+    }
+}
+
+/// A file per format asked for (`--json F`, `--kcidb F`, ...), the formats being `ReportFormat`'s.
+struct ReportFiles: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Write the \(ReportFormat.json.title) here.", valueName: "file"))
+    var json: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write \(ReportFormat.junit.title) here.", valueName: "file"))
+    var junit: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write \(ReportFormat.ktap.title) here.", valueName: "file"))
+    var ktap: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write \(ReportFormat.kcidb.title) here.", valueName: "file"))
+    var kcidb: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write an \(ReportFormat.html.title) here.", valueName: "file"))
+    var html: String?
+
+    var requested: [(ReportFormat, String)] {
+        [(ReportFormat.json, json), (.junit, junit), (.ktap, ktap), (.kcidb, kcidb), (.html, html)].compactMap { format, path in path.map { (format, $0) } }
+    }
+
+    func write(_ report: RunReport) throws {
+        for (format, path) in requested {
             do {
-                try contents().write(to: URL(fileURLWithPath: path))
-                print("\(name): \(path)")
+                try format.render(report).write(to: URL(fileURLWithPath: path))
+                print("\(format.title): \(path)")
             } catch {
                 throw UsageError("cannot write \(path): \(error.localizedDescription)")
             }
         }
-        return report
     }
 }
 

@@ -4,14 +4,15 @@ import DIOTorture
 import Foundation
 import Glibc
 
-/// Runs batches with a progress line on a terminal; the first SIGINT/SIGTERM stops after the
-/// running case, and the report says it is incomplete.
-func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation) -> RunReport {
+/// Runs batches with a progress line on a terminal (and in `progressFile`, for a guest's host);
+/// the first SIGINT/SIGTERM stops after the running case, and the report says it is incomplete.
+func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation, progressFile: String? = nil) -> RunReport {
     InterruptCleanup.install()
     InterruptCleanup.stopGracefully()
     let showProgress = ThisProcess.isTerminal(.standardError)
     let started = Date()
     let report = Runner.run(batches, scratchDevice: scratchDevice, isolation: isolation) { progress in
+        if let progressFile { GuestProgress(progress).write(to: progressFile) }
         guard showProgress else { return }
         let elapsed = Date().timeIntervalSince(started)
         let eta = progress.done > 0 ? " ETA \(Int(elapsed / Double(progress.done) * Double(progress.total - progress.done)))s" : ""
@@ -20,6 +21,24 @@ func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsol
         if progress.done == progress.total { printError("\r\u{1B}[K") }
     }
     return report
+}
+
+/// Runs the guests showing each one's progress: on a terminal one line per guest, redrawn in
+/// place; otherwise each boot and end as it happens and a line per guest once a minute, for a log.
+func runGuests(_ options: VMOptions, prefix: String) throws -> [GuestRun] {
+    let terminal = ThisProcess.isTerminal(.standardError)
+    var drawn = 0
+    var lastLogged = Date()
+    return try VMRunner.run(options, events: { if !terminal { printError("\(prefix): \($0)\n") } }) { statuses in
+        if terminal {
+            let up = drawn > 0 ? "\u{1B}[\(drawn)A" : ""
+            printError(up + statuses.map { "\r\u{1B}[K\(prefix): \($0.line)\n" }.joined())
+            drawn = statuses.count
+        } else if Date().timeIntervalSince(lastLogged) >= 60 {
+            lastLogged = Date()
+            printError(statuses.map { "\(prefix): \($0.line)\n" }.joined())
+        }
+    }
 }
 
 /// Prints and writes the report; exits 128 + the signal when interrupted, else the report's status.

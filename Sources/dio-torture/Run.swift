@@ -17,8 +17,9 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Run in a fresh subdirectory of this mounted directory instead of scratch filesystems.")
     var dir: String?
 
-    @Option(name: .long, help: "Scratch filesystems to make, comma-separated: btrfs,xfs,ext4,tmpfs.")
-    var fs: String?
+    @Option(name: .long, help: "Scratch filesystems to make, comma-separated: btrfs,xfs,ext4,tmpfs.",
+            completion: .list(ScratchKind.choiceNames), transform: { try ScratchKind.list($0) })
+    var fs: [ScratchKind]?
 
     @Option(name: .customLong("mkfs-options"), help: "Extra mkfs arguments for one filesystem, as FS=ARGS (repeatable).")
     var mkfsOptions: [String] = []
@@ -30,20 +31,32 @@ struct Run: ParsableCommand {
             help: ArgumentHelp("Make each disk-backed scratch filesystem, in turn, on this block device instead of a loop device. It is OVERWRITTEN: meant for a test VM's spare disk.", valueName: "dev"))
     var scratchDevice: String?
 
-    @Option(name: .long, help: "Scenarios, comma-separated (see `dio-torture list`); default: all.")
-    var scenario: String?
+    @Option(name: .customLong("fstests-config"),
+            help: ArgumentHelp("Run where a lab's fstests configuration says: in a fresh subdirectory of TEST_DIR, and on SCRATCH_DEV made as FSTYP with MKFS_OPTIONS and MOUNT_OPTIONS (OVERWRITTEN).", valueName: "file"))
+    var fstestsConfig: String?
 
-    @Option(name: .long, help: "Fault patterns, comma-separated; default: each scenario's own.")
-    var pattern: String?
+    @Option(name: .long, help: ArgumentHelp("The section of the fstests configuration to read (default: its first).", valueName: "name"))
+    var section: String?
 
-    @Option(name: .customLong("io-path"), help: "I/O paths, comma-separated; default: each scenario's own.")
-    var ioPath: String?
+    @Option(name: .long, help: "Scenarios, comma-separated (see `dio-torture list`); default: all.",
+            completion: .list(ScenarioChoice.choiceNames), transform: { try ScenarioChoice.list($0) })
+    var scenario: [ScenarioChoice]?
 
-    @Option(name: .customLong("write-target"), help: "What direct writes land on, comma-separated (see `dio-torture list`); default: each write scenario's own.")
-    var writeTarget: String?
+    @Option(name: .long, help: "Fault patterns, comma-separated (see `dio-torture list`); default: each scenario's own.",
+            completion: .list(FaultPattern.choiceNames), transform: { try FaultPattern.list($0) })
+    var pattern: [FaultPattern]?
 
-    @Option(name: .customLong("queue-depth"), help: "Reads in flight per iteration, comma-separated (io_uring paths; each read has its own buffer); default: 1.")
-    var queueDepth: String?
+    @Option(name: .customLong("io-path"), help: "I/O paths, comma-separated (see `dio-torture list`); default: each scenario's own.",
+            completion: .list(IOPath.choiceNames), transform: { try IOPath.list($0) })
+    var ioPath: [IOPath]?
+
+    @Option(name: .customLong("write-target"), help: "What direct writes land on, comma-separated (see `dio-torture list`); default: each write scenario's own.",
+            completion: .list(WriteTarget.choiceNames), transform: { try WriteTarget.list($0) })
+    var writeTarget: [WriteTarget]?
+
+    @Option(name: .customLong("queue-depth"), help: "Reads in flight per iteration, comma-separated (io_uring paths; each read has its own buffer); default: 1.",
+            transform: { try QueueDepth.list($0) })
+    var queueDepth: [QueueDepth]?
 
     @Option(name: .long, help: "Iterations per case.")
     var iterations: Int = 20
@@ -61,6 +74,8 @@ struct Run: ParsableCommand {
 
     @OptionGroup var outputs: ReportOutputs
 
+    @OptionGroup var progress: ProgressFileOption
+
     @OptionGroup var artifacts: ArtifactOption
 
     @Flag(name: .customLong("self-test-corruption"), help: "Harness self-test: flip a byte of every completed read before verifying it; every judged case must FAIL.")
@@ -74,6 +89,10 @@ struct Run: ParsableCommand {
         if timeout < 1 || caseTimeout < 1 { throw ValidationError("--timeout and --case-timeout must be at least 1 second") }
         if dir != nil && fs != nil { throw ValidationError("--dir and --fs are exclusive: one target kind per run") }
         if dir != nil && scratchDevice != nil { throw ValidationError("--dir and --scratch-device are exclusive: one target kind per run") }
+        if fstestsConfig != nil && (dir != nil || fs != nil || scratchDevice != nil) {
+            throw ValidationError("--fstests-config names the targets: it goes without --dir, --fs and --scratch-device")
+        }
+        if section != nil && fstestsConfig == nil { throw ValidationError("--section is a section of --fstests-config") }
         if let scratchDevice, let reason = ScratchFilesystem.unusableDeviceReason(scratchDevice) {
             throw ValidationError("--scratch-device: \(reason)")
         }
@@ -84,7 +103,8 @@ struct Run: ParsableCommand {
         if let note { printError("dio-torture: \(note)\n") }
         let total = plan.cases.count * plan.targets.count
         printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
-        let report = runCases(plan.batches, scratchDevice: plan.scratchDevice, isolation: try isolation.mode(caseTimeout: caseTimeout))
+        let report = runCases(plan.batches, scratchDevice: plan.scratchDevice, isolation: try isolation.mode(caseTimeout: caseTimeout),
+                                progressFile: progress.progressFile)
         try finish(report, outputs: outputs)
     }
 
@@ -102,6 +122,11 @@ struct Run: ParsableCommand {
         request.paths = ioPath
         request.queueDepths = queueDepth
         request.writeTargets = writeTarget
-        do { return try request.plan() } catch let error as RunRequest.Invalid { throw UsageError(error.description) }
+        do {
+            request.fstests = try fstestsConfig.map { try FstestsConfig(file: $0, section: section) }
+            return try request.plan()
+        } catch let error as RunRequest.Invalid {
+            throw UsageError(error.description)
+        }
     }
 }

@@ -37,6 +37,8 @@ struct Sweep: ParsableCommand {
 
     @OptionGroup var outputs: ReportOutputs
 
+    @OptionGroup var progress: ProgressFileOption
+
     @OptionGroup var artifacts: ArtifactOption
 
     func validate() throws {
@@ -58,12 +60,13 @@ struct Sweep: ParsableCommand {
         switch placement {
         case .here(let batches):
             if kernelIndex == nil { printError("dio-torture sweep \(plan.sweep.name): shard \(plan.shard) holds \(plan.units.count) of \(plan.total) units\n") }
-            report = runCases(batches, scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: plan.sweep.caseTimeout))
+            report = runCases(batches, scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: plan.sweep.caseTimeout),
+                              progressFile: progress.progressFile)
         case .inGuests(let options):
             printError("dio-torture sweep \(plan.sweep.name): shard \(plan.shard) holds \(plan.units.count) units in \(options.kernels.count) kernel(s)\n")
             InterruptCleanup.install()
             let started = Date()
-            let runs = try VMRunner.run(options) { printError("dio-torture sweep: \($0)\n") }
+            let runs = try runGuests(options, prefix: "dio-torture sweep")
             report = RunReport(merging: runs, startedAt: started, seed: plan.sweep.seeds.first, iterations: plan.sweep.iterations)
         }
         report.sweep = plan.record
@@ -72,7 +75,7 @@ struct Sweep: ParsableCommand {
             do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
                 throw UsageError("--out \(out): \(error.localizedDescription)")
             }
-            outputs.json = outputs.json ?? plan.reportPath(in: out)
+            outputs.files.json = outputs.files.json ?? plan.reportPath(in: out)
         }
         try finish(report, outputs: outputs)
     }

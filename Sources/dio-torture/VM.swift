@@ -86,7 +86,7 @@ struct VM: ParsableCommand {
         InterruptCleanup.install()
         let started = Date()
         printError("dio-torture vm: \(kernels.count) kernel(s), \(options.jobs) at once: \(kernels.map(\.release).joined(separator: ", "))\n")
-        let runs = try VMRunner.run(options) { printError("dio-torture vm: \($0)\n") }
+        let runs = try runGuests(options, prefix: "dio-torture vm")
         guard options.runsCatalogue else {
             for run in runs { print("== \(run.record.release) (\(run.record.outcome.rawValue))\n\(run.output)") }
             throw ExitCode(runs.allSatisfy { $0.record.status == 0 } ? 0 : 1)

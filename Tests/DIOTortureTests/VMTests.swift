@@ -77,12 +77,24 @@ func qemuProcesses() -> [String] {
         let options = VMOptions(kernels: [], command: ["--fs", "btrfs"], jobs: 1, timeout: .seconds(1))
         // The guest reports raw verdicts; the host applies the known kernel bugs.
         #expect(options.guestCommand(kernelIndex: 0) == ["run", "--fs", "btrfs", "--json", "/diot-out/report.json", "--no-color",
-                                                         "--no-known-bugs", "--scratch-device", "/dev/vda"])
+                                                         "--no-known-bugs", "--progress-file", "/diot-out/progress", "--scratch-device", "/dev/vda"])
         #expect(VMOptions(kernels: [], command: ["probe"], jobs: 1, timeout: .seconds(1)).guestCommand(kernelIndex: 0) == ["probe"])
         // A sweep's guest runs its own kernel's part of the matrix, named by the sweep's index.
         let sweep = VMOptions(kernels: [], command: ["sweep", "/s.yaml", "--shard", "2/4"], jobs: 1, timeout: .seconds(1), kernelIndices: [3, 5])
         #expect(sweep.guestCommand(kernelIndex: 1) == ["sweep", "/s.yaml", "--shard", "2/4", "--kernel-index", "5", "--json",
-                                                       "/diot-out/report.json", "--no-color", "--no-known-bugs", "--scratch-device", "/dev/vda"])
+                                                       "/diot-out/report.json", "--no-color", "--no-known-bugs", "--progress-file", "/diot-out/progress",
+                                                       "--scratch-device", "/dev/vda"])
+    }
+
+    @Test func aGuestsProgressReadsBackWithItsETA() throws {
+        let output = try scratchFile("progress", Data()).replacingOccurrences(of: "/progress", with: "")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        #expect(GuestProgress.read(output: output) == nil)
+        GuestProgress(Progress(done: 30, total: 120, failures: 2, current: "")).write(to: output + "/progress")
+        let progress = try #require(GuestProgress.read(output: output))
+        let status = GuestStatus(release: "6.1.192", progress: progress, elapsed: 60, finished: false)
+        #expect(status.line == "6.1.192: 30/120 cases, 2 failed, 60 s, ETA 180 s")
+        #expect(GuestStatus(release: "6.12", progress: nil, elapsed: 5, finished: false).line == "6.12: booting, 5 s")
     }
 
     @Test func kernelReleaseComesFromTheBzImageHeader() throws {
@@ -175,6 +187,15 @@ extension OnTheRealKernel {
             print(TextReport.kernelMatrix(report, colour: false))
             #expect(result.status == 1)
             #expect(report.guests?.count == kernels.count)
+            // Not on a terminal, each guest's progress comes once a minute, from its own count.
+            let statusLines = result.stderr.split(separator: "\n").filter { $0.contains(" cases, ") && $0.contains(" failed, ") }
+            #expect(!statusLines.isEmpty && statusLines.allSatisfy { $0.hasPrefix("dio-torture vm: ") }, "\(result.stderr)")
+            print(statusLines.prefix(4).joined(separator: "\n"))
+            if let reason = validatorRequirement { print("SKIP converting the matrix: \(reason)") } else {
+                let path = try scratchFile("matrix.json", try report.jsonData())
+                defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path) }
+                try convertAndValidate(path)
+            }
             #expect(report.guests?.allSatisfy { $0.outcome == .completed && $0.failedModules.isEmpty } == true)
             for guest in report.guests ?? [] {
                 let cases = report.cases.filter { $0.kernel == guest.release }
@@ -290,7 +311,7 @@ extension OnTheRealKernel {
             (["vm", "--kernel", "/etc/hostname"], "not an x86 bzImage"),
             (["vm", "--kernel", "/nonexistent/bzImage"], "cannot open the kernel image"),
             (["vm", "--", "run"], "give at least one --kernel"),
-            (["vm", "--kernel", "K", "--", "run", "--fs", "zfs"], "guest command: unknown filesystem 'zfs'"),
+            (["vm", "--kernel", "K", "--", "run", "--fs", "zfs"], "guest command: The value 'zfs' is invalid for '--fs <fs>': unknown filesystem 'zfs'"),
             (["vm", "--kernel", "K", "--", "run", "--iteratons", "3"], "guest command: Unknown option"),
             (["vm", "--kernel", "K", "--", "run", "--json", "out.json"], "give --json to vm itself"),
         ])

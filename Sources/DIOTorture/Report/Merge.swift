@@ -21,12 +21,7 @@ public struct ShardMerge: Sendable {
                 files.append(path)
             }
         }
-        try self.init(try files.map { file in
-            guard let data = FileManager.default.contents(atPath: file), let report = try? RunReport.decode(data) else {
-                throw SweepError("\(file): not a dio-torture JSON report")
-            }
-            return (file, report)
-        })
+        try self.init(try files.map { (file: $0, report: try RunReport.read($0)) })
     }
 
     public init(_ shards: [(file: String, report: RunReport)]) throws {

@@ -98,7 +98,7 @@ public final class ScratchFilesystem {
             mount = try DetachedMount(fsType: "tmpfs", source: "dio-torture", options: ["size=\(options.imageSize)"] + options.mountOptions)
             return
         }
-        if let device {
+        if device != nil {
             loop = nil
         } else {
             guard let images else { throw TargetError("no image store for a \(options.kind.rawValue) image") }
@@ -139,7 +139,9 @@ public final class ScratchFilesystem {
         guard let number else { return "\(path) is not a block device" }
         let mounted = (try? readTextFile("/proc/self/mountinfo"))?.split(separator: "\n")
             .contains { $0.split(separator: " ").dropFirst(2).first.map(String.init) == number } ?? false
-        return mounted ? "\(path) is mounted; a scratch device is overwritten" : nil
+        if mounted { return "\(path) is mounted; a scratch device is overwritten" }
+        if (try? blockDeviceIsHeld(path)) == true { return "\(path) is in use (mounted, perhaps detached, or held by another device); a scratch device is overwritten" }
+        return nil
     }
 
     public var record: FilesystemRecord {

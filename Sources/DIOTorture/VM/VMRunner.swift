@@ -1,13 +1,12 @@
 import DIOSystem
 import Foundation
 
-/// What to run in which kernels.
 /// What a guest may be asked to run, checked on the host before anything boots.
 public enum GuestCommand {
     /// Commands that make no sense inside a guest: they boot guests, need the host's files, or
     /// write only host-side results.
-    static let refused = ["vm", "bench", "compare", "repro"]
-    static let reportOptions = ["--json", "--junit", "--ktap", "--html"]
+    static let refused = ["vm", "bench", "compare", "repro", "report", "report-bug"]
+    static let reportOptions = ReportFormat.allCases.filter { $0 != .text }.map { "--" + $0.rawValue }
 
     /// Why `command` cannot run in a guest, in one line; nil when it can (its own arguments are
     /// the command's to check).
@@ -67,7 +66,8 @@ public struct VMOptions: Sendable {
         guard runsCatalogue else { return command }
         if command[0] == "sweep" { command += ["--kernel-index", "\(kernelIndices?[kernelIndex] ?? kernelIndex)"] }
         // The guest reports what it saw; the host decides which failures known bugs explain.
-        command += ["--json", GuestInit.outputDirectory + "/report.json", "--no-color", "--no-known-bugs"]
+        command += ["--json", GuestInit.outputDirectory + "/report.json", "--no-color", "--no-known-bugs",
+                    "--progress-file", GuestInit.outputDirectory + "/" + GuestProgress.fileName]
         if opsLogDirectory != nil { command += ["--ops-logs", GuestInit.opsLogDirectory] }
         if !command.contains("--dir") { command += ["--scratch-device", GuestInit.scratchDisk] }
         return command
@@ -128,8 +128,11 @@ public enum VMRunner {
         return nil
     }
 
-    /// Boots every kernel (up to `jobs` at once) and runs the command in each.
-    public static func run(_ options: VMOptions, progress: @escaping (String) -> Void = { _ in }) throws -> [GuestRun] {
+    /// Boots every kernel (up to `jobs` at once) and runs the command in each. `events` hears of
+    /// each boot and end; `status`, every `statusInterval` while guests run, gets every started
+    /// guest's progress as its run reports it through the output share.
+    public static func run(_ options: VMOptions, statusInterval: Duration = .seconds(5), events: @escaping (String) -> Void = { _ in },
+                           status: @escaping ([GuestStatus]) -> Void = { _ in }) throws -> [GuestRun] {
         let store = try ImageStore()
         let queue = GuestQueue(count: options.kernels.count)
         let group = DispatchGroup()
@@ -138,19 +141,22 @@ public enum VMRunner {
             Thread.detachNewThread {
                 while let index = queue.take() {
                     let kernel = options.kernels[index]
-                    progress("booting \(kernel.release)")
-                    let run = runGuest(kernel, index: index, options: options, store: store)
-                    progress("\(kernel.release): \(run.record.outcome.rawValue) after \(Int(run.record.wallSeconds)) s")
+                    events("booting \(kernel.release)")
+                    let run = runGuest(kernel, index: index, options: options, store: store) { queue.started(index, release: kernel.release, output: $0) }
+                    events("\(kernel.release): \(run.record.outcome.rawValue) after \(Int(run.record.wallSeconds)) s")
                     queue.put(run, at: index)
                 }
                 group.leave()
             }
         }
-        group.wait()
+        while group.wait(timeout: .now() + .milliseconds(Int(statusInterval.components.seconds * 1000))) == .timedOut {
+            status(queue.statuses())
+        }
         return queue.results
     }
 
-    static func runGuest(_ kernel: GuestKernel, index: Int, options: VMOptions, store: ImageStore) -> GuestRun {
+    static func runGuest(_ kernel: GuestKernel, index: Int, options: VMOptions, store: ImageStore,
+                         started onStart: (String) -> Void = { _ in }) -> GuestRun {
         let started = Date()
         var record = GuestRecord(kernelImage: kernel.image, release: kernel.release, accelerator: "tcg", outcome: .died,
                                  status: nil, bootSeconds: nil, wallSeconds: 0, missingModules: [], failedModules: [], consoleTail: [])
@@ -163,6 +169,7 @@ public enum VMRunner {
             let initramfs = try store.newImage(size: 0)
             try buildInitramfs(modules: modules, kernel: kernel, command: options.guestCommand(kernelIndex: index), into: initramfs)
             let output = try store.newDirectory("guest-\(index)")
+            onStart(output)
             for accelerator in usableAccelerators {
                 let disk = try store.newImage(size: options.diskSize)
                 let console = try store.newImage(size: 0)
@@ -311,10 +318,35 @@ private final class GuestQueue: @unchecked Sendable {
         runs[index] = run
     }
 
+    private var starts: [Int: (release: String, output: String, at: Date)] = [:]
+
+    func started(_ index: Int, release: String, output: String) {
+        lock.lock(); defer { lock.unlock() }
+        starts[index] = (release, output, Date())
+    }
+
+    /// Every started guest, in kernel order, with what its output share says of its progress.
+    func statuses() -> [GuestStatus] {
+        lock.lock(); defer { lock.unlock() }
+        return starts.keys.sorted().map { index in
+            let start = starts[index]!
+            let finished = runs[index] != nil
+            return GuestStatus(release: start.release, progress: finished ? nil : GuestProgress.read(output: start.output),
+                               elapsed: finished ? runs[index]!.record.wallSeconds : Date().timeIntervalSince(start.at), finished: finished)
+        }
+    }
+
     var results: [GuestRun] {
         lock.lock(); defer { lock.unlock() }
         return runs.map { $0! }
     }
+}
+
+extension CaseRecord {
+    static let guestRecordPrefix = "vm/"
+
+    /// The record of a guest that brought no cases back (`vm/RELEASE`): its cases never ran.
+    public var isGuestRecord: Bool { id.hasPrefix(Self.guestRecordPrefix) }
 }
 
 extension RunReport {
@@ -325,7 +357,7 @@ extension RunReport {
         for run in runs {
             if let report = run.report { cases += report.cases }
             guard let reason = Self.brokenReason(run) else { continue }
-            cases.append(CaseRecord(id: "vm/\(run.record.release)", kernel: run.record.release,
+            cases.append(CaseRecord(id: CaseRecord.guestRecordPrefix + run.record.release, kernel: run.record.release,
                                     filesystem: FilesystemRecord(type: "-", origin: "vm", location: nil, mkfsOptions: [], mountOptions: []),
                                     scenario: "vm", seed: seed ?? 0, iterations: 0, verdict: .broken, reason: reason,
                                     failures: 0, outcomes: [:], failureDetails: [], durationSeconds: run.record.wallSeconds))
