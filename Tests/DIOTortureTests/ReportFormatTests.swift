@@ -69,6 +69,32 @@ func sampleReport() -> RunReport {
         #expect(lines.contains("not ok 1 6.1-bug btrfs") && lines.contains("not ok 2 6.1-fixed btrfs"))
     }
 
+    /// Failures first, each linked to its details; a grid per scenario cut so that no table is
+    /// wider than `columnsPerTable` cells, whatever the kernels and paths.
+    @Test func htmlListsFailuresFirstAndKeepsGridsNarrow() throws {
+        var report = sampleReport()
+        let paths = IOPath.named.filter { $0.direction == .read }
+        report.cases = ["6.1", "6.12", "6.18", "7.0"].flatMap { kernel in
+            paths.map { path in
+                var record = sampleReport().cases[1]
+                (record.kernel, record.pattern, record.path) = (kernel, .firstPageOnly, path)
+                return record
+            }
+        } + [sampleReport().cases[0]]
+        let html = HTMLReport.document(report)
+        let failuresAt = try #require(html.range(of: "<h2>Failures (1)</h2>"))
+        let firstGrid = try #require(html.range(of: "<table class=\"grid\">"))
+        #expect(failuresAt.lowerBound < firstGrid.lowerBound)
+        let link = "href=\"#case-\(report.cases.count - 1)\""
+        #expect(html.components(separatedBy: link).count == 3, "the list and the red cell link to the details")
+        #expect(html.contains("<h3 id=\"case-\(report.cases.count - 1)\">"))
+        for table in html.components(separatedBy: "<table class=\"grid\">").dropFirst() {
+            let header = table.components(separatedBy: "</tr>")[1]
+            #expect(header.components(separatedBy: "<th class=\"col\">").count - 1 <= HTMLReport.columnsPerTable)
+        }
+        #expect(4 * paths.count > HTMLReport.columnsPerTable, "the test must need more than one table")
+    }
+
     @Test func reproducerCarriesTheCaseOrRefusesAPatternItCannotBuild() throws {
         var record = sampleReport().cases[0]
         record.layout = LayoutRecord(planned: ExtentPlan(count: 4, size: 4096, order: .reverse), plannedExtents: [], status: .verified, found: [], note: nil)

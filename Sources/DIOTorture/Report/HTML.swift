@@ -22,7 +22,7 @@ public enum HTMLReport {
         return html + details(report, cells: cells) + "</body></html>\n"
     }
 
-    /// The cases of a report by grid position, and the anchors of the failing ones.
+    /// The cases of a report by grid position, and the failing ones (KNOWN too), which link to their details.
     struct Cells {
         var byPosition: [String: [(index: Int, record: CaseRecord)]] = [:]
         var scenarios: [String] = []
@@ -34,7 +34,7 @@ public enum HTMLReport {
 
         init(_ report: RunReport) {
             for (index, record) in report.cases.enumerated() {
-                if record.verdict.isFailure { failing.append((index, record)) }
+                if record.verdict.isFailure || record.verdict == .known { failing.append((index, record)) }
                 let scenario = record.scenario, filesystem = TextReport.filesystemLabel(record.filesystem)
                 if !scenarios.contains(scenario) { scenarios.append(scenario) }
                 Self.add(record.kernel, to: &kernels[scenario, default: []])
@@ -80,8 +80,10 @@ public enum HTMLReport {
     }
 
     private static func failureList(_ report: RunReport, cells: Cells) -> String {
+        let known = cells.failing.filter { $0.record.verdict == .known }.count
+        let heading = "Failures (\(cells.failing.count - known))" + (known > 0 ? " and known kernel bugs (\(known))" : "")
         guard !cells.failing.isEmpty else { return "<h2>No failures</h2>\n" }
-        return "<h2>Failures (\(cells.failing.count))</h2>\n<ul class=\"failures\">\n" + cells.failing.map { index, record in
+        return "<h2>\(heading)</h2>\n<ul class=\"failures\">\n" + cells.failing.map { index, record in
             "<li><a href=\"#case-\(index)\">\(record.verdict.rawValue) \(JUnit.escaped(record.kernel)) \(JUnit.escaped(TextReport.filesystemLabel(record.filesystem))) "
                 + "\(JUnit.escaped(record.id))</a>: \(JUnit.escaped(record.failureSummary))</li>\n"
         }.joined() + "</ul>\n"
@@ -126,7 +128,9 @@ public enum HTMLReport {
         let title = JUnit.escaped(cases.map { "\($0.record.id): \($0.record.verdict.rawValue)" + ($0.record.reason.map { " (\($0))" } ?? "") }
             .joined(separator: "\n"))
         let style = "style=\"background:\(colours[worst]!)\" title=\"\(title)\""
-        if let failing = cases.first(where: { $0.record.verdict.isFailure }) { return "<a href=\"#case-\(failing.index)\" \(style)></a>" }
+        if let failing = cases.first(where: { $0.record.verdict.isFailure || $0.record.verdict == .known }) {
+            return "<a href=\"#case-\(failing.index)\" \(style)></a>"
+        }
         return "<span \(style)></span>"
     }
 
