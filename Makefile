@@ -29,7 +29,8 @@ test: deps kernels
 clean:
 	rm -rf .build .cache $(REPORT)
 
-# The binary, a man page per command (swift-argument-parser's generate-manual plugin), bash, zsh
+# The binary, a man page per command (swift-argument-parser's generate-manual plugin: `man
+# dio-torture`, `man dio-torture.run`), bash, zsh
 # and fish completions, and the shipped known-kernel-bugs list and sweep files.
 PREFIX ?= /usr/local
 BIN = $$($(SWIFT) build -c release --show-bin-path)/dio-torture
@@ -42,7 +43,8 @@ install: build
 	$(SWIFT) package plugin generate-manual --multi-page --configuration release >/dev/null
 	install -d $(DESTDIR)$(PREFIX)/bin $(MAN_DIR) $(BASH_DIR) $(ZSH_DIR) $(FISH_DIR) $(SHARE_DIR)
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/dio-torture
-	install -m 644 .build/plugins/GenerateManual/outputs/dio-torture/*.1 $(MAN_DIR)/
+	for page in .build/plugins/GenerateManual/outputs/dio-torture/*.1; do \
+	    case $$page in *.case-worker.1) ;; *) install -m 644 $$page $(MAN_DIR)/ ;; esac; done
 	$(BIN) --generate-completion-script bash > $(BASH_DIR)/dio-torture
 	$(BIN) --generate-completion-script zsh > $(ZSH_DIR)/_dio-torture
 	$(BIN) --generate-completion-script fish > $(FISH_DIR)/dio-torture.fish
@@ -50,7 +52,7 @@ install: build
 	@echo "installed dio-torture in $(DESTDIR)$(PREFIX) (man dio-torture; completions for bash, zsh and fish)"
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/dio-torture $(MAN_DIR)/dio-torture.1 $(MAN_DIR)/dio-torture-*.1
+	rm -f $(DESTDIR)$(PREFIX)/bin/dio-torture $(MAN_DIR)/dio-torture.1 $(MAN_DIR)/dio-torture.*.1
 	rm -f $(BASH_DIR)/dio-torture $(ZSH_DIR)/_dio-torture $(FISH_DIR)/dio-torture.fish
 	rm -rf $(SHARE_DIR)
 
