@@ -81,6 +81,9 @@ struct Run: ParsableCommand {
     @Flag(name: .customLong("self-test-corruption"), help: "Harness self-test: flip a byte of every completed read before verifying it; every judged case must FAIL.")
     var selfTestCorruption = false
 
+    @Flag(help: "Measure where the run's time goes (mkfs, layouts, FIEMAP, buffers, transfers, verification, kernel log) and print it; the JSON report keeps it.")
+    var profile = false
+
     @Flag(name: .customLong("drop-caches"), help: "Make page caches cold with /proc/sys/vm/drop_caches too (every cache on the machine), not only per file.")
     var dropCaches = false
 
@@ -111,7 +114,8 @@ struct Run: ParsableCommand {
     func makePlan() throws -> (plan: RunPlan, note: String?) {
         var request = RunRequest(options: RunOptions(iterations: iterations, seed: seed ?? UInt64.random(in: 1...UInt64.max),
                                                      timeout: .seconds(timeout), injectCorruption: selfTestCorruption,
-                                                     artifactDirectory: artifacts.directory, dropCaches: dropCaches))
+                                                     artifactDirectory: artifacts.directory, dropCaches: dropCaches,
+                                                     profile: profile))
         request.directory = dir
         request.filesystems = fs
         request.mkfsOptions = mkfsOptions

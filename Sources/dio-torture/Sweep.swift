@@ -27,6 +27,15 @@ struct Sweep: ParsableCommand {
     @Flag(name: .customLong("list"), help: "Print the shard's units instead of running them.")
     var listOnly = false
 
+    @Flag(help: "Run a sample of the sweep's units (about \(SweepEstimate.sampleSize)) and project its wall time here, whole and in shards.")
+    var estimate = false
+
+    @Option(name: .customLong("estimate-shards"), help: ArgumentHelp("Shard counts --estimate projects, comma-separated.", valueName: "N,N"),
+            transform: { text in
+                try RunRequest.names(text).map { guard let count = Int($0), count > 0 else { throw ValidationError("'\($0)' is not a shard count") }; return count }
+            })
+    var estimateShards: [Int] = [1, 8, 64]
+
     @Option(name: .customLong("kernel-index"), help: .hidden)
     var kernelIndex: Int?
 
@@ -43,6 +52,7 @@ struct Sweep: ParsableCommand {
 
     func validate() throws {
         if Shard(shard) == nil { throw ValidationError("--shard \(shard): expected K/N with 1 <= K <= N") }
+        if estimate && (shard != "1/1" || listOnly) { throw ValidationError("--estimate projects the whole sweep: it goes without --shard and --list") }
     }
 
     func run() throws {
@@ -50,6 +60,16 @@ struct Sweep: ParsableCommand {
         do { plan = try ShardPlan(path: file, shard: Shard(shard)!) } catch let error as SweepError { throw UsageError(error.description) }
         if listOnly {
             plan.listing.forEach { print($0) }
+            return
+        }
+        if estimate {
+            let projection: SweepEstimate, mode = try isolation.mode(caseTimeout: plan.sweep.caseTimeout)
+            do {
+                projection = try SweepEstimate.measure(plan, artifactDirectory: artifacts.directory) { batches in
+                    runCases(batches, scratchDevice: scratchDevice, isolation: mode)
+                }
+            } catch let error as SweepError { throw UsageError(error.description) }
+            print(projection.text(name: plan.sweep.name, shards: estimateShards), terminator: "")
             return
         }
         var report: RunReport

@@ -19,13 +19,27 @@ struct Fio {
                         "--output-format=terse"])
     }
 
-    /// Random reads for `seconds`. With `verify`, fio checks each block's crc32c header; it then
-    /// reads every block once and stops, so the rate is reads over the time it took.
-    static func randomReads(_ path: String, size: Int, blockSize: Int, depth: Int, seconds: Int, verify: Bool) throws -> Result {
+    /// How fio is asked to read.
+    enum Setting {
+        /// fio's defaults for the io_uring engine.
+        case plain
+        /// Its best for io_uring: buffers and the file registered with the ring.
+        case best
+        /// Each block's crc32c header checked: fio then reads every block once and stops, so the
+        /// rate is reads over the time it took.
+        case verified
+    }
+
+    /// Random reads for `seconds`.
+    static func randomReads(_ path: String, size: Int, blockSize: Int, depth: Int, seconds: Int, setting: Setting) throws -> Result {
         var arguments = ["fio", "--name=bench", "--filename=\(path)", "--size=\(size)", "--bs=\(blockSize)",
                          "--rw=randread", "--ioengine=io_uring", "--iodepth=\(depth)", "--direct=1",
                          "--time_based", "--runtime=\(seconds)", "--output-format=json"]
-        if verify { arguments += ["--verify=crc32c", "--verify_state_save=0"] }
+        switch setting {
+        case .plain: break
+        case .best: arguments += ["--fixedbufs=1", "--registerfiles=1"]
+        case .verified: arguments += ["--verify=crc32c", "--verify_state_save=0"]
+        }
         let cpuBefore = childrenCPUSeconds()
         let output = try runCommandCapturing(arguments)
         let cpuSeconds = childrenCPUSeconds() - cpuBefore

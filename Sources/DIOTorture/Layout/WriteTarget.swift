@@ -68,7 +68,7 @@ struct PreparedTarget {
         do { try file.allocate(.allocate, offset: 0, length: size) } catch Errno.notSupported {
             throw CaseStop.unsupported("\(area.filesystem.type) cannot fallocate (EOPNOTSUPP)")
         }
-        let check = checkUnwritten(file, size: size, area: area)
+        let check = PhaseClock.measure(.fiemap) { checkUnwritten(file, size: size, area: area) }
         let record = LayoutRecord(planned: ExtentPlan(count: 1, size: size, order: .forward), plannedExtents: [[0, size]], method: nil,
                                   status: check.status, found: check.found, note: check.note)
         return PreparedTarget(file: file, model: FileModel(size: size), check: check, layout: record)

@@ -22,6 +22,9 @@ public struct RunReport: Codable, Sendable {
     public var kernelLogUnavailable: String?
     /// For `dio-torture sweep`: which sweep, and which shard of its matrix this report holds.
     public var sweep: SweepRecord?
+    /// With `run --profile`: seconds of the whole run in each `Phase`, `rest` being what the
+    /// measured phases leave of the wall time.
+    public var profile: [String: Double]?
 
     public var counts: [Verdict: Int] {
         cases.reduce(into: [:]) { $0[$1.verdict, default: 0] += 1 }
@@ -139,6 +142,8 @@ public struct CaseRecord: Codable, Sendable {
     public var operationLog: String? = nil
     /// For a KNOWN case: the verdict it had, and the known bug that explains it.
     public var knownBug: KnownBugRecord? = nil
+    /// With `run --profile`: seconds of the case in each `Phase`.
+    public var phaseSeconds: [String: Double]? = nil
 
     public static let maxFailureDetails = 20
     public static let maxKernelLogLines = 50

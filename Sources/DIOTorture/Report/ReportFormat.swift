@@ -30,12 +30,14 @@ public enum ReportFormat: String, CaseIterable, Sendable {
 }
 
 extension TextReport {
-    /// What `run` prints: the table, the failures in full and, for guests, the kernel matrix.
+    /// What `run` prints: the table, the failures in full, for guests the kernel matrix, and the
+    /// profile when there is one.
     public static func document(_ report: RunReport, colour: Bool) -> String {
         var text = table(report, colour: colour)
         let failures = failures(report)
         if !failures.isEmpty { text += "\n" + failures }
         if report.guests != nil { text += "\n" + kernelMatrix(report, colour: colour) }
+        if report.profile != nil { text += "\n" + profile(report) }
         return text
     }
 }

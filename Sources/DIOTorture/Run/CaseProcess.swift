@@ -39,6 +39,7 @@ public struct CaseJob: Codable, Sendable {
             watch.caseStarts()
             var record = scenario.run(job.spec, in: job.area, options: job.options)
             watch.caseEnded(&record)
+            record.takePhases(profile: job.options.profile)
             guard let encoded = try? JSONEncoder().encode(record) else { return 2 }
             FileHandle.standardOutput.write(encoded + Data("\n".utf8))
             if record.verdict == .hang { break }

@@ -32,14 +32,17 @@ final class KernelWatch {
 
     /// Forgets what was logged before the case starts.
     func caseStarts() {
-        _ = log?.newMessages()
-        taintBefore = Kernel.taint
+        PhaseClock.measure(.kernelLog) {
+            _ = log?.newMessages()
+            taintBefore = Kernel.taint
+        }
     }
 
     /// Attaches what the kernel logged and any taint change to `record`; a taint change turns a
     /// case that did not already fail into TAINTED.
     func caseEnded(_ record: inout CaseRecord) {
-        Self.attach(messages: log?.newMessages() ?? [], taintBefore: taintBefore, taintAfter: Kernel.taint, to: &record)
+        let (messages, taint) = PhaseClock.measure(.kernelLog) { (log?.newMessages() ?? [], Kernel.taint) }
+        Self.attach(messages: messages, taintBefore: taintBefore, taintAfter: taint, to: &record)
     }
 
     static func attach(messages: [String], taintBefore before: UInt64?, taintAfter after: UInt64?, to record: inout CaseRecord) {

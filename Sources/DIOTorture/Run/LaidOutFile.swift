@@ -22,8 +22,8 @@ struct LaidOutFile {
             if attempts.isEmpty { alignment = try Self.checkAlignment(file, plan: plan) }
             attempts.append(file)
             do {
-                let model = try LayoutWriter.write(plan, to: file, stamp: stamp, method: method)
-                reached = (file, model, Self.check(file, plan: plan, area: area), method)
+                let model = try PhaseClock.measure(.layout) { try LayoutWriter.write(plan, to: file, stamp: stamp, method: method) }
+                reached = (file, model, PhaseClock.measure(.fiemap) { Self.check(file, plan: plan, area: area) }, method)
             } catch let error as LayoutWriter.Unsupported {
                 refused.append("\(method.rawValue): \(error)")
                 continue

@@ -13,6 +13,10 @@ struct ProvedBuffer {
     /// (a page was read back in meanwhile) are all set up again, up to `attempts` times. Returns
     /// the last set and how many times it was set up again.
     static func make(_ pattern: FaultPattern, context: BufferContext, count: Int) throws -> (buffers: [ProvedBuffer], retries: Int) {
+        try PhaseClock.measure(.buffers) { try makeProved(pattern, context: context, count: count) }
+    }
+
+    private static func makeProved(_ pattern: FaultPattern, context: BufferContext, count: Int) throws -> (buffers: [ProvedBuffer], retries: Int) {
         var proved: [ProvedBuffer] = []
         for attempt in 0..<attempts {
             proved = []

@@ -62,7 +62,7 @@ struct ReadCase: IteratedCase {
                               misaligned: Bool, progress: inout CaseProgress, record: inout CaseRecord) throws -> Bool {
         let (proved, retries) = try ProvedBuffer.make(shape.pattern, context: context, count: shape.queueDepth)
         progress.residencyRetries += retries
-        let cacheHeld = try shape.fileCache?.prime(context.file, length: shape.layout.fileSize) ?? true
+        let cacheHeld = try PhaseClock.measure(.buffers) { try shape.fileCache?.prime(context.file, length: shape.layout.fileSize) ?? true }
         for buffer in proved { progress.residencies[buffer.found.residencyMap, default: 0] += 1 }
         progress.plannedResidency = proved[0].buffer.plannedResidency.residencyMap
         let memory = shape.memoryOffset..<shape.memoryOffset + shape.length
@@ -105,8 +105,9 @@ struct ReadCase: IteratedCase {
         let buffer = read.buffer.buffer
         let contract = ReadContract(offset: shape.offset, length: shape.length, fileSize: model.size, path: shape.path,
                                     inaccessibleOffset: buffer.inaccessibleOffset.map { $0 - shape.memoryOffset }, misaligned: read.misaligned)
-        let (judgement, verification) = Oracle.judgeRead(read.result, contract: contract, bytes: UnsafeRawBufferPointer(read.target),
-                                                         model: model, prior: read.prior(at:)).pair
+        let (judgement, verification) = PhaseClock.measure(.verification) {
+            Oracle.judgeRead(read.result, contract: contract, bytes: UnsafeRawBufferPointer(read.target), model: model, prior: read.prior(at:)).pair
+        }
         return progress.count(judgement, held: read.buffer.held && read.cacheHeld, into: &record) {
             var failure = failure(read, judgement: judgement, contract: contract, verification: verification, model: model)
             failure.extentsAfter = FailureRecord.extents(of: file, after: read.result)

@@ -14,15 +14,18 @@ public struct RunOptions: Codable, Sendable {
     /// Make caches cold with the machine-wide /proc/sys/vm/drop_caches as well as per file
     /// (posix_fadvise): only when the user asks, since it empties every cache on the machine.
     public var dropCaches = false
+    /// Record where each case's time goes (`Phase`), for `run --profile`.
+    public var profile = false
 
     public init(iterations: Int, seed: UInt64, timeout: Duration = .seconds(10), injectCorruption: Bool = false,
-                artifactDirectory: String? = nil, dropCaches: Bool = false) {
+                artifactDirectory: String? = nil, dropCaches: Bool = false, profile: Bool = false) {
         self.iterations = iterations
         self.seed = seed
         self.timeout = timeout
         self.injectCorruption = injectCorruption
         self.artifactDirectory = artifactDirectory
         self.dropCaches = dropCaches
+        self.profile = profile
     }
 }
 

@@ -72,6 +72,7 @@ public enum Runner {
     public static func run(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation,
                            progress: (Progress) -> Void = { _ in }) -> RunReport {
         let started = Date()
+        _ = PhaseClock.take()
         let kernel = Kernel.release
         let total = batches.reduce(0) { $0 + $1.cases.count }
         let watch = KernelWatch()
@@ -82,7 +83,9 @@ public enum Runner {
         var interrupted: Bool { InterruptCleanup.interruptingSignal != nil }
         for batch in batches where !interrupted {
             do {
-                let (area, keepAlive) = try prepare(batch.target, kernel: kernel, device: scratchDevice, images: &images)
+                let (area, keepAlive) = try PhaseClock.measure(.target) {
+                    try prepare(batch.target, kernel: kernel, device: scratchDevice, images: &images)
+                }
                 defer { withExtendedLifetime(keepAlive) {} }
                 let directory = try ScratchDirectory(in: area.directory)
                 defer { directory.remove() }
@@ -104,10 +107,13 @@ public enum Runner {
             }
         }
         progress(Progress(done: total, total: total, failures: failures, current: ""))
-        return RunReport(startedAt: ISO8601DateFormatter().string(from: started), hostKernel: kernel,
-                         seed: batches.first?.options.seed ?? 0, iterations: batches.first?.options.iterations ?? 0,
-                         complete: !interrupted, durationSeconds: Date().timeIntervalSince(started), cases: records,
-                         kernelLogUnavailable: watch.logUnavailableReason)
+        var report = RunReport(startedAt: ISO8601DateFormatter().string(from: started), hostKernel: kernel,
+                               seed: batches.first?.options.seed ?? 0, iterations: batches.first?.options.iterations ?? 0,
+                               complete: !interrupted, durationSeconds: Date().timeIntervalSince(started), cases: records,
+                               kernelLogUnavailable: watch.logUnavailableReason)
+        let runnerPhases = PhaseClock.take()
+        if batches.first?.options.profile == true { report.addProfile(runnerPhases: runnerPhases) }
+        return report
     }
 
     /// Runs a batch's cases in `area` and hands each record to `each` with the case that comes
@@ -123,6 +129,7 @@ public enum Runner {
                 watch.caseStarts()
                 var record = scenario(named: spec.scenario)!.run(spec, in: area, options: batch.options)
                 watch.caseEnded(&record)
+                record.takePhases(profile: batch.options.profile)
                 ended += 1
                 each(record, next())
             }

@@ -47,6 +47,11 @@ final class Transfers {
     /// size (a path that takes one buffer only SKIPs more).
     func fire(_ path: IOPath, file: OpenFile, buffers: [UnsafeMutableRawBufferPointer], segments: Int = 1,
               offset: Int) throws -> [TransferResult] {
+        try PhaseClock.measure(.transfers) { try fireNow(path, file: file, buffers: buffers, segments: segments, offset: offset) }
+    }
+
+    private func fireNow(_ path: IOPath, file: OpenFile, buffers: [UnsafeMutableRawBufferPointer], segments: Int,
+                         offset: Int) throws -> [TransferResult] {
         try prepare(path)
         if segments > 1, [.uringRead, .uringReadFixed, .mapped].contains(path.method) {
             throw Unavailable(description: "\(path) takes one buffer, not \(segments) iovecs")

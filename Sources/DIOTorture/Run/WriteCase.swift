@@ -45,7 +45,9 @@ struct WriteCase: IteratedCase {
     private func runIteration(_ iteration: Int, seed: UInt64, transfers: Transfers, progress: inout CaseProgress,
                               record: inout CaseRecord) throws -> (Outcome, LayoutStatus) {
         let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: seed >> 32) | 1, generation: 1, seed: seed)
-        let target = try PreparedTarget.make(shape.target, layout: shape.layout, in: area, stamp: stamp, name: "write-\(stamp.fileID)")
+        let target = try PhaseClock.measure(.layout) {
+            try PreparedTarget.make(shape.target, layout: shape.layout, in: area, stamp: stamp, name: "write-\(stamp.fileID)")
+        }
         if record.layout == nil || target.check.status == .notReached { record.layout = target.layout }
         var model = target.model
         let context = bufferContext(seed: seed, file: target.file, stamp: stamp, offset: shape.offset(fileSize: target.model.size))
@@ -56,7 +58,7 @@ struct WriteCase: IteratedCase {
         progress.residencyRetries += retries
         let buffer = proved[0].buffer
         // Cached or mapped only now: a source mapping the same file drops its cache as it is made.
-        let primed = try CachePriming(shape.target, file: target.file, length: target.model.size)
+        let primed = try PhaseClock.measure(.buffers) { try CachePriming(shape.target, file: target.file, length: target.model.size) }
         let held = try proved[0].held && primed.held && buffer.holdsPlan(found: buffer.foundResidency())
         progress.residencies[proved[0].found.residencyMap, default: 0] += 1
         progress.plannedResidency = buffer.plannedResidency.residencyMap
@@ -121,7 +123,7 @@ struct WriteCase: IteratedCase {
         default:
             break
         }
-        let readback = written.readBack(corrupting: options.injectCorruption)
+        let readback = PhaseClock.measure(.verification) { written.readBack(corrupting: options.injectCorruption) }
         let failing = judgement.call == .fail ? judgement : readback.first { $0.judgement.call == .fail }?.judgement ?? judgement
         return progress.count(failing, held: write.held, into: &record) {
             written.failure(write.iteration, seed: write.seed, result: write.result, judgement: failing, length: contract.length, readback: readback)

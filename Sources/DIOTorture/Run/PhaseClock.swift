@@ -1,0 +1,78 @@
+import Foundation
+
+/// The phases a run's time goes to, for `run --profile`: measured around the code of each, so
+/// that a claim about speed is a measured before and after.
+public enum Phase: String, CaseIterable, Codable, Sendable {
+    case target = "mkfs and mount"
+    case layout = "layout write and fsync"
+    case fiemap = "FIEMAP"
+    case buffers = "buffer and cache set-up, mincore"
+    case transfers = "transfers"
+    case verification = "verification and read-back"
+    case kernelLog = "kernel-log and taint watch"
+    /// Everything the others do not hold: starting and feeding case processes, step scenarios'
+    /// own work, records and the report.
+    case rest = "the rest (processes, step scenarios, records)"
+}
+
+/// Sums the time spent in each phase, exclusive of the phases measured inside it. One process
+/// runs one case at a time, so one set of totals serves; a case takes its share when it ends.
+enum PhaseClock {
+    private static var totals: [Phase: Double] = [:]
+    /// Seconds spent in nested measurements, per level of nesting now open.
+    private static var nested: [Double] = []
+
+    static func measure<T>(_ phase: Phase, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        nested.append(0)
+        defer {
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let inner = nested.removeLast()
+            totals[phase, default: 0] += elapsed - inner
+            if !nested.isEmpty { nested[nested.count - 1] += elapsed }
+        }
+        return try body()
+    }
+
+    /// The totals since the last `take`, which start again from zero.
+    static func take() -> [Phase: Double] {
+        defer { totals = [:] }
+        return totals
+    }
+}
+
+extension CaseRecord {
+    /// Takes the phases measured since the last case ended, and keeps them when profiling.
+    mutating func takePhases(profile: Bool) {
+        let phases = PhaseClock.take()
+        if profile { phaseSeconds = Dictionary(uniqueKeysWithValues: phases.map { ($0.key.rawValue, $0.value) }) }
+    }
+}
+
+extension RunReport {
+    /// Each phase's seconds over the run (the cases' and the runner's own), and what is left of
+    /// the wall time as `rest`; nil when the run was not profiled.
+    mutating func addProfile(runnerPhases: [Phase: Double]) {
+        var seconds = runnerPhases
+        for record in cases {
+            for (name, value) in record.phaseSeconds ?? [:] {
+                if let phase = Phase(rawValue: name) { seconds[phase, default: 0] += value }
+            }
+        }
+        seconds[.rest] = max(0, durationSeconds - seconds.values.reduce(0, +))
+        profile = Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value) })
+    }
+}
+
+extension TextReport {
+    /// The profile of a run: seconds and share of the wall time per phase, largest first.
+    public static func profile(_ report: RunReport) -> String {
+        guard let profile = report.profile else { return "" }
+        let transfers = report.cases.reduce(0) { $0 + $1.outcomes.values.reduce(0, +) }
+        let rows = profile.sorted { $0.value > $1.value }.map { name, seconds in
+            "  \(name.padding(toLength: 48))\(String(format: "%8.2f s %5.1f%%", seconds, 100 * seconds / max(report.durationSeconds, 1e-9)))"
+        }
+        return "Where the \(String(format1: report.durationSeconds)) s went (\(report.cases.count) cases, "
+            + "\(Int(Double(transfers) / max(report.durationSeconds, 1e-9))) transfers judged per second):\n" + rows.joined(separator: "\n") + "\n"
+    }
+}
