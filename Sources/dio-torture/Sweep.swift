@@ -27,8 +27,11 @@ struct Sweep: ParsableCommand {
     @Flag(name: .customLong("list"), help: "Print the shard's units instead of running them.")
     var listOnly = false
 
-    @Flag(help: "Run a sample of the sweep's units (about \(SweepEstimate.sampleSize)) and project its wall time here, whole and in shards.")
+    @Flag(help: "Run a sample of the sweep's units and project its wall time here, whole and in shards (and the --shard given).")
     var estimate = false
+
+    @Option(name: .customLong("estimate-sample"), help: ArgumentHelp("Units --estimate runs.", valueName: "n"))
+    var estimateSample = SweepEstimate.defaultSampleSize
 
     @Option(name: .customLong("estimate-shards"), help: ArgumentHelp("Shard counts --estimate projects, comma-separated.", valueName: "N,N"),
             transform: { text in
@@ -52,7 +55,8 @@ struct Sweep: ParsableCommand {
 
     func validate() throws {
         if Shard(shard) == nil { throw ValidationError("--shard \(shard): expected K/N with 1 <= K <= N") }
-        if estimate && (shard != "1/1" || listOnly) { throw ValidationError("--estimate projects the whole sweep: it goes without --shard and --list") }
+        if estimate && listOnly { throw ValidationError("--estimate and --list are exclusive") }
+        if estimateSample < 1 { throw ValidationError("--estimate-sample must be at least 1") }
     }
 
     func run() throws {
@@ -65,11 +69,11 @@ struct Sweep: ParsableCommand {
         if estimate {
             let projection: SweepEstimate, mode = try isolation.mode(caseTimeout: plan.sweep.caseTimeout)
             do {
-                projection = try SweepEstimate.measure(plan, artifactDirectory: artifacts.directory) { batches in
+                projection = try SweepEstimate.measure(plan, sampleSize: estimateSample, artifactDirectory: artifacts.directory) { batches in
                     runCases(batches, scratchDevice: scratchDevice, isolation: mode)
                 }
             } catch let error as SweepError { throw UsageError(error.description) }
-            print(projection.text(name: plan.sweep.name, shards: estimateShards), terminator: "")
+            print(projection.text(name: plan.sweep.name, shards: estimateShards, shard: shard == "1/1" ? nil : Shard(shard)), terminator: "")
             return
         }
         var report: RunReport

@@ -47,6 +47,9 @@ extension OnTheRealKernel {
             #expect(lines.contains { $0.hasPrefix("Measured on \(listed) of them (all)") }, "\(result.stdout)")
             let projected = lines.filter { $0.contains(" shard") && !$0.hasPrefix("Projected") }
             #expect(projected.count == 3, "\(result.stdout)")
+            #expect(lines.contains { $0.hasPrefix("  first-page-only ") && $0.contains(" per page") }, "\(result.stdout)")
+            let one = try runTool(["sweep", sweep, "--estimate", "--estimate-shards", "2", "--shard", "2/2"])
+            #expect(one.status == 0 && one.stdout.contains("  shard 2/2: "), "\(one.stdout)")
             guard FileManager.default.fileExists(atPath: fixedKernel) else { return print("SKIP the kernel sweep's refusal: no \(fixedKernel)") }
             let refused = try runTool(["sweep", "\(configsDirectory)/kernel-gate.yaml", "--estimate"])
             #expect(refused.status == 2 && refused.stderr.contains("--estimate measures units run here"), "\(refused.stderr)")
