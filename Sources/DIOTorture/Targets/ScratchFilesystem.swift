@@ -132,15 +132,15 @@ public final class ScratchFilesystem {
     public var root: String { mount.root }
 
     /// Why `path` cannot serve as a scratch device, or nil: it must be a block device that
-    /// nothing has mounted, since mkfs will overwrite it.
+    /// nothing holds, since mkfs will overwrite it. The kernel's own exclusive-open test sees every
+    /// mount, detached ones too, which no mount table lists.
     public static func unusableDeviceReason(_ path: String) -> String? {
-        let number: String?
-        do { number = try blockDeviceNumber(of: path) } catch { return "\(path): \(error)" }
-        guard let number else { return "\(path) is not a block device" }
-        let mounted = (try? readTextFile("/proc/self/mountinfo"))?.split(separator: "\n")
-            .contains { $0.split(separator: " ").dropFirst(2).first.map(String.init) == number } ?? false
-        if mounted { return "\(path) is mounted; a scratch device is overwritten" }
-        if (try? blockDeviceIsHeld(path)) == true { return "\(path) is in use (mounted, perhaps detached, or held by another device); a scratch device is overwritten" }
+        do {
+            guard try blockDeviceNumber(of: path) != nil else { return "\(path) is not a block device" }
+            if try blockDeviceIsHeld(path) { return "\(path) is in use (mounted, or held by another device); a scratch device is overwritten" }
+        } catch {
+            return "\(path): \(error)"
+        }
         return nil
     }
 
