@@ -104,4 +104,7 @@ struct ReportFiles: ParsableArguments {
 }
 
 /// Filesystem kinds parse, validate and list their choices through the library's own names.
-extension ScratchKind: ExpressibleByArgument {}
+extension ScratchKind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(named: argument) }
+    public static var allValueStrings: [String] { choiceNames }
+}

@@ -66,7 +66,7 @@ extension OnTheRealKernel {
         /// devices autoclear, mounts are detached and case processes die with their parent.
         @Test(.enabled(if: rootRequirement == nil, Comment(rawValue: rootRequirement ?? "")), arguments: [SIGINT, SIGKILL])
         func killedRunLeavesNoLoopDeviceMountOrFile(_ signal: Int32) throws {
-            try #require(missingTools(ScratchKind.allCases) == nil, Comment(rawValue: missingTools(ScratchKind.allCases) ?? ""))
+            try #require(missingTools(ScratchKind.defaults) == nil, Comment(rawValue: missingTools(ScratchKind.defaults) ?? ""))
             let loopsBefore = attachedLoopDevices()
             let json = FileManager.default.temporaryDirectory.appendingPathComponent("diot-killed-\(getpid()).json").path
             defer { try? FileManager.default.removeItem(atPath: json) }

@@ -54,9 +54,9 @@ import Testing
 
     /// As root the default targets are the four scratch filesystems; naming one picks it.
     @Test(.enabled(if: Kernel.isRoot)) func rootGetsScratchFilesystems() throws {
-        let (all, _) = try TargetSpec.choose(directory: nil, filesystems: nil, defaults: ScratchKind.allCases)
-        #expect(all == ScratchKind.allCases.map { .scratch(ScratchOptions(kind: $0)) })
-        let (one, note) = try TargetSpec.choose(directory: nil, filesystems: [.xfs], defaults: ScratchKind.allCases)
+        let (all, _) = try TargetSpec.choose(directory: nil, filesystems: nil, defaults: ScratchKind.defaults)
+        #expect(all == ScratchKind.defaults.map { .scratch(ScratchOptions(kind: $0)) })
+        let (one, note) = try TargetSpec.choose(directory: nil, filesystems: [.xfs], defaults: ScratchKind.defaults)
         #expect(one == [.scratch(ScratchOptions(kind: .xfs))] && note == nil)
     }
 }

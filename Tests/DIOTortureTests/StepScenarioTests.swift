@@ -73,7 +73,7 @@ extension OnTheRealKernel {
         func runScenario(_ scenario: String, on kinds: [ScratchKind], extra: [String] = []) throws -> (ToolRun, RunReport, String) {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diot-steps-\(getpid())-\(scenario)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let result = try runTool(["run", "--fs", kinds.map(\.rawValue).joined(separator: ","), "--scenario", scenario, "--seed", "5",
+            let result = try runTool(["run", "--fs", kinds.map(\.name).joined(separator: ","), "--scenario", scenario, "--seed", "5",
                                       "--json", directory + "/report.json", "--ops-logs", directory + "/logs", "--no-color", "--no-known-bugs"] + extra)
             let report = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: directory + "/report.json")))
             return (result, report, directory)

@@ -12,7 +12,7 @@ import Testing
 let rootRequirement: String? = Kernel.isRoot ? nil : "needs root (loop devices and mounts); run the tests as root"
 
 func missingTools(_ kinds: [ScratchKind]) -> String? {
-    let reasons = kinds.compactMap { kind in kind.unavailableReason.map { "\(kind.rawValue): \($0)" } }
+    let reasons = kinds.compactMap { kind in kind.unavailableReason.map { "\(kind.name): \($0)" } }
     return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
 }
 

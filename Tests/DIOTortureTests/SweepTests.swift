@@ -66,7 +66,7 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
             #expect(sweep.name == name)
         }
         let quick = try SweepFile(contentsOf: "\(configsDirectory)/quick.yaml")
-        let plan = RunPlan(targets: ScratchKind.allCases.map { .scratch(ScratchOptions(kind: $0)) }, scenarios: catalogue,
+        let plan = RunPlan(targets: ScratchKind.defaults.map { .scratch(ScratchOptions(kind: $0)) }, scenarios: catalogue,
                            selection: Selection(), options: RunOptions(iterations: 20, seed: 1))
         #expect(quick.units(kernelReleases: []).units.map(\.spec.id) == plan.batches.flatMap(\.cases).map(\.id),
                 "quick.yaml is what `run` does by default")

@@ -59,24 +59,24 @@ public enum Benchmark {
         var patternSetup = 0.0
         var images: ImageStore?
         for kind in options.filesystems {
-            if let reason = kind.unavailableReason { throw BenchmarkError("\(kind.rawValue): \(reason)") }
-            if kind != .tmpfs, images == nil { images = try ImageStore() }
+            if let reason = kind.unavailableReason { throw BenchmarkError("\(kind.name): \(reason)") }
+            if kind.maker.needsBlockDevice, images == nil { images = try ImageStore() }
             let filesystem = try ScratchFilesystem(ScratchOptions(kind: kind, imageSize: 2 * options.fileSize + (256 << 20)), images: images)
             let stamp = DataStamp(fileID: 1, generation: 1, seed: options.seed)
             let dataPath = filesystem.root + "/bench-dio.dat"
-            progress("\(kind.rawValue): writing \(formatBytes(options.fileSize)) of self-describing data")
+            progress("\(kind.name): writing \(formatBytes(options.fileSize)) of self-describing data")
             let file = try OpenFile(dataPath, .readWrite, options: [.create, .truncate, .direct])
             let model = try writeStamped(file, size: options.fileSize, stamp: stamp)
             if patternSetup == 0 { patternSetup = try measurePatternSetup(file: file, stamp: stamp, directory: filesystem.root) }
             for blockSize in options.blockSizes {
                 let fioPath = filesystem.root + "/bench-fio-\(blockSize).dat"
-                progress("\(kind.rawValue): fio lays out its crc32c file for \(formatBytes(blockSize)) blocks")
+                progress("\(kind.name): fio lays out its crc32c file for \(formatBytes(blockSize)) blocks")
                 try Fio.writeVerifyFile(fioPath, size: options.fileSize, blockSize: blockSize)
                 defer { removeFile(fioPath) }
                 for depth in options.depths {
                     var dio: [VerifiedReadLoop.Result] = [], plain: [Fio.Result] = [], best: [Fio.Result] = [], verified: [Fio.Result] = []
                     for round in 0..<options.rounds {
-                        progress("\(kind.rawValue) bs \(formatBytes(blockSize)) qd \(depth) round \(round + 1)/\(options.rounds)")
+                        progress("\(kind.name) bs \(formatBytes(blockSize)) qd \(depth) round \(round + 1)/\(options.rounds)")
                         let loop = VerifiedReadLoop(file: file, model: model, blockSize: blockSize, depth: depth)
                         dio.append(try loop.run(for: .seconds(options.seconds), seed: StableHash.mix(options.seed &+ UInt64(round))))
                         plain.append(try Fio.randomReads(dataPath, size: options.fileSize, blockSize: blockSize, depth: depth,
@@ -87,7 +87,7 @@ public enum Benchmark {
                                                             seconds: options.seconds, setting: .verified))
                     }
                     rows.append(BenchRow(
-                        filesystem: kind.rawValue, blockSize: blockSize, depth: depth,
+                        filesystem: kind.name, blockSize: blockSize, depth: depth,
                         dioTorture: median(dio.map { Double($0.reads) / $0.seconds }),
                         fio: median(plain.map { Double($0.reads) / $0.seconds }),
                         fioBest: median(best.map { Double($0.reads) / $0.seconds }),

@@ -17,6 +17,14 @@ public struct LayoutCheck: Codable, Sendable {
     public var found: [MappedExtent]
     public var note: String?
 
+    /// What a layout check says where FIEMAP failed: the precondition does not apply on a
+    /// filesystem without extents, and is unverifiable on any other.
+    static func unmapped(_ area: WorkArea, error: any Error) -> LayoutCheck {
+        area.traits.hasExtents
+            ? LayoutCheck(status: .unverifiable, found: [], note: "FIEMAP failed: \(error)")
+            : LayoutCheck(status: .notApplicable, found: [], note: "\(area.filesystem.type) has no extents (no FIEMAP)")
+    }
+
     /// Compares `found` with `plan`: each planned extent fully mapped, written and on disk, no
     /// found extent crossing a planned boundary, nothing mapped in the planned holes.
     public static func compare(_ plan: ExtentPlan, found: [MappedExtent]) -> LayoutCheck {

@@ -76,9 +76,9 @@ struct PreparedTarget {
 
     /// Whether FIEMAP shows `0..<size` all mapped and all unwritten.
     private static func checkUnwritten(_ file: OpenFile, size: Int, area: WorkArea) -> LayoutCheck {
-        guard let found = try? file.extents() else {
-            return area.filesystem.type == "tmpfs" ? LayoutCheck(status: .notApplicable, found: [], note: "tmpfs has no extents (no FIEMAP)")
-                : LayoutCheck(status: .unverifiable, found: [], note: "FIEMAP failed")
+        let found: [MappedExtent]
+        do { found = try file.extents() } catch {
+            return LayoutCheck.unmapped(area, error: error)
         }
         let covered = found.filter(\.isUnwritten).reduce(0) { $0 + min($1.end, size) - max($1.logical, 0) }
         let held = covered >= size && found.allSatisfy(\.isUnwritten)

@@ -245,21 +245,22 @@ public enum Oracle {
         return unmet == nil ? .pass : .inconclusive
     }
 
-    /// A path, pattern, planned file cache and filesystem that cannot be combined: the reason to
-    /// SKIP before anything runs.
+    /// A path, pattern, planned file cache and filesystem (by the name its record gives it) that
+    /// cannot be combined: the reason to SKIP before anything runs.
     public static func incompatibility(_ path: IOPath, _ pattern: FaultPattern, filesystem: String?, fileCache: FileCachePlan? = nil,
                                        writeTarget: WriteTarget? = nil) -> String? {
         if let writeTarget, [.cached, .mapped].contains(writeTarget), pattern.traits.mapsTheTransferredRange {
             return "\(pattern.rawValue) maps the very range a \(writeTarget.rawValue) target puts in the page cache first, so it cannot stay cold"
         }
-        if fileCache != nil, filesystem == "tmpfs" {
-            return "tmpfs file pages live in the page cache, so none can be left uncached"
+        let coldless = filesystem.map { FilesystemTraits.of($0).pagesCanBeCold ? nil : $0 } ?? nil
+        if fileCache != nil, let coldless {
+            return "\(coldless) file pages live in the page cache, so none can be left uncached"
         }
         if path.method == .uringReadFixed && !pattern.traits.residentBeforeRead {
             return "registering a buffer faults in and pins every page, so \(pattern.rawValue) cannot hold for read_fixed"
         }
-        if filesystem == "tmpfs", pattern.traits.needsColdFilePages {
-            return "tmpfs file pages live in the page cache, so a mapping of them cannot be cold"
+        if let coldless, pattern.traits.needsColdFilePages {
+            return "\(coldless) file pages live in the page cache, so a mapping of them cannot be cold"
         }
         return nil
     }

@@ -1,4 +1,4 @@
-/// The catalogue as `list` prints it: every scenario, fault pattern, I/O path and write target,
+/// The catalogue as `list` prints it: every scenario, fault pattern, I/O path, write target and filesystem,
 /// each with its one line.
 public enum Listing {
     public static func text() -> String {
@@ -12,6 +12,8 @@ public enum Listing {
         section("Read paths:", IOPath.all.map { ($0.description, $0.summary) })
         section("Write paths:", IOPath.writes.map { ($0.description, $0.summary) })
         section("Write targets (--write-target):", WriteTarget.allCases.map { ($0.rawValue, $0.summary) })
+        section("Filesystems (--fs; `probe` says which this machine can make):",
+                ScratchKind.all.map { ($0.name, $0.maker.summary + (ScratchKind.defaults.contains($0) ? "" : " [not in the default run]")) })
         return lines.dropLast().joined(separator: "\n")
     }
 }

@@ -38,6 +38,8 @@ public struct FilesystemRecord: Codable, Sendable, Hashable {
     public var location: String?
     public var mkfsOptions: [String]
     public var mountOptions: [String]
+    /// For a kind stacked on another filesystem (FUSE, overlayfs, NFS): what it stands on.
+    public var stackedOn: String? = nil
 }
 
 public struct ReadRecord: Codable, Sendable {

@@ -69,10 +69,7 @@ struct LaidOutFile {
         do {
             return LayoutCheck.compare(plan, found: try file.extents())
         } catch {
-            if area.filesystem.type == "tmpfs" {
-                return LayoutCheck(status: .notApplicable, found: [], note: "tmpfs has no extents (no FIEMAP)")
-            }
-            return LayoutCheck(status: .unverifiable, found: [], note: "FIEMAP failed: \(error)")
+            return LayoutCheck.unmapped(area, error: error)
         }
     }
 }

@@ -54,10 +54,6 @@ extension WriteOrder: NamedChoice {
     public static let choiceKind = "write order"
 }
 
-extension ScratchKind: NamedChoice {
-    public static let choiceKind = "filesystem"
-}
-
 /// A scenario of the catalogue, by name.
 public struct ScenarioChoice: NamedChoice {
     public static let choiceKind = "scenario"

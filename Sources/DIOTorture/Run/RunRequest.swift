@@ -7,7 +7,7 @@ import Foundation
 public struct RunRequest: Sendable {
     /// A mounted directory to run in, instead of scratch filesystems.
     public var directory: String?
-    /// Scratch filesystems (default: btrfs, xfs, ext4 and tmpfs).
+    /// Scratch filesystems (default: `ScratchKind.defaults`).
     public var filesystems: [ScratchKind]?
     /// `FS=ARGS` each: extra mkfs arguments, and mount options, for one filesystem.
     public var mkfsOptions: [String] = []
@@ -49,7 +49,7 @@ public struct RunRequest: Sendable {
     private func targets() throws -> ([TargetSpec], String?) {
         let mkfs = try perFilesystem(mkfsOptions, option: "--mkfs-options")
         let mount = try perFilesystem(mountOptions, option: "--mount-options")
-        return try TargetSpec.choose(directory: directory, filesystems: filesystems, defaults: ScratchKind.allCases) { kind in
+        return try TargetSpec.choose(directory: directory, filesystems: filesystems, defaults: ScratchKind.defaults) { kind in
             ScratchOptions(kind: kind, mkfsOptions: mkfs[kind].map { $0.split(separator: " ").map(String.init) } ?? [],
                            mountOptions: mount[kind].map { Self.names($0) } ?? [])
         }
@@ -58,8 +58,8 @@ public struct RunRequest: Sendable {
     private func perFilesystem(_ values: [String], option: String) throws -> [ScratchKind: String] {
         var result: [ScratchKind: String] = [:]
         for value in values {
-            guard let equals = value.firstIndex(of: "="), let kind = ScratchKind(rawValue: String(value[..<equals])) else {
-                throw Invalid(description: "\(option) \(value): expected FS=VALUE with FS one of \(ScratchKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            guard let equals = value.firstIndex(of: "="), let kind = ScratchKind(named: String(value[..<equals])) else {
+                throw Invalid(description: "\(option) \(value): expected FS=VALUE with FS one of \(ScratchKind.choiceNames.joined(separator: ", "))")
             }
             result[kind] = String(value[value.index(after: equals)...])
         }

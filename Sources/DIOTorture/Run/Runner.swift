@@ -9,7 +9,7 @@ public enum TargetSpec: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .directory(let path): path
-        case .scratch(let options): options.kind.rawValue
+        case .scratch(let options): options.kind.name
         }
     }
 }
@@ -89,8 +89,7 @@ public enum Runner {
                 defer { withExtendedLifetime(keepAlive) {} }
                 let directory = try ScratchDirectory(in: area.directory)
                 defer { directory.remove() }
-                var inner = area
-                inner.directory = directory.path
+                let inner = area.within(directory)
                 progress(Progress(done: done, total: total, failures: failures, current: batch.cases.first.map { "\(batch.target) \($0.id)" } ?? ""))
                 runCases(of: batch, in: inner, isolation: isolation, watch: watch, interrupted: { interrupted }) { record, next in
                     if record.verdict.isFailure { failures += 1 }
@@ -166,9 +165,10 @@ public enum Runner {
             return (WorkArea(directory: path, filesystem: record, kernel: kernel), nil)
         case .scratch(let options):
             if let reason = options.kind.unavailableReason { throw TargetError(reason) }
-            if images == nil, device == nil, options.kind != .tmpfs { images = try ImageStore() }
+            if images == nil, device == nil, options.kind.maker.needsBlockDevice { images = try ImageStore() }
             let filesystem = try ScratchFilesystem(options, images: images, device: device)
-            return (WorkArea(directory: filesystem.root, filesystem: filesystem.record, kernel: kernel), filesystem)
+            return (WorkArea(directory: filesystem.root, filesystem: filesystem.record, kernel: kernel, backingDirectory: filesystem.backingRoot),
+                    filesystem)
         }
     }
 
@@ -179,7 +179,7 @@ public enum Runner {
     private static func setupRecord(_ target: TargetSpec, kernel: String, verdict: Verdict, reason: String, seed: UInt64) -> CaseRecord {
         let filesystem: FilesystemRecord = switch target {
         case .directory(let path): FilesystemRecord(type: filesystemType(of: path), origin: "directory", location: path, mkfsOptions: [], mountOptions: [])
-        case .scratch(let options): FilesystemRecord(type: options.kind.rawValue, origin: "scratch", location: nil,
+        case .scratch(let options): FilesystemRecord(type: options.kind.name, origin: "scratch", location: nil,
                                                      mkfsOptions: options.mkfsOptions, mountOptions: options.mountOptions)
         }
         return CaseRecord(id: "setup/\(target)", kernel: kernel, filesystem: filesystem, scenario: "setup", seed: seed,

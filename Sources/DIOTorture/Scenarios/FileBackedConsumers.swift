@@ -183,7 +183,7 @@ private struct ConsumerRun {
     }
 
     /// tmpfs's pages are its files: they cannot be dropped, so a tmpfs image is never cold.
-    private var hasColdState: Bool { area.filesystem.type != "tmpfs" }
+    private var hasColdState: Bool { area.traits.pagesCanBeCold }
 
     /// Times the image's cache state is set again when mincore shows it missed: a loop device
     /// or mount just released can still be reading the image back in.
@@ -195,7 +195,7 @@ private struct ConsumerRun {
         let size = try image.size()
         let pages = (size + pageSize - 1) / pageSize
         var resident = 0
-        // tmpfs cannot drop its pages: its cold state is never there to set again.
+        // A filesystem that cannot drop its pages has no cold state to set again.
         for attempt in 0..<(state == .cold && !hasColdState ? 1 : Self.stateAttempts) {
             if attempt > 0 {
                 tally.retries += 1
@@ -302,7 +302,7 @@ private struct ConsumerRun {
         let statesHeld = cold.residencyHeld == rounds && warm.residencyHeld == rounds
         let unmet = !hasColdState || statesHeld ? nil : "the image's page cache was not in the planned state before every mount"
         if !hasColdState {
-            record.reason = "tmpfs cannot drop its pages: there is no cold state; the mounts and hashes are checked in the one there is"
+            record.reason = "\(area.filesystem.type) cannot drop its pages: there is no cold state; the mounts and hashes are checked in the one there is"
         }
         record.judge(promises: promises, unmet: unmet, started: started)
         if record.verdict == .pass { record.outcomes = ["full": cold.filesHashed + warm.filesHashed] }

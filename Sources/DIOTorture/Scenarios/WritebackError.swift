@@ -39,8 +39,9 @@ public struct WritebackError: Scenario {
         let started = Date()
         var record = CaseRecord(spec, area: area, options: options, iterations: 1)
         record.run(since: started) { record in
-            guard let kind = ScratchKind(rawValue: area.filesystem.type), kind != .tmpfs else {
-                throw CaseStop.unsupported("writeback errors are injected under a disk filesystem (btrfs, xfs, ext4); this is \(area.filesystem.type)")
+            guard let kind = ScratchKind(named: area.filesystem.type), kind.maker.needsBlockDevice else {
+                let disks = ScratchKind.all.filter(\.maker.needsBlockDevice).map(\.name).joined(separator: ", ")
+                throw CaseStop.unsupported("writeback errors are injected under a filesystem made on a block device (\(disks)); this is \(area.filesystem.type)")
             }
             if let reason = kind.unavailableReason { throw CaseStop.unsupported(reason) }
             let injection = try spec.variant(as: WritebackInjection.self)
@@ -138,7 +139,7 @@ private struct WritebackFailure {
     /// The filesystem on the disk that will fail, with the data file open twice.
     private struct Setup {
         var disk: FailingDisk
-        var filesystem: DetachedMount
+        var filesystem: MadeFilesystem
         var file: OpenFile
         var witness: OpenFile
     }
@@ -186,12 +187,10 @@ private struct WritebackFailure {
         do { disk = try FailingDisk(injection) } catch {
             throw CaseStop.harness("setting up the \(injection.rawValue) device: \(error)")
         }
-        do {
-            try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [disk.path])
-        } catch {
-            throw CaseStop.harness("mkfs on \(disk.path): \(error)")
+        let filesystem: MadeFilesystem
+        do { filesystem = try options.kind.maker.make(options, device: disk.path) } catch {
+            throw CaseStop.harness("making \(options.kind.name) on \(disk.path): \(error)")
         }
-        let filesystem = try DetachedMount(fsType: options.kind.rawValue, source: disk.path, options: options.mountOptions)
         let path = filesystem.root + "/data"
         let file = try OpenFile(path, .readWrite, options: .create)
         return Setup(disk: disk, filesystem: filesystem, file: file, witness: try OpenFile(path, .readOnly))

@@ -19,8 +19,8 @@ public struct ZeroRangeDirtyUnwritten: Scenario {
         var record = OperationCase(spec: spec, area: area, options: options).run(maxFileSize: Self.fileSize, log: { seed in
             OperationGenerator.zeroRange(seed: seed, iterations: options.iterations, fileSize: Self.fileSize)
         }, preconditions: Self.preconditions)
-        if record.verdict == .pass, area.filesystem.type == "tmpfs" {
-            record.reason = [record.reason, "tmpfs has no unwritten extents: the steps and reads are checked, the extent precondition does not apply"]
+        if record.verdict == .pass, !area.traits.hasExtents {
+            record.reason = [record.reason, "\(area.filesystem.type) has no unwritten extents: the steps and reads are checked, the extent precondition does not apply"]
                 .compactMap { $0 }.joined(separator: "; ")
         }
         return record

@@ -112,7 +112,7 @@ public struct SweepFile: Sendable {
         let kind = try reader.choice(type, as: ScratchKind.self)
         let mkfs = try fields["mkfs"].map { try reader.words($0, separator: " ") } ?? []
         let mount = try fields["mount"].map { try reader.words($0, separator: ",") } ?? []
-        if kind == .tmpfs, !mkfs.isEmpty { throw SweepError("\(reader.file):\(reader.line(fields["mkfs"]!)): tmpfs has no mkfs") }
+        if !kind.maker.takesMkfsOptions, !mkfs.isEmpty { throw SweepError("\(reader.file):\(reader.line(fields["mkfs"]!)): \(kind.name) has no mkfs") }
         return ScratchOptions(kind: kind, mkfsOptions: mkfs, mountOptions: mount)
     }
 

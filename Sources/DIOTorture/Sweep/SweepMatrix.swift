@@ -86,7 +86,7 @@ extension SweepFile {
     func isExcluded(_ unit: SweepUnit, filesystem: ScratchOptions, release: String) -> Bool {
         let values: [String: [String]] = [
             "kernel": [release],
-            "filesystem": [filesystem.kind.rawValue, filesystem.label],
+            "filesystem": [filesystem.kind.name, filesystem.label],
             "scenario": [unit.spec.scenario],
             "pattern": unit.spec.pattern.map { [$0.rawValue] } ?? [],
             "path": unit.spec.path.map { [$0.description] } ?? [],

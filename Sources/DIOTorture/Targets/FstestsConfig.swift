@@ -64,8 +64,9 @@ public struct FstestsConfig: Sendable {
 
     private func kind() throws -> ScratchKind {
         guard let name = variables["FSTYP"] else { throw Self.invalid("\(where_) sets SCRATCH_DEV without FSTYP: which filesystem to make?") }
-        guard let kind = ScratchKind(rawValue: name), kind != .tmpfs else {
-            throw Self.invalid("\(where_) FSTYP \(name): dio-torture makes btrfs, xfs or ext4 on SCRATCH_DEV")
+        let onDevices = ScratchKind.all.filter(\.maker.needsBlockDevice)
+        guard let kind = onDevices.first(where: { $0.name == name }) else {
+            throw Self.invalid("\(where_) FSTYP \(name): dio-torture makes \(onDevices.map(\.name).joined(separator: ", ")) on SCRATCH_DEV")
         }
         return kind
     }

@@ -22,7 +22,7 @@ public struct EnvironmentProbe: Sendable {
         }
         return EnvironmentProbe(
             kernel: Kernel.release, isRoot: Kernel.isRoot, ioUringError: ringError, ioUringOpcodes: opcodes,
-            filesystems: Dictionary(uniqueKeysWithValues: ScratchKind.allCases.map { ($0, $0.unavailableReason) }),
+            filesystems: Dictionary(uniqueKeysWithValues: ScratchKind.all.map { ($0, $0.unavailableReason) }),
             transparentHugePages: Kernel.transparentHugePages, userfaultfd: UserfaultResolver.unavailableReason)
     }
 
@@ -34,9 +34,9 @@ public struct EnvironmentProbe: Sendable {
             lines.append("io_uring      yes; opcodes " + ioUringOpcodes.sorted { $0.key < $1.key }
                 .map { "\($0.key) \($0.value ? "yes" : "no")" }.joined(separator: ", "))
         }
-        for kind in ScratchKind.allCases {
+        for kind in ScratchKind.all {
             let reason = filesystems[kind] ?? nil
-            lines.append("\(kind.rawValue.padding(toLength: 14))" + (reason.map { "unavailable: \($0)" } ?? "scratch filesystems available"))
+            lines.append("\(kind.name.padding(toLength: 14))" + (reason.map { "unavailable: \($0)" } ?? "scratch filesystems available"))
         }
         lines.append("THP           \(transparentHugePages ?? "absent")")
         lines.append("userfaultfd   \(userfaultfd.map { "unavailable: \($0)" } ?? "yes")")

@@ -1,38 +1,6 @@
 import DIOSystem
 import Glibc
 
-/// Filesystems dio-torture can make for itself.
-public enum ScratchKind: String, CaseIterable, Codable, Sendable {
-    case btrfs, xfs, ext4, tmpfs
-
-    var mkfsTool: String? {
-        switch self {
-        case .btrfs: "mkfs.btrfs"
-        case .xfs: "mkfs.xfs"
-        case .ext4: "mkfs.ext4"
-        case .tmpfs: nil
-        }
-    }
-
-    /// Quiet, forced, and no discard (slow, and pointless on a fresh sparse image).
-    var mkfsArguments: [String] {
-        switch self {
-        case .btrfs: ["-q", "-f", "-K"]
-        case .xfs: ["-q", "-f", "-K"]
-        case .ext4: ["-q", "-F", "-E", "nodiscard"]
-        case .tmpfs: []
-        }
-    }
-
-    /// Why this machine cannot make this filesystem, or nil.
-    public var unavailableReason: String? {
-        if !Kernel.isRoot { return "scratch filesystems need root (loop devices and mounts)" }
-        if !Kernel.filesystems.contains(rawValue) && self != .tmpfs { return "the kernel has no \(rawValue) (not in /proc/filesystems)" }
-        if let tool = mkfsTool, findExecutable(tool) == nil { return "\(tool) is not installed" }
-        return nil
-    }
-}
-
 /// How to make a scratch filesystem. The default size suits every kind: xfs refuses images
 /// under 300 MiB, and images are sparse, so size costs little.
 public struct ScratchOptions: Sendable, Hashable {
@@ -44,7 +12,7 @@ public struct ScratchOptions: Sendable, Hashable {
 
     /// How reports name it: "btrfs -O ^no-holes -ocompress=zstd".
     public var label: String {
-        TextReport.filesystemLabel(FilesystemRecord(type: kind.rawValue, origin: "scratch", location: nil,
+        TextReport.filesystemLabel(FilesystemRecord(type: kind.name, origin: "scratch", location: nil,
                                                     mkfsOptions: mkfsOptions, mountOptions: mountOptions))
     }
 
@@ -79,35 +47,28 @@ public final class ImageStore {
     }
 }
 
-/// A filesystem made for the run: mkfs on a loop device over an image in the `ImageStore`
-/// (or a tmpfs), mounted detached. Everything goes away with the object, or with the process.
-/// Inside a test VM, a whole (virtio) disk can stand in for the loop device.
+/// A filesystem made for the run by its kind, on a loop device over an image in the
+/// `ImageStore` when it needs a block device, mounted detached. Everything goes away with the
+/// object, or with the process. Inside a test VM, a whole (virtio) disk can stand in for the
+/// loop device.
 public final class ScratchFilesystem {
     public let options: ScratchOptions
-    private let mount: DetachedMount
+    private let made: MadeFilesystem
     private let loop: LoopDevice?
     private let device: String?
 
-    /// `device`, when given, is overwritten by mkfs instead of making a loop device.
-    public init(_ options: ScratchOptions, images: ImageStore?, device: String? = nil) throws {
+    /// `device`, when given, is overwritten instead of making a loop device; `images` is where
+    /// the loop device's image goes (a store of its own when nil).
+    public init(_ options: ScratchOptions, images: ImageStore? = nil, device: String? = nil) throws {
         self.options = options
         if let reason = options.kind.unavailableReason { throw TargetError(reason) }
-        if options.kind == .tmpfs {
-            loop = nil
-            self.device = nil
-            mount = try DetachedMount(fsType: "tmpfs", source: "dio-torture", options: ["size=\(options.imageSize)"] + options.mountOptions)
-            return
-        }
-        if device != nil {
-            loop = nil
+        if options.kind.maker.needsBlockDevice && device == nil {
+            loop = try LoopDevice(backing: try (images ?? ImageStore()).newImage(size: options.imageSize))
         } else {
-            guard let images else { throw TargetError("no image store for a \(options.kind.rawValue) image") }
-            loop = try LoopDevice(backing: try images.newImage(size: options.imageSize))
+            loop = nil
         }
-        let target = device ?? loop!.path
-        self.device = target
-        try runCommand([options.kind.mkfsTool!] + options.kind.mkfsArguments + options.mkfsOptions + [target])
-        mount = try DetachedMount(fsType: options.kind.rawValue, source: target, options: options.mountOptions)
+        self.device = options.kind.maker.needsBlockDevice ? device ?? loop!.path : nil
+        made = try options.kind.maker.make(options, device: self.device)
     }
 
     /// Makes the filesystem (on `device`, or a loop device over a private image), runs `program`
@@ -122,14 +83,16 @@ public final class ScratchFilesystem {
 
     /// Makes the filesystem, calls `body` with a fresh directory on it, and removes it all.
     public static func withDirectory<T>(on options: ScratchOptions, device: String?, _ body: (String) throws -> T) throws -> T {
-        let images = device == nil && options.kind != .tmpfs ? try ImageStore() : nil
-        let filesystem = try ScratchFilesystem(options, images: images, device: device)
+        let filesystem = try ScratchFilesystem(options, device: device)
         let directory = try ScratchDirectory(in: filesystem.root)
         defer { directory.remove() }
         return try withExtendedLifetime(filesystem) { try body(directory.path) }
     }
 
-    public var root: String { mount.root }
+    public var root: String { made.root }
+
+    /// The same tree in the filesystem beneath, for a stacked kind.
+    public var backingRoot: String? { made.backingRoot }
 
     /// Why `path` cannot serve as a scratch device, or nil: it must be a block device that
     /// nothing holds, since mkfs will overwrite it. The kernel's own exclusive-open test sees every
@@ -145,7 +108,7 @@ public final class ScratchFilesystem {
     }
 
     public var record: FilesystemRecord {
-        FilesystemRecord(type: options.kind.rawValue, origin: "scratch", location: device,
-                         mkfsOptions: options.mkfsOptions, mountOptions: options.mountOptions)
+        FilesystemRecord(type: options.kind.name, origin: "scratch", location: device,
+                         mkfsOptions: options.mkfsOptions, mountOptions: options.mountOptions, stackedOn: made.stackedOn)
     }
 }

@@ -7,6 +7,19 @@ public struct WorkArea: Codable, Sendable {
     public var directory: String
     public var filesystem: FilesystemRecord
     public var kernel: String
+    /// The same directory in the filesystem beneath, for a kind stacked on another one.
+    public var backingDirectory: String? = nil
+
+    /// What the oracle and the scenarios must know of the filesystem.
+    public var traits: FilesystemTraits { FilesystemTraits.of(filesystem.type) }
+
+    /// The area for a fresh directory made in this one's directory.
+    func within(_ scratch: ScratchDirectory) -> WorkArea {
+        var inner = self
+        inner.directory = scratch.path
+        inner.backingDirectory = backingDirectory.map { $0 + "/" + scratch.name }
+        return inner
+    }
 }
 
 public struct TargetError: Error, CustomStringConvertible {
@@ -18,6 +31,8 @@ public struct TargetError: Error, CustomStringConvertible {
 /// closed or when the run is interrupted. Nothing outside it is touched.
 public final class ScratchDirectory {
     public let path: String
+    /// Its name in its parent.
+    public let name: String
     private var interruptToken: Int?
 
     public init(in parent: String) throws {
@@ -26,7 +41,7 @@ public final class ScratchDirectory {
             throw TargetError("\(parent): no such directory")
         }
         guard isDirectory.boolValue else { throw TargetError("\(parent): not a directory") }
-        let name = "dio-torture.\(ThisProcess.id).\(UInt32.random(in: 0...UInt32.max))"
+        name = "dio-torture.\(ThisProcess.id).\(UInt32.random(in: 0...UInt32.max))"
         path = parent.hasSuffix("/") ? parent + name : parent + "/" + name
         do { try makeDirectory(path) } catch {
             throw TargetError("\(parent): cannot create a scratch directory: \(error)")
