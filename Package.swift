@@ -19,11 +19,17 @@ let package = Package(
             pkgConfig: "liburing",
             providers: [.apt(["liburing-dev"])]
         ),
-        // The syscall layer: the only target that sees the C shim, so a syscall anywhere else
+        // libfuse3, for the FUSE targets' own passthrough server.
+        .systemLibrary(
+            name: "CFuse",
+            pkgConfig: "fuse3",
+            providers: [.apt(["libfuse3-dev"])]
+        ),
+        // The syscall layer: the only target that sees the C shims, so a syscall anywhere else
         // is a compile error, not a convention.
         .target(
             name: "DIOSystem",
-            dependencies: ["CURing"],
+            dependencies: ["CURing", "CFuse"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .target(

@@ -13,8 +13,9 @@ public final class ChildProcess {
     private let errors: OpenFile
     private var status: ChildExit?
 
-    /// Starts `executable` with `arguments`, `input` on its standard input.
-    public init(executable: String, arguments: [String], input: [UInt8]) throws {
+    /// Starts `executable` with `arguments`, `input` on its standard input, and `passing` as
+    /// its descriptors 3, 4, ...
+    public init(executable: String, arguments: [String], input: [UInt8], passing: [OpenFile] = []) throws {
         let stdin = try OpenFile(memoryNamed: "dio-torture-stdin")
         output = try OpenFile(memoryNamed: "dio-torture-stdout")
         errors = try OpenFile(memoryNamed: "dio-torture-stderr")
@@ -23,7 +24,8 @@ public final class ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for (file, target) in [(stdin, STDIN_FILENO), (output, STDOUT_FILENO), (errors, STDERR_FILENO)] {
+        let streams = [(stdin, STDIN_FILENO), (output, STDOUT_FILENO), (errors, STDERR_FILENO)]
+        for (file, target) in streams + passing.enumerated().map({ ($1, Int32(3 + $0)) }) {
             posix_spawn_file_actions_adddup2(&actions, file.descriptor, target)
         }
         var attributes = posix_spawnattr_t()

@@ -43,10 +43,14 @@ public final class OpenFile {
         public static let direct = Options(rawValue: DIOT_O_DIRECT)
         /// O_APPEND: every write goes to the end of the file, whatever offset it names.
         public static let append = Options(rawValue: O_APPEND)
+        /// O_DIRECTORY: a directory, to hand to another process.
+        public static let directory = Options(rawValue: O_DIRECTORY)
     }
 
     public let descriptor: Int32
     public let path: String
+    /// Unlink `path` when the file closes (`scratch(at:keepingName:)`).
+    private var unlinkOnClose = false
 
     public convenience init(_ path: String, _ access: Access, options: Options = [], permissions: mode_t = 0o600) throws {
         try self.init(path: path, rawFlags: access.flags | options.rawValue, permissions: permissions)
@@ -71,13 +75,18 @@ public final class OpenFile {
 
     /// A new file at `path`, unlinked at once: it lives on only through this descriptor, so a
     /// killed run leaves no file behind. For filesystems where O_TMPFILE may be missing.
-    public static func scratch(at path: String, options: Options = []) throws -> OpenFile {
+    /// `keepingName` unlinks it when it closes instead, for a file that must be found by name
+    /// beneath a stacked filesystem while it is open (its directory must be a scratch one).
+    public static func scratch(at path: String, options: Options = [], keepingName: Bool = false) throws -> OpenFile {
         let file = try OpenFile(path, .readWrite, options: options.union([.create, .truncate]))
-        Glibc.unlink(path)
+        if keepingName { file.unlinkOnClose = true } else { Glibc.unlink(path) }
         return file
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        close(descriptor)
+        if unlinkOnClose { Glibc.unlink(path) }
+    }
 
     @discardableResult
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws -> Int {

@@ -1,6 +1,14 @@
 import CURing
 import Glibc
 
+/// mmap's ENODEV for a shared mapping of a file: its filesystem does not map that file shared
+/// (FUSE with FOPEN_DIRECT_IO, unless the server allows it). Nothing that needs one can run there.
+public struct SharedMappingRefused: Error, CustomStringConvertible {
+    public var description: String { "the filesystem does not map this file shared (mmap: ENODEV)" }
+
+    static func or(_ error: Errno) -> any Error { error == .noSuchDevice ? SharedMappingRefused() : error }
+}
+
 /// A mapping made with mmap and removed on deinit: the read buffers and their fault patterns.
 public final class MappedRegion {
     public let base: UnsafeMutableRawPointer
@@ -24,7 +32,7 @@ public final class MappedRegion {
     /// A shared mapping of `file` at `offset`: writes through it land in that file's page cache.
     public init(file: OpenFile, offset: Int, length: Int) throws {
         let raw = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, file.descriptor, off_t(offset))
-        guard let raw, raw != MAP_FAILED else { throw Errno(rawValue: errno) }
+        guard let raw, raw != MAP_FAILED else { throw SharedMappingRefused.or(Errno(rawValue: errno)) }
         base = raw
         self.length = length
     }
@@ -34,14 +42,14 @@ public final class MappedRegion {
     public func mapShared(_ file: OpenFile, offset: Int, pages: Int) throws {
         guard pages > 0 else { return }
         let raw = mmap(base, pages * pageSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, file.descriptor, off_t(offset))
-        guard let raw, raw != MAP_FAILED else { throw Errno(rawValue: errno) }
+        guard let raw, raw != MAP_FAILED else { throw SharedMappingRefused.or(Errno(rawValue: errno)) }
     }
 
     /// A read-only mapping of `file`, to ask which of its pages are cached (mincore) without
     /// touching them.
     public init(readOnly file: OpenFile, length: Int) throws {
         let raw = mmap(nil, length, PROT_READ, MAP_SHARED, file.descriptor, 0)
-        guard let raw, raw != MAP_FAILED else { throw Errno(rawValue: errno) }
+        guard let raw, raw != MAP_FAILED else { throw SharedMappingRefused.or(Errno(rawValue: errno)) }
         base = raw
         self.length = length
     }

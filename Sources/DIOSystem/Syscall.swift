@@ -35,6 +35,7 @@ public struct Errno: Error, Equatable, Hashable, Sendable, CustomStringConvertib
     public static let invalidArgument = Errno(rawValue: EINVAL)
     public static let ioError = Errno(rawValue: EIO)
     public static let resourceBusy = Errno(rawValue: EBUSY)
+    public static let noSuchDevice = Errno(rawValue: ENODEV)
 
     /// Lets `catch Errno.invalidArgument` match a thrown errno.
     public static func ~= (match: Errno, error: any Error) -> Bool { (error as? Errno) == match }

@@ -18,6 +18,15 @@ public enum ThisProcess {
         return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// The dio-torture executable, for its helper processes (case workers, servers): this one, or
+    /// in a test bundle the one built beside it.
+    public static func toolPath() throws -> String {
+        let this = try executablePath()
+        guard !this.hasSuffix("/dio-torture") else { return this }
+        let beside = String(this[..<(this.lastIndex(of: "/") ?? this.startIndex)]) + "/dio-torture"
+        return access(beside, X_OK) == 0 ? beside : this
+    }
+
     public enum Stream { case standardOutput, standardError }
 
     /// Whether `stream` is a terminal (for colour and progress lines).

@@ -77,7 +77,7 @@ struct PreparedTarget {
     /// Whether FIEMAP shows `0..<size` all mapped and all unwritten.
     private static func checkUnwritten(_ file: OpenFile, size: Int, area: WorkArea) -> LayoutCheck {
         let found: [MappedExtent]
-        do { found = try file.extents() } catch {
+        do { found = try area.extents(of: file) } catch {
             return LayoutCheck.unmapped(area, error: error)
         }
         let covered = found.filter(\.isUnwritten).reduce(0) { $0 + min($1.end, size) - max($1.logical, 0) }

@@ -24,8 +24,9 @@ struct OperationCase {
         record.operationLog = save(log)
         let runner: OperationRunner
         do {
-            runner = try OperationRunner(path: area.directory + "/\(spec.scenario)-\(record.seed).dat", maxFileSize: maxFileSize,
-                                         timeout: options.timeout, corruptReads: options.injectCorruption)
+            let path = area.directory + "/\(spec.scenario)-\(record.seed).dat"
+            runner = try OperationRunner(path: path, maxFileSize: maxFileSize, timeout: options.timeout, corruptReads: options.injectCorruption,
+                                         extentsPath: area.extentsPath(of: path))
         } catch {
             record.reason = "harness: cannot set up the file: \(error)"
             return

@@ -45,10 +45,13 @@ public final class OperationRunner {
     public let path: String
     public let maxFileSize: Int
     private let buffered: OpenFile
+    /// The file, or its backing file on a stacked kind: where FIEMAP sees its extents.
+    private let mapped: OpenFile
     private let direct: OpenFile?
     private let directAlignment: Int
     private let transfers: Transfers
-    private let mapping: MappedRegion
+    /// A shared mapping of the file; nil where the filesystem makes none (the mmap path is then unavailable).
+    private let mapping: MappedRegion?
     /// Page-aligned I/O memory: whole-file checks and the largest operation fit in it.
     private let buffer: MappedRegion
     private let fileID: UInt32
@@ -61,13 +64,15 @@ public final class OperationRunner {
     public private(set) var unavailable: [IOPath: String] = [:]
 
     /// Creates (or truncates) the file at `path`; `maxFileSize` bounds every operation.
-    public init(path: String, maxFileSize: Int, timeout: Duration, corruptReads: Bool = false) throws {
+    /// `extentsPath` is where FIEMAP sees the file's extents, when not at `path`.
+    public init(path: String, maxFileSize: Int, timeout: Duration, corruptReads: Bool = false, extentsPath: String? = nil) throws {
         self.path = path
         self.maxFileSize = maxFileSize
         self.timeout = timeout
         self.corruptReads = corruptReads
         fileID = UInt32(truncatingIfNeeded: StableHash.fnv1a(path.utf8)) | 1
         buffered = try OpenFile(path, .readWrite, options: [.create, .truncate])
+        mapped = try extentsPath.flatMap { $0 == path ? nil : try OpenFile($0, .readOnly) } ?? buffered
         switch Result(catching: { try OpenFile(path, .readWrite, options: .direct) }) {
         case .success(let file):
             direct = file
@@ -85,7 +90,12 @@ public final class OperationRunner {
             unavailable[.directRing] = unavailable[.directRing] ?? "\(error)"
             unavailable[.cachedRing] = "\(error)"
         }
-        mapping = try MappedRegion(file: buffered, offset: 0, length: maxFileSize.roundedUp(to: pageSize) + pageSize)
+        do {
+            mapping = try MappedRegion(file: buffered, offset: 0, length: maxFileSize.roundedUp(to: pageSize) + pageSize)
+        } catch let refused as SharedMappingRefused {
+            mapping = nil
+            unavailable[.mapping] = "\(refused)"
+        }
         buffer = try MappedRegion(anonymousLength: maxFileSize.roundedUp(to: pageSize) + 2 * pageSize)
     }
 
@@ -121,7 +131,7 @@ public final class OperationRunner {
         case .write(let offset, let length, let via):
             return write(step, offset: offset, length: length, via: via, outcome: &outcome)
         case .read(let offset, var length, let via):
-            if via.method == .mapped {
+            if via.method == .mapped, let mapping {
                 let visible = min(model.size.roundedUp(to: pageSize), mapping.length)
                 guard offset < visible else {
                     outcome.counts["mmap read past EOF not run", default: 0] += 1
@@ -149,8 +159,8 @@ public final class OperationRunner {
             return attempt(step, outcome: &outcome) { try buffered.dropCache(offset: offset, length: length) }
         case .probe:
             outcome.probes.append(ProbeResult(
-                dirtyPages: (try? buffered.cacheState()).map { $0.dirty + $0.writeback },
-                unwrittenBytes: (try? buffered.extents(sync: false))?.filter(\.isUnwritten).reduce(0) { $0 + $1.length }))
+                dirtyPages: dirtyPages(),
+                unwrittenBytes: (try? mapped.extents(sync: false))?.filter(\.isUnwritten).reduce(0) { $0 + $1.length }))
         case .check:
             return check(step, outcome: &outcome)
         }
@@ -249,9 +259,18 @@ public final class OperationRunner {
         if let failure = judgeRead(offset: 0, length: size + pageSize, via: .cachedSync, index: step.index, seed: seed, outcome: &outcome) {
             return failure
         }
-        if size > 0, let failure = judgeRead(offset: 0, length: size.roundedUp(to: pageSize), via: .mapping, index: step.index,
+        if size > 0, mapping != nil, let failure = judgeRead(offset: 0, length: size.roundedUp(to: pageSize), via: .mapping, index: step.index,
                                              seed: seed, outcome: &outcome) { return failure }
         return nil
+    }
+
+    /// Pages of the file dirty or under writeback, and of its backing file on a stacked kind
+    /// (a write-through FUSE client holds none; its server's filesystem does); nil where
+    /// cachestat cannot tell.
+    private func dirtyPages() -> Int? {
+        let files = mapped === buffered ? [buffered] : [buffered, mapped]
+        let states = files.compactMap { try? $0.cacheState() }
+        return states.isEmpty ? nil : states.reduce(0) { $0 + $1.dirty + $1.writeback }
     }
 
     /// Why `via` cannot carry this range here, or nil.
@@ -276,12 +295,12 @@ public final class OperationRunner {
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer, at offset: Int, via: IOPath) -> TransferResult {
-        if via.method == .mapped { return TransferResult(mapping.copyIn(at: offset, from: bytes)) }
+        if via.method == .mapped { return TransferResult(mapping!.copyIn(at: offset, from: bytes)) }
         return transfer(via, UnsafeMutableRawBufferPointer(mutating: bytes), at: offset)
     }
 
     private func read(into target: UnsafeMutableRawBufferPointer, at offset: Int, via: IOPath) -> TransferResult {
-        if via.method == .mapped { return TransferResult(mapping.copyOut(at: offset, into: target)) }
+        if via.method == .mapped { return TransferResult(mapping!.copyOut(at: offset, into: target)) }
         return transfer(via, target, at: offset)
     }
 
@@ -302,7 +321,7 @@ public final class OperationRunner {
         memset(target.baseAddress!, Int32(Self.poison), length)
         let result = read(into: target, at: offset, via: via)
         if corruptReads, case .completed(let count) = result, count > 0 { target[count / 2] ^= 0xFF }
-        let visibleSize = via.method == .mapped ? min(model.size.roundedUp(to: pageSize), mapping.length) : model.size
+        let visibleSize = via.method == .mapped ? min(model.size.roundedUp(to: pageSize), mapping?.length ?? 0) : model.size
         let contract = ReadContract(offset: offset, length: length, fileSize: visibleSize,
                                     path: via, inaccessibleOffset: nil)
         let (judgement, verification) = Oracle.judgeRead(result, contract: contract, bytes: UnsafeRawBufferPointer(target),

@@ -46,4 +46,13 @@ extension Oracle {
         }
         return Judgement(outcome: .full, call: .pass)
     }
+
+    /// A read-back that could not read at all: a FAIL, except a mapping the filesystem does not
+    /// make (that way cannot show the file here, which says nothing about the write).
+    public static func judgeReadback(_ way: String, error: any Error) -> Judgement {
+        if let refused = error as? SharedMappingRefused {
+            return Judgement(outcome: .error, call: .skip("read back \(way): \(refused)"))
+        }
+        return Judgement(outcome: .error, call: .fail, note: "read back \(way): \((error as? Errno)?.symbol ?? "\(error)")")
+    }
 }

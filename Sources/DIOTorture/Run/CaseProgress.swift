@@ -42,11 +42,11 @@ struct CaseProgress {
 extension FailureRecord {
     /// A failure of `judgement` with the completion as the kernel gave it: the count, the errno,
     /// or for a transfer that never completed the kernel stacks of this process's tasks.
-    /// The extents of `file` after a transfer that completed; nil after a hang (a FIEMAP that
-    /// syncs could wait on the stuck I/O) or where FIEMAP fails (tmpfs).
-    static func extents(of file: OpenFile, after result: TransferResult) -> [MappedExtent]? {
+    /// The extents of `file`, a file of `area`, after a transfer that completed; nil after a
+    /// hang (a FIEMAP that syncs could wait on the stuck I/O) or where FIEMAP fails (tmpfs).
+    static func extents(of file: OpenFile, in area: WorkArea, after result: TransferResult) -> [MappedExtent]? {
         if case .timedOut = result { return nil }
-        return try? file.extents()
+        return try? area.extents(of: file)
     }
 
     init(iteration: Int, read: Int? = nil, seed: UInt64, judgement: Judgement, expectedLength: Int, result: TransferResult) {

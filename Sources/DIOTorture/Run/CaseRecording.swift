@@ -27,12 +27,16 @@ extension CaseRecord {
         }
     }
 
-    /// Runs `body` on the record: a `CaseStop` ends the case with its verdict, any other error
-    /// makes it BROKEN. Stamps the case's duration from `started`.
+    /// Runs `body` on the record: a `CaseStop` ends the case with its verdict, and so does a
+    /// shared mapping the filesystem refuses; any other error makes it BROKEN. Stamps the case's duration from `started`.
     mutating func run(since started: Date, _ body: (inout CaseRecord) throws -> Void) {
         do {
             try body(&self)
         } catch let stop as CaseStop {
+            verdict = stop.verdict
+            reason = stop.reason
+        } catch let refused as SharedMappingRefused {
+            let stop = CaseStop.unmappable(filesystem.type, refused)
             verdict = stop.verdict
             reason = stop.reason
         } catch {

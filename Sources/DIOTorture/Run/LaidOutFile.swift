@@ -49,7 +49,8 @@ struct LaidOutFile {
     /// A new O_DIRECT scratch file in the case's directory; a filesystem without O_DIRECT SKIPs.
     static func directScratch(in area: WorkArea, name: String) throws -> OpenFile {
         do {
-            return try OpenFile.scratch(at: area.directory + "/\(name).dat", options: .direct)
+            // A stacked kind's file keeps its name while open: its extents are found by name beneath.
+            return try OpenFile.scratch(at: area.directory + "/\(name).dat", options: .direct, keepingName: area.backingDirectory != nil)
         } catch Errno.invalidArgument {
             throw CaseStop.unsupported("\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
         }
@@ -67,7 +68,7 @@ struct LaidOutFile {
     /// The file's extents against the plan, or why they cannot be checked.
     static func check(_ file: OpenFile, plan: ExtentPlan, area: WorkArea) -> LayoutCheck {
         do {
-            return LayoutCheck.compare(plan, found: try file.extents())
+            return LayoutCheck.compare(plan, found: try area.extents(of: file))
         } catch {
             return LayoutCheck.unmapped(area, error: error)
         }

@@ -110,7 +110,7 @@ struct ReadCase: IteratedCase {
         }
         return progress.count(judgement, held: read.buffer.held && read.cacheHeld, into: &record) {
             var failure = failure(read, judgement: judgement, contract: contract, verification: verification, model: model)
-            failure.extentsAfter = FailureRecord.extents(of: file, after: read.result)
+            failure.extentsAfter = FailureRecord.extents(of: file, in: area, after: read.result)
             return failure
         }
     }

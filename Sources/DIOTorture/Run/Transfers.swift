@@ -66,10 +66,7 @@ final class Transfers {
         case .pread, .preadv2:
             return [TransferResult(file.transfer(path.direction, split[0], at: offset, flags: flags))]
         case .aio:
-            for (index, segments) in split.enumerated() {
-                try aio!.submit(path.direction, file: file.descriptor, segments: segments, offset: offset, flags: flags, userData: UInt64(index))
-            }
-            return try collect(count: buffers.count) { try aio!.waitCompletion(timeout: timeout) }
+            return try throughAIO(path, file: file, split: split, offset: offset, flags: flags)
         case .uringRead, .uringReadv, .uringReadFixed:
             return try throughRing(path, file: file, split: split, offset: offset, flags: flags)
         case .mapped:
@@ -112,6 +109,23 @@ final class Transfers {
         return try collect(count: split.count) { try ring.waitCompletion(timeout: timeout) }
     }
 
+    /// An iocb that io_submit refuses (EOPNOTSUPP for RWF_NOWAIT where the file has no
+    /// FMODE_NOWAIT) never completes: the refusal is that transfer's result.
+    private func throughAIO(_ path: IOPath, file: OpenFile, split: [[UnsafeMutableRawBufferPointer]], offset: Int,
+                            flags: ReadWriteFlags) throws -> [TransferResult] {
+        var refused: [Int: Errno] = [:]
+        for (index, segments) in split.enumerated() {
+            do {
+                try aio!.submit(path.direction, file: file.descriptor, segments: segments, offset: offset, flags: flags, userData: UInt64(index))
+            } catch let error as Errno {
+                refused[index] = error
+            }
+        }
+        var results = try collect(count: split.count, expecting: split.count - refused.count) { try aio!.waitCompletion(timeout: timeout) }
+        for (index, error) in refused { results[index] = .failed(error) }
+        return results
+    }
+
     /// The pages that hold `buffer`, from the start of its first to the end of its last.
     private static func wholePages(around buffer: UnsafeMutableRawBufferPointer) -> UnsafeMutableRawBufferPointer {
         let address = Int(bitPattern: buffer.baseAddress!)
@@ -120,10 +134,11 @@ final class Transfers {
                                              count: (address + buffer.count).roundedUp(to: pageSize) - start)
     }
 
-    /// The first completion of each of `count` transfers, placed by its user data.
-    private func collect(count: Int, next: () throws -> Completion?) throws -> [TransferResult] {
+    /// The first completion of each of `count` transfers, placed by its user data; `expecting`
+    /// of them were submitted.
+    private func collect(count: Int, expecting: Int? = nil, next: () throws -> Completion?) throws -> [TransferResult] {
         var results = [TransferResult](repeating: .timedOut, count: count)
-        for _ in 0..<count {
+        for _ in 0..<(expecting ?? count) {
             guard let completion = try next() else { break }
             results[Int(completion.userData)] = TransferResult(completion)
         }

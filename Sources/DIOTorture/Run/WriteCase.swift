@@ -126,7 +126,8 @@ struct WriteCase: IteratedCase {
         let readback = PhaseClock.measure(.verification) { written.readBack(corrupting: options.injectCorruption) }
         let failing = judgement.call == .fail ? judgement : readback.first { $0.judgement.call == .fail }?.judgement ?? judgement
         return progress.count(failing, held: write.held, into: &record) {
-            written.failure(write.iteration, seed: write.seed, result: write.result, judgement: failing, length: contract.length, readback: readback)
+            written.failure(write.iteration, seed: write.seed, result: write.result, judgement: failing, length: contract.length, readback: readback,
+                            in: area)
         }
     }
 }

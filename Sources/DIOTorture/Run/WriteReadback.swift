@@ -82,7 +82,7 @@ struct WrittenFile {
         return ways.map { way, result, shows in
             switch result {
             case .failure(let error):
-                return Readback(way: way, judgement: Judgement(outcome: .error, call: .fail, note: "read back \(way): \((error as? Errno)?.symbol ?? "\(error)")"))
+                return Readback(way: way, judgement: Oracle.judgeReadback(way, error: error))
             case .success(let bytes):
                 let differences = bytes.withUnsafeBytes { expected.differences($0) }
                 return Readback(way: way, judgement: Oracle.judgeReadback(way, foundSize: bytes.count, expectedSize: shows, differences: differences),
@@ -109,13 +109,14 @@ struct WrittenFile {
 
     /// The failure as a report keeps it: the completion, the first failing read-back's bad ranges,
     /// and for a short write what the file holds where the write stopped.
-    func failure(_ iteration: Int, seed: UInt64, result: TransferResult, judgement: Judgement, length: Int, readback: [Readback]) -> FailureRecord {
+    func failure(_ iteration: Int, seed: UInt64, result: TransferResult, judgement: Judgement, length: Int, readback: [Readback],
+                 in area: WorkArea) -> FailureRecord {
         let failing = readback.first { $0.judgement.call == .fail }
         let otherNotes = readback.filter { $0.judgement.call == .fail }.compactMap(\.judgement.note).filter { $0 != judgement.note }
         var record = FailureRecord(iteration: iteration, seed: seed, judgement: judgement, expectedLength: length, result: result)
         record.note = ([judgement.note].compactMap { $0 } + otherNotes).joined(separator: "; ")
         (record.firstBadOffset, record.badRanges) = (failing?.differences.first?.offset, failing?.differences ?? [])
-        record.extentsAfter = FailureRecord.extents(of: target.file, after: result)
+        record.extentsAfter = FailureRecord.extents(of: target.file, in: area, after: result)
         if case .completed(let count) = result, count < length, let cached = readback.first(where: { $0.way == "page cache" }) {
             record.unfilledTail = cached.bytes.withUnsafeBytes {
                 expected.unwritten(offset + count..<offset + length, found: $0)

@@ -229,6 +229,9 @@ private struct ConsumerRun {
     private func mountAndHash(_ imagePath: String, image: OpenFile, tree: ImageTree, state: CacheState, round: Int,
                               into tally: inout StateTally) {
         do {
+            // The self-test filesystem fails the reads of uncached pages from here on.
+            if area.traits.hasReadFaultSwitch { try ReadFaultSwitch.set(true, at: imagePath) }
+            defer { if area.traits.hasReadFaultSwitch { try? ReadFaultSwitch.set(false, at: imagePath) } }
             var loop: LoopDevice?
             let mount: DetachedMount
             switch consumer {

@@ -28,10 +28,14 @@ public struct FilesystemTraits: Sendable {
     public var hasExtents = true
     /// File pages can leave the page cache, so a cold file or mapping can exist. tmpfs's cannot.
     public var pagesCanBeCold = true
+    /// The FUSE self-test server: it answers reads with ENODATA while its switch is on
+    /// (`ReadFaultSwitch`), which file-backed-consumers turns on around each mount.
+    public var hasReadFaultSwitch = false
 
-    public init(hasExtents: Bool = true, pagesCanBeCold: Bool = true) {
+    public init(hasExtents: Bool = true, pagesCanBeCold: Bool = true, hasReadFaultSwitch: Bool = false) {
         self.hasExtents = hasExtents
         self.pagesCanBeCold = pagesCanBeCold
+        self.hasReadFaultSwitch = hasReadFaultSwitch
     }
 
     /// A filesystem's traits by the name a record gives it: a kind's, or for a directory the
@@ -48,7 +52,7 @@ public struct ScratchKind: Sendable, Hashable, CustomStringConvertible {
     public init(_ maker: any FilesystemMaker) { self.maker = maker }
 
     /// Every kind dio-torture can make, in the order `list` and `probe` show them.
-    public static let all: [ScratchKind] = [.btrfs, .xfs, .ext4, .tmpfs]
+    public static let all: [ScratchKind] = [.btrfs, .xfs, .ext4, .tmpfs, .fuse, .fuseDirectIO, .overlay, .fuseEnodata]
 
     /// What `run` makes when no `--fs` is given.
     public static let defaults: [ScratchKind] = [.btrfs, .xfs, .ext4, .tmpfs]

@@ -13,6 +13,19 @@ public struct WorkArea: Codable, Sendable {
     /// What the oracle and the scenarios must know of the filesystem.
     public var traits: FilesystemTraits { FilesystemTraits.of(filesystem.type) }
 
+    /// Where FIEMAP sees the extents of the file at `path` in this area: the file itself, or
+    /// for a kind stacked on another filesystem the same file beneath.
+    func extentsPath(of path: String) -> String {
+        guard let backingDirectory, path.hasPrefix(directory + "/") else { return path }
+        return backingDirectory + path.dropFirst(directory.count)
+    }
+
+    /// The extents of `file`, a file of this area (see `extentsPath`), with FIEMAP_FLAG_SYNC when `sync`.
+    func extents(of file: OpenFile, sync: Bool = true) throws -> [MappedExtent] {
+        let path = extentsPath(of: file.path)
+        return try path == file.path ? file.extents(sync: sync) : OpenFile(path, .readOnly).extents(sync: sync)
+    }
+
     /// The area for a fresh directory made in this one's directory.
     func within(_ scratch: ScratchDirectory) -> WorkArea {
         var inner = self
