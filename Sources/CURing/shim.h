@@ -19,6 +19,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/vfs.h>
+#include <sys/socket.h>
+#include <net/if.h>
 #include <linux/fs.h>
 #include <linux/stat.h>
 #include <linux/fiemap.h>
@@ -114,6 +116,15 @@ static inline long diot_statfs_type(const char *path) {
 }
 
 // FIEMAP, with FIEMAP_FLAG_SYNC when `sync`; copies at most `max` extents to `out`, returns the count or -1.
+// FIBMAP, for filesystems without FIEMAP (exfat, jfs): the block size it maps in, and the
+// physical block of logical block `block` (0 for a hole); -1 on error. Needs CAP_SYS_RAWIO.
+static inline int diot_block_size(int fd) {
+    int size = 0;
+    return ioctl(fd, FIGETBSZ, &size) == 0 ? size : -1;
+}
+static inline long diot_fibmap(int fd, int block) { return ioctl(fd, FIBMAP, &block) == 0 ? (long)(unsigned)block : -1; }
+// Not a FIEMAP flag: marks the extents dio-torture built from FIBMAP.
+static const unsigned DIOT_EXTENT_FROM_BLOCK_MAP = 0x80000000u;
 static inline int diot_fiemap(int fd, uint64_t start, uint64_t length,
                               struct fiemap_extent *out, uint32_t max, int sync) {
     size_t size = sizeof(struct fiemap) + (size_t)max * sizeof(struct fiemap_extent);
@@ -166,6 +177,32 @@ static inline int diot_fsconfig(int fd, unsigned cmd, const char *key, const cha
     return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
 }
 static inline int diot_fsmount(int fd, unsigned attributes) { return (int)syscall(SYS_fsmount, fd, 1 /* FSMOUNT_CLOEXEC */, attributes); }
+static inline int diot_move_mount_to(int mount_fd, const char *path) {
+    return (int)syscall(SYS_move_mount, mount_fd, "", AT_FDCWD, path, 0x00000004 /* MOVE_MOUNT_F_EMPTY_PATH */);
+}
+
+// Namespaces of a helper process's own: unshare(2) (_GNU_SOURCE), the mount tree made private,
+// and the new network namespace's loopback interface brought up.
+static const int DIOT_CLONE_NEWNS = 0x00020000;
+static const int DIOT_CLONE_NEWNET = 0x40000000;
+static inline int diot_unshare(int flags) { return (int)syscall(SYS_unshare, flags); }
+static inline int diot_make_mounts_private(void) {
+    return (int)syscall(SYS_mount, NULL, "/", NULL, 0x4000 /* MS_REC */ | (1 << 18) /* MS_PRIVATE */, NULL);
+}
+static inline int diot_loopback_up(void) {
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) return -1;
+    struct ifreq request;
+    memset(&request, 0, sizeof request);
+    strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+    int rc = ioctl(sock, SIOCGIFFLAGS, &request);
+    if (rc == 0) {
+        request.ifr_flags |= IFF_UP | IFF_RUNNING;
+        rc = ioctl(sock, SIOCSIFFLAGS, &request);
+    }
+    close(sock);
+    return rc;
+}
 
 // Child processes: an anonymous in-memory file for a child's stdio, and a pollable pid.
 static inline int diot_memfd_create(const char *name) { return (int)syscall(SYS_memfd_create, name, 1 /* MFD_CLOEXEC */); }

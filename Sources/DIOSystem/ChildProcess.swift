@@ -115,3 +115,32 @@ public func taskKernelStacks(of pid: pid_t) -> [String: String] {
     }
     return stacks
 }
+
+/// A pipe whose write end a parent holds and whose read end it passes to a child: the child
+/// reads until end of file, which comes when the parent lets go of it and also when the parent
+/// is killed outright (the kernel closes its descriptors).
+public final class Lifeline {
+    /// The end to pass to the child.
+    public let childEnd: OpenFile
+    private var parentEnd: OpenFile?
+
+    public init() throws {
+        var ends: [Int32] = [0, 0]
+        _ = try checked { pipe(&ends) }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        childEnd = OpenFile(adopting: ends[0], path: "pipe:lifeline")
+        parentEnd = OpenFile(adopting: ends[1], path: "pipe:lifeline")
+    }
+
+    /// Tells the child to go.
+    public func release() { parentEnd = nil }
+
+    /// The child's side: returns once the parent has let go of `descriptor`'s pipe.
+    public static func wait(on descriptor: Int32) {
+        var byte: UInt8 = 0
+        while true {
+            let count = read(descriptor, &byte, 1)
+            if count == 0 || (count < 0 && errno != EINTR) { return }
+        }
+    }
+}

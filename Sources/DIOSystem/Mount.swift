@@ -15,7 +15,7 @@ public struct MountError: Error, CustomStringConvertible {
 /// through `/proc/PID/fd/N` and vanishes, with whatever holds its device, when the descriptor
 /// closes, including at process death. No mount point is ever left behind.
 public final class DetachedMount {
-    private let descriptor: Int32
+    let descriptor: Int32
 
     /// The options of `mount -o` that belong to the mount, not the filesystem: the new mount API
     /// takes them as fsmount's MOUNT_ATTR_* flags (fsconfig rejects them), and the defaults they

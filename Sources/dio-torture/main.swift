@@ -7,7 +7,7 @@ struct DIOTortureCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dio-torture",
         abstract: "Catches kernel bugs where direct I/O and the page cache break their promises.",
-        subcommands: [Run.self, Sweep.self, Merge.self, VM.self, Report.self, Compare.self, Repro.self, ReportBug.self, Replay.self, Exec.self, List.self, Probe.self, Bench.self, CaseWorker.self, FuseServerCommand.self],
+        subcommands: [Run.self, Sweep.self, Merge.self, VM.self, Report.self, Compare.self, Repro.self, ReportBug.self, Replay.self, Exec.self, List.self, Probe.self, Bench.self, CaseWorker.self, FuseServerCommand.self, FilesystemHelper.self],
         defaultSubcommand: Run.self)
 }
 

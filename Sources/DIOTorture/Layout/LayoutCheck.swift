@@ -47,9 +47,10 @@ public struct LayoutCheck: Codable, Sendable {
                 .reduce(0) { $0 + min($1.end, range.upperBound) - max($1.logical, range.lowerBound) }
             if covered < range.count { problems.append("planned extent \(range.lowerBound)+\(range.count) not fully mapped") }
         }
+        let source = found.contains(where: \.isFromBlockMap) ? "FIBMAP (no FIEMAP here)" : "FIEMAP"
         let note = problems.isEmpty
-            ? "\(found.count) extents for \(planned.count) planned"
-            : "FIEMAP shows \(found.count) extents for \(planned.count) planned: " + problems.prefix(3).joined(separator: "; ")
+            ? "\(found.count) extents for \(planned.count) planned" + (source == "FIEMAP" ? "" : ", from \(source)")
+            : "\(source) shows \(found.count) extents for \(planned.count) planned: " + problems.prefix(3).joined(separator: "; ")
         return LayoutCheck(status: problems.isEmpty ? .verified : .notReached, found: found, note: note)
     }
 }

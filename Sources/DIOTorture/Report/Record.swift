@@ -146,6 +146,9 @@ public struct CaseRecord: Codable, Sendable {
     public var knownBug: KnownBugRecord? = nil
     /// With `run --profile`: seconds of the case in each `Phase`.
     public var phaseSeconds: [String: Double]? = nil
+    /// How the case's data moved, on a target with more than one way: NFS's "rpc" (READ or WRITE
+    /// RPCs went out) or "localio" (none did: the client reached the server's files directly).
+    public var transport: String? = nil
 
     public static let maxFailureDetails = 20
     public static let maxKernelLogLines = 50

@@ -83,15 +83,18 @@ public enum Runner {
         var interrupted: Bool { InterruptCleanup.interruptingSignal != nil }
         for batch in batches where !interrupted {
             do {
-                let (area, keepAlive) = try PhaseClock.measure(.target) {
+                let (area, filesystem) = try PhaseClock.measure(.target) {
                     try prepare(batch.target, kernel: kernel, device: scratchDevice, images: &images)
                 }
-                defer { withExtendedLifetime(keepAlive) {} }
+                defer { withExtendedLifetime(filesystem) {} }
+                var transport = TransportWatch(filesystem?.nfsStatistics)
                 let directory = try ScratchDirectory(in: area.directory)
                 defer { directory.remove() }
                 let inner = area.within(directory)
                 progress(Progress(done: done, total: total, failures: failures, current: batch.cases.first.map { "\(batch.target) \($0.id)" } ?? ""))
                 runCases(of: batch, in: inner, isolation: isolation, watch: watch, interrupted: { interrupted }) { record, next in
+                    var record = record
+                    transport.annotate(&record)
                     if record.verdict.isFailure { failures += 1 }
                     records.append(record)
                     done += 1
@@ -153,7 +156,7 @@ public enum Runner {
     static let minimumFreeBytes = 64 << 20
 
     private static func prepare(_ target: TargetSpec, kernel: String, device: String?,
-                                images: inout ImageStore?) throws -> (WorkArea, AnyObject?) {
+                                images: inout ImageStore?) throws -> (WorkArea, ScratchFilesystem?) {
         switch target {
         case .directory(let path):
             // Say it once, before any case runs, rather than once per case as each write fails.
@@ -196,5 +199,26 @@ extension RunReport {
         if counts.contains(where: { $0.key.isFailure && $0.value > 0 }) { return 1 }
         if counts[.pass, default: 0] + counts[.inconclusive, default: 0] + counts[.known, default: 0] == 0 { return 3 }
         return 0
+    }
+}
+
+/// Each case's data path on an NFS target, from the client's READ and WRITE RPCs counted before
+/// and after it (cases run one at a time on a target, so the difference is the case's).
+struct TransportWatch {
+    private let path: String?
+    private var last: NFSStatistics?
+
+    init(_ path: String?) {
+        self.path = path
+        last = path.flatMap(NFSStatistics.init(path:))
+    }
+
+    mutating func annotate(_ record: inout CaseRecord) {
+        guard let path, let before = last, let now = NFSStatistics(path: path) else { return }
+        last = now
+        guard record.verdict != .skip else { return }
+        let (reads, writes) = (now.reads - before.reads, now.writes - before.writes)
+        record.transport = reads + writes > 0 ? "rpc" : "localio"
+        record.counters = (record.counters ?? [:]).merging(["NFS READ RPCs": reads, "NFS WRITE RPCs": writes]) { $1 }
     }
 }

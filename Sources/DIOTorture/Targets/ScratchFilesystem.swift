@@ -54,6 +54,8 @@ public final class ImageStore {
 public final class ScratchFilesystem {
     public let options: ScratchOptions
     private let made: MadeFilesystem
+    /// The helper that made it, for a kind made in namespaces of its own.
+    private let helper: NamespacedFilesystem?
     private let loop: LoopDevice?
     private let device: String?
 
@@ -68,7 +70,13 @@ public final class ScratchFilesystem {
             loop = nil
         }
         self.device = options.kind.maker.needsBlockDevice ? device ?? loop!.path : nil
-        made = try options.kind.maker.make(options, device: self.device)
+        if options.kind.maker.ownNamespaces == .none {
+            helper = nil
+            made = try options.kind.maker.make(options, device: self.device)
+        } else {
+            helper = try NamespacedFilesystem(options, device: self.device)
+            made = helper!.made
+        }
     }
 
     /// Makes the filesystem (on `device`, or a loop device over a private image), runs `program`
@@ -94,6 +102,9 @@ public final class ScratchFilesystem {
     /// The same tree in the filesystem beneath, for a stacked kind.
     public var backingRoot: String? { made.backingRoot }
 
+    /// Where an NFS client's RPC counts are, for an NFS kind.
+    var nfsStatistics: String? { made.nfsStatistics }
+
     /// Why `path` cannot serve as a scratch device, or nil: it must be a block device that
     /// nothing holds, since mkfs will overwrite it. The kernel's own exclusive-open test sees every
     /// mount, detached ones too, which no mount table lists.
@@ -111,4 +122,9 @@ public final class ScratchFilesystem {
         FilesystemRecord(type: options.kind.name, origin: "scratch", location: device,
                          mkfsOptions: options.mkfsOptions, mountOptions: options.mountOptions, stackedOn: made.stackedOn)
     }
+}
+
+extension ScratchFilesystem {
+    /// `dio-torture filesystem-helper`: see `NamespacedFilesystem`.
+    public static func serveHelper() -> Int32 { NamespacedFilesystem.serveStandardInput() }
 }

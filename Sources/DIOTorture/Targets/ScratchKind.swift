@@ -15,9 +15,15 @@ public protocol FilesystemMaker: Sendable {
     /// What this machine lacks to make it (the kernel's support, a tool), or nil. Root is checked
     /// by the caller.
     var unavailableReason: String? { get }
+    /// Namespaces of its own that it must be made in (by a helper process, `NamespacedFilesystem`).
+    var ownNamespaces: OwnNamespaces { get }
     /// Makes it on `device` (given when `needsBlockDevice`) and mounts it detached: everything it
     /// made goes when the result is released.
     func make(_ options: ScratchOptions, device: String?) throws -> MadeFilesystem
+}
+
+extension FilesystemMaker {
+    public var ownNamespaces: OwnNamespaces { .none }
 }
 
 /// What the oracle and the scenarios must know of a filesystem where filesystems differ, each
@@ -52,7 +58,8 @@ public struct ScratchKind: Sendable, Hashable, CustomStringConvertible {
     public init(_ maker: any FilesystemMaker) { self.maker = maker }
 
     /// Every kind dio-torture can make, in the order `list` and `probe` show them.
-    public static let all: [ScratchKind] = [.btrfs, .xfs, .ext4, .tmpfs, .fuse, .fuseDirectIO, .overlay, .fuseEnodata]
+    public static let all: [ScratchKind] = [.btrfs, .xfs, .ext4, .tmpfs, .f2fs, .gfs2, .exfat, .jfs, .nfs3, .nfs42, .fuse, .fuseDirectIO, .overlay,
+                                            .fuseEnodata]
 
     /// What `run` makes when no `--fs` is given.
     public static let defaults: [ScratchKind] = [.btrfs, .xfs, .ext4, .tmpfs]
@@ -86,23 +93,43 @@ extension ScratchKind: NamedChoice {
 /// tree in the filesystem beneath. It holds its mounts, devices and servers; they go with it.
 public final class MadeFilesystem {
     public let root: String
+    /// The mount `root` is the root of, when the kind made it itself.
+    private let mount: DetachedMount?
     /// The directory of the filesystem beneath that `root` shows (FUSE's backing directory,
     /// overlayfs's upper layer, an NFS export): FIEMAP reaches the files' extents there.
     public let backingRoot: String?
     /// What the record says the filesystem stands on, e.g. "ext4 on /dev/loop3".
     public let stackedOn: String?
+    /// An NFS client's RPC counts (/proc/PID/net/rpc/nfs of its network namespace), from which
+    /// each case's data path is read (`NFSStatistics`).
+    public let nfsStatistics: String?
     private let holding: [AnyObject]
 
-    public init(root: String, backingRoot: String? = nil, stackedOn: String? = nil, holding: [AnyObject]) {
+    public init(root: String, backingRoot: String? = nil, stackedOn: String? = nil, nfsStatistics: String? = nil, holding: [AnyObject]) {
         self.root = root
+        mount = nil
         self.backingRoot = backingRoot
         self.stackedOn = stackedOn
+        self.nfsStatistics = nfsStatistics
         self.holding = holding
     }
 
     /// A filesystem mounted detached, nothing beneath it to show.
-    public convenience init(_ mount: DetachedMount, holding: [AnyObject] = []) {
-        self.init(root: mount.root, holding: [mount] + holding)
+    public init(_ mount: DetachedMount, holding: [AnyObject] = []) {
+        root = mount.root
+        backingRoot = nil
+        stackedOn = nil
+        nfsStatistics = nil
+        self.mount = mount
+        self.holding = holding
+    }
+
+    /// Attaches the filesystem at `path` of a helper's private mount namespace, for a consumer
+    /// that refuses detached mounts (see `NamespacedFilesystem`); `root` still reaches it.
+    func attach(at path: String) throws {
+        guard let mount else { throw TargetError("only a filesystem its kind mounted itself can be attached") }
+        try makeDirectory(path)
+        try mount.attach(at: path)
     }
 }
 

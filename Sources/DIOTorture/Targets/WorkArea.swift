@@ -20,10 +20,14 @@ public struct WorkArea: Codable, Sendable {
         return backingDirectory + path.dropFirst(directory.count)
     }
 
-    /// The extents of `file`, a file of this area (see `extentsPath`), with FIEMAP_FLAG_SYNC when `sync`.
+    /// The extents of `file`, a file of this area (see `extentsPath`), with FIEMAP_FLAG_SYNC when
+    /// `sync`; from FIBMAP where the filesystem has no FIEMAP.
     func extents(of file: OpenFile, sync: Bool = true) throws -> [MappedExtent] {
         let path = extentsPath(of: file.path)
-        return try path == file.path ? file.extents(sync: sync) : OpenFile(path, .readOnly).extents(sync: sync)
+        let mapped = path == file.path ? file : try OpenFile(path, .readOnly)
+        do { return try mapped.extents(sync: sync) } catch Errno.notSupported where traits.hasExtents {
+            return try mapped.blockMap()
+        }
     }
 
     /// The area for a fresh directory made in this one's directory.

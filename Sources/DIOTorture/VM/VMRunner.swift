@@ -118,8 +118,10 @@ public enum VMRunner {
     /// checksum algorithms come first: the filesystems ask for them by alias when they load (soft
     /// dependencies, absent from modules.dep), and the guest has no modprobe to answer.
     static let essentialModules = ["virtio_pci", "virtio_blk", "9pnet_virtio", "9p"]
-    static let wantedModules = ["crc32c_generic", "crc32c_intel", "blake2b_generic", "xxhash_generic", "sha256_generic",
-                                "loop", "dm_flakey", "ext4", "xfs", "btrfs", "erofs"]
+    static let wantedModules = ["crc32c_generic", "crc32c_intel", "crc32_generic", "blake2b_generic", "xxhash_generic", "sha256_generic",
+                                "nls_utf8",
+                                "loop", "dm_flakey", "ext4", "xfs", "btrfs", "erofs", "f2fs", "gfs2", "exfat", "jfs", "fuse", "overlay",
+                                "nfsd", "nfsv3", "nfsv4"]
 
     /// Why VMs cannot run here, or nil.
     public static var unavailableReason: String? {

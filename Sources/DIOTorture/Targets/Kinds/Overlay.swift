@@ -14,6 +14,10 @@ struct OverlayFilesystem: FilesystemMaker {
 
     static let upper = ScratchKind.xfs
 
+    /// Before Linux 6.15 overlayfs takes no layer from a detached mount: the upper filesystem is
+    /// attached, in a mount namespace of its own.
+    var ownNamespaces: OwnNamespaces { .mount }
+
     var unavailableReason: String? {
         if !Kernel.supportsFilesystem("overlay") { return "the kernel has no overlay (not in /proc/filesystems, no module)" }
         return Self.upper.maker.unavailableReason
@@ -21,6 +25,7 @@ struct OverlayFilesystem: FilesystemMaker {
 
     func make(_ options: ScratchOptions, device: String?) throws -> MadeFilesystem {
         let beneath = try Self.upper.maker.make(ScratchOptions(kind: Self.upper, mkfsOptions: options.mkfsOptions), device: device)
+        try beneath.attach(at: NamespacedFilesystem.privateRun + "/dio-torture-overlay-layers")
         for layer in ["lower", "upper", "work"] { try makeDirectory(beneath.root + "/" + layer) }
         let layers = ["lowerdir=\(beneath.root)/lower", "upperdir=\(beneath.root)/upper", "workdir=\(beneath.root)/work"]
         let mount = try DetachedMount(fsType: "overlay", source: "dio-torture", options: layers + options.mountOptions)
