@@ -127,8 +127,34 @@ public final class MappedRegion {
         return entries.map { $0 & (1 << 63) != 0 }
     }
 
-    /// Size of the anonymous huge pages backing this mapping, from /proc/self/smaps.
+    /// Size of the transparent huge pages backing this mapping: each 2 MiB of it whose first
+    /// page's frame (/proc/self/pagemap) /proc/kpageflags marks THP. Both need root for frame
+    /// numbers; without it, /proc/self/smaps, whose every mapping of the process is parsed.
     public func anonHugePagesBytes() -> Int {
+        hugePageBytesFromPageFlags() ?? hugePageBytesFromSmaps()
+    }
+
+    static let hugePageSize = 2 << 20
+
+    private func hugePageBytesFromPageFlags() -> Int? {
+        guard let pagemap = try? OpenFile("/proc/self/pagemap", .readOnly), let flags = try? OpenFile("/proc/kpageflags", .readOnly) else {
+            return nil
+        }
+        let start = (UInt(bitPattern: base) + UInt(Self.hugePageSize) - 1) / UInt(Self.hugePageSize) * UInt(Self.hugePageSize)
+        var total = 0
+        for huge in stride(from: start, to: UInt(bitPattern: base) + UInt(length), by: Self.hugePageSize) {
+            var entry: UInt64 = 0, pageFlags: UInt64 = 0
+            guard (try? withUnsafeMutableBytes(of: &entry) { try pagemap.read(into: $0, at: Int(huge) / pageSize * 8) }) == 8 else { return nil }
+            let present = entry & (1 << 63) != 0, frame = entry & ((1 << 55) - 1)
+            if !present { continue }
+            if frame == 0 { return nil } // frame numbers are hidden from this process
+            guard (try? withUnsafeMutableBytes(of: &pageFlags) { try flags.read(into: $0, at: Int(frame) * 8) }) == 8 else { return nil }
+            if pageFlags & (1 << 22) != 0 { total += Self.hugePageSize } // KPF_THP
+        }
+        return total
+    }
+
+    private func hugePageBytesFromSmaps() -> Int {
         guard let smaps = try? readTextFile("/proc/self/smaps") else { return 0 }
         let start = UInt(bitPattern: base), end = start + UInt(length)
         var inside = false, total = 0

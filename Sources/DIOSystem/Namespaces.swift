@@ -15,6 +15,18 @@ public enum PrivateNamespaces {
     }
 }
 
+/// Unmounts the filesystem attached at `path` (in a private mount namespace), retrying while
+/// it is busy for up to `patience`: what the kernel still holds of it (an NFS server's export
+/// cache) lets go shortly after its user stops.
+public func unmount(_ path: String, patience: Duration = .seconds(10)) throws {
+    let deadline = ContinuousClock.now + patience
+    while diot_unmount(path) != 0 {
+        let error = Errno(rawValue: errno)
+        guard error == .resourceBusy, ContinuousClock.now < deadline else { throw error }
+        ThisProcess.pause(microseconds: 50_000)
+    }
+}
+
 extension DetachedMount {
     /// Attaches the mount at `path` (move_mount): for a consumer that refuses detached mounts,
     /// such as overlayfs's layers before Linux 6.15. Only in a private mount namespace, where it

@@ -1,4 +1,5 @@
 import CURing
+import Foundation
 import Glibc
 
 /// What the harness asks of its own process.
@@ -16,6 +17,12 @@ public enum ThisProcess {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let length = try checked { readlink("/proc/self/exe", &buffer, buffer.count - 1) }
         return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The ids of this process's tasks now (its threads, io_uring workers included).
+    public static var taskIDs: Set<Int32> {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return Set(tasks.compactMap(Int32.init)).union([id])
     }
 
     /// The dio-torture executable, for its helper processes (case workers, servers): this one, or

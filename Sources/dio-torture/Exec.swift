@@ -12,7 +12,7 @@ struct Exec: ParsableCommand {
         the program's status. Example: dio-torture exec --fs btrfs -- ./repro {} 100
         """)
 
-    @Option(help: "The scratch filesystem: btrfs, xfs, ext4 or tmpfs.")
+    @Option(help: "The scratch filesystem (see `dio-torture list`).")
     var fs: ScratchKind
 
     @Option(name: .customLong("mkfs-options"), help: "Extra mkfs arguments.")

@@ -13,6 +13,13 @@ struct IsolationOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("process: each case in its own process, killed at the case timeout (a crash or hang stays with its case). none: all in this process; faster where starting a process is slow (a TCG guest), but a stuck case stops the run.", valueName: "mode"))
     var isolation: Mode = .process
 
+    @Option(name: .long, help: ArgumentHelp("Targets made and run at once, each with its own case processes (default: the number of CPUs; 1 with --isolation none or a scratch device).", valueName: "n"))
+    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
+
     func mode(caseTimeout seconds: Int) throws -> CaseIsolation {
         switch isolation {
         case .process: .childProcess(executable: try ThisProcess.executablePath(), deadline: .seconds(seconds))

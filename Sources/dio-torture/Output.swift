@@ -6,12 +6,12 @@ import Glibc
 
 /// Runs batches with a progress line on a terminal (and in `progressFile`, for a guest's host);
 /// the first SIGINT/SIGTERM stops after the running case, and the report says it is incomplete.
-func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation, progressFile: String? = nil) -> RunReport {
+func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation, jobs: Int, progressFile: String? = nil) -> RunReport {
     InterruptCleanup.install()
     InterruptCleanup.stopGracefully()
     let showProgress = ThisProcess.isTerminal(.standardError)
     let started = Date()
-    let report = Runner.run(batches, scratchDevice: scratchDevice, isolation: isolation) { progress in
+    let report = Runner.run(batches, scratchDevice: scratchDevice, isolation: isolation, jobs: jobs) { progress in
         if let progressFile { GuestProgress(progress).write(to: progressFile) }
         guard showProgress else { return }
         let elapsed = Date().timeIntervalSince(started)

@@ -17,7 +17,7 @@ struct Replay: ParsableCommand {
     @Argument(help: "The operation log (.opslog).")
     var log: String
 
-    @Option(help: "Replay on a scratch filesystem made for it: btrfs, xfs, ext4 or tmpfs (default: ext4 when root).")
+    @Option(help: "Replay on a scratch filesystem made for it (see `dio-torture list`; default: ext4 when root).")
     var fs: ScratchKind?
 
     @Option(help: "Replay in a fresh subdirectory of this mounted directory instead.")
@@ -26,7 +26,7 @@ struct Replay: ParsableCommand {
     @Flag(help: "Shrink a failing log to a short one that still fails the same way.")
     var shrink = false
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Where the shrunk log goes (default: LOG.min.opslog).", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Where the shrunk log goes (default: LOG.min.opslog; - for standard output).", valueName: "file"))
     var output: String?
 
     @Option(help: "Watchdog: seconds without a completion before an io_uring operation is a HANG.")
@@ -54,8 +54,14 @@ struct Replay: ParsableCommand {
                 let (shrunk, replays) = try OperationReplay.shrink(parsed, failing: failure, in: directory, timeout: .seconds(timeout),
                                                                    corruptReads: selfTestCorruption)
                 let path = output ?? log.replacingOccurrences(of: ".opslog", with: "") + ".min.opslog"
-                try shrunk.text.write(toFile: path, atomically: true, encoding: .utf8)
-                print("shrunk to \(shrunk.operations.count) of \(parsed.operations.count) operations in \(replays) replays: \(path)")
+                print("shrunk to \(shrunk.operations.count) of \(parsed.operations.count) operations in \(replays) replays: \(path == "-" ? "" : path)")
+                if path == "-" {
+                    print(shrunk.text, terminator: "")
+                } else {
+                    do { try shrunk.text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+                        throw UsageError("cannot write \(path): \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+                    }
+                }
             }
             return 1
         }

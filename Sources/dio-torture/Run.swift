@@ -8,7 +8,8 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fire the catalogue's reads and writes and judge every first completion.",
         discussion: """
-        With no target, as root: scratch btrfs, xfs, ext4 and tmpfs filesystems on loop devices, \
+        With no target, as root: scratch btrfs, xfs, ext4 and tmpfs filesystems on loop devices (and \
+        with --fs any kind `dio-torture list` shows: f2fs, gfs2, exfat, jfs, NFS, FUSE, overlayfs), \
         removed afterwards. Not root: a scratch directory under /var/tmp.
         Exit status: 0 all passed (SKIP/INCONCLUSIVE allowed), 1 a FAIL (or a BROKEN harness), \
         2 usage error, 3 nothing could run.
@@ -17,7 +18,7 @@ struct Run: ParsableCommand {
     @Option(name: .long, help: "Run in a fresh subdirectory of this mounted directory instead of scratch filesystems.")
     var dir: String?
 
-    @Option(name: .long, help: "Scratch filesystems to make, comma-separated: btrfs,xfs,ext4,tmpfs.",
+    @Option(name: .long, help: "Scratch filesystems to make, comma-separated (see `dio-torture list`; default: btrfs,xfs,ext4,tmpfs).",
             completion: .list(ScratchKind.choiceNames), transform: { try ScratchKind.list($0) })
     var fs: [ScratchKind]?
 
@@ -106,7 +107,7 @@ struct Run: ParsableCommand {
         if let note { printError("dio-torture: \(note)\n") }
         let total = plan.cases.count * plan.targets.count
         printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
-        let report = runCases(plan.batches, scratchDevice: plan.scratchDevice, isolation: try isolation.mode(caseTimeout: caseTimeout),
+        let report = runCases(plan.batches, scratchDevice: plan.scratchDevice, isolation: try isolation.mode(caseTimeout: caseTimeout), jobs: isolation.jobs,
                                 progressFile: progress.progressFile)
         try finish(report, outputs: outputs)
     }

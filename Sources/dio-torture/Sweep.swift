@@ -70,7 +70,8 @@ struct Sweep: ParsableCommand {
             let projection: SweepEstimate, mode = try isolation.mode(caseTimeout: plan.sweep.caseTimeout)
             do {
                 projection = try SweepEstimate.measure(plan, sampleSize: estimateSample, artifactDirectory: artifacts.directory) { batches in
-                    runCases(batches, scratchDevice: scratchDevice, isolation: mode)
+                    // One target at a time: the fit is of each unit's own cost.
+                    runCases(batches, scratchDevice: scratchDevice, isolation: mode, jobs: 1)
                 }
             } catch let error as SweepError { throw UsageError(error.description) }
             print(projection.text(name: plan.sweep.name, shards: estimateShards, shard: shard == "1/1" ? nil : Shard(shard)), terminator: "")
@@ -85,7 +86,7 @@ struct Sweep: ParsableCommand {
         case .here(let batches):
             if kernelIndex == nil { printError("dio-torture sweep \(plan.sweep.name): shard \(plan.shard) holds \(plan.units.count) of \(plan.total) units\n") }
             report = runCases(batches, scratchDevice: scratchDevice, isolation: try isolation.mode(caseTimeout: plan.sweep.caseTimeout),
-                              progressFile: progress.progressFile)
+                              jobs: isolation.jobs, progressFile: progress.progressFile)
         case .inGuests(let options):
             printError("dio-torture sweep \(plan.sweep.name): shard \(plan.shard) holds \(plan.units.count) units in \(options.kernels.count) kernel(s)\n")
             InterruptCleanup.install()

@@ -71,6 +71,11 @@ public struct BufferContext {
 
     var pages: Int { (length + pageSize - 1) / pageSize }
 
+    /// How long a userfaultfd buffer's thread waits before it fills a fault, from an iteration's
+    /// seed: 50-250 µs, far longer than a fault takes, so the transfer waits in the fault path
+    /// each time, and short enough for a 16-page buffer to cost a few milliseconds.
+    public static func userfaultDelay(seed: UInt64) -> Duration { .microseconds(Int(50 + seed % 200)) }
+
     /// Where a same-file mapping's spare range starts: the first MiB boundary at least a MiB past
     /// `end`, so that no transfer of the case reaches it.
     public static func mirrorOffset(past end: Int) -> Int { (end + (1 << 20)) / (1 << 20) * (1 << 20) }

@@ -15,12 +15,16 @@ public enum LayoutMethod: String, Codable, Sendable, CaseIterable {
     /// construction. ext4 needs it for extent-mapped files, whose allocation goal is the block
     /// beside the neighbouring extent; btrfs and tmpfs cannot collapse.
     case collapsedSeparators = "collapsed-separators"
+    /// Extents written in file order, each followed by a block of another file, so the next
+    /// extent cannot be allocated beside it. For filesystems without holes or collapse, where a
+    /// write past EOF allocates everything before it (exfat's clusters).
+    case spaced
 }
 
 /// Realises an extent plan with O_DIRECT writes, so that every extent is allocated on its own.
 public enum LayoutWriter {
     /// The methods a case tries, in order, each on a fresh file, until FIEMAP shows the plan.
-    public static let methods: [LayoutMethod] = [.synced, .collapsedSeparators, .synced]
+    public static let methods: [LayoutMethod] = [.synced, .collapsedSeparators, .spaced, .synced]
 
     /// The method cannot be used on this filesystem (collapse unsupported): try the next.
     public struct Unsupported: Error, CustomStringConvertible {
@@ -34,6 +38,7 @@ public enum LayoutWriter {
         switch method {
         case .synced: try writeSynced(plan, to: file, stamp: stamp)
         case .collapsedSeparators: try writeCollapsingSeparators(plan, to: file, stamp: stamp)
+        case .spaced: try writeSpaced(plan, to: file, stamp: stamp)
         }
         var model = FileModel()
         for range in plan.extents { model.write(range, stamp: stamp) }
@@ -70,6 +75,18 @@ public enum LayoutWriter {
             }
         }
         try file.sync()
+    }
+
+    private static func writeSpaced(_ plan: ExtentPlan, to file: OpenFile, stamp: DataStamp) throws {
+        let spacer = try OpenFile.scratch(at: file.path + ".spacer", options: .direct)
+        let block = try file.preferredBlockSize()
+        let bounce = try MappedRegion(anonymousLength: max(plan.size, block))
+        for (index, range) in plan.extents.enumerated() {
+            try write(bounce, length: plan.size, stamp: stamp, dataAt: range.lowerBound, to: file, at: range.lowerBound)
+            try file.sync()
+            guard try spacer.write(UnsafeRawBufferPointer(rebasing: bounce.bytes[0..<block]), at: index * block) == block else { throw Errno.ioError }
+            try spacer.sync()
+        }
     }
 
     /// Writes `length` bytes stamped as the file's data at `dataOffset` to `offset`: a separator

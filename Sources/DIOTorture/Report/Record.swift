@@ -40,6 +40,8 @@ public struct FilesystemRecord: Codable, Sendable, Hashable {
     public var mountOptions: [String]
     /// For a kind stacked on another filesystem (FUSE, overlayfs, NFS): what it stands on.
     public var stackedOn: String? = nil
+    /// For NFS: how the client's data reached the server, as a probe at mount found it.
+    public var nfsDataPath: NFSDataPath? = nil
 }
 
 public struct ReadRecord: Codable, Sendable {

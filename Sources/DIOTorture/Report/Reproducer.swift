@@ -99,6 +99,7 @@ public enum Reproducer {
         #define GAP \(layout.gap)
         #define REVERSE \(layout.order == .reverse ? 1 : 0)
         #define COLLAPSED_SEPARATORS \(record.layout?.method == .collapsedSeparators ? 1 : 0)
+        #define SPACED \(record.layout?.method == .spaced ? 1 : 0)
         #define ITERATIONS \(record.iterations)
 
         """
@@ -165,12 +166,27 @@ public enum Reproducer {
         if (fstat(fd, &status)) die("fstat");
         size_t separator = COLLAPSED_SEPARATORS ? (size_t)status.st_blksize : 0;
         unsigned char *bounce;
-        if (posix_memalign((void **)&bounce, PAGE, EXTENT_SIZE + separator)) die("posix_memalign");
+        if (posix_memalign((void **)&bounce, PAGE, EXTENT_SIZE + separator + status.st_blksize)) die("posix_memalign");
+        /* SPACED: a block of another file after each extent, so the next cannot be allocated beside it. */
+        int spacer = -1;
+        if (SPACED) {
+            char spacer_path[4096];
+            snprintf(spacer_path, sizeof spacer_path, "%s/layout-%d.spacer", scratch_dir, getpid());
+            spacer = open(spacer_path, O_RDWR | O_CREAT | O_TRUNC | O_DIRECT, 0600);
+            if (spacer < 0) die("open spacer");
+            unlink(spacer_path);
+        }
         for (int i = 0; i < EXTENTS; i++) {
-            int extent = REVERSE && !COLLAPSED_SEPARATORS ? EXTENTS - 1 - i : i;
+            int extent = REVERSE && !COLLAPSED_SEPARATORS && !SPACED ? EXTENTS - 1 - i : i;
             long start = (long)extent * (EXTENT_SIZE + GAP);
             if (COLLAPSED_SEPARATORS) {
                 write_at(fd, bounce, EXTENT_SIZE + (extent < EXTENTS - 1 ? separator : 0), start, start + extent * (long)separator);
+                continue;
+            }
+            if (SPACED) {
+                write_at(fd, bounce, EXTENT_SIZE, start, start);
+                if (fsync(fd) || pwrite(spacer, bounce, status.st_blksize, (off_t)i * status.st_blksize) != status.st_blksize || fsync(spacer))
+                    die("spaced layout");
                 continue;
             }
             fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, EXTENT_SIZE);
@@ -183,16 +199,28 @@ public enum Reproducer {
             if (fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, end + extent * (long)separator, (off_t)separator)) die("fallocate collapse");
         }
         if (fsync(fd)) die("fsync");
+        if (spacer >= 0) close(spacer);
         free(bounce);
     }
 
+    /* The file's extents: FIEMAP, or runs of consecutive blocks by FIBMAP where there is no FIEMAP. */
     static int count_extents(int fd) {
         struct { struct fiemap map; struct fiemap_extent extents[64]; } request = {0};
         request.map.fm_length = FIEMAP_MAX_OFFSET;
         request.map.fm_flags = FIEMAP_FLAG_SYNC;
         request.map.fm_extent_count = 64;
-        if (ioctl(fd, FS_IOC_FIEMAP, &request.map)) return -1;
-        return (int)request.map.fm_mapped_extents;
+        if (ioctl(fd, FS_IOC_FIEMAP, &request.map) == 0) return (int)request.map.fm_mapped_extents;
+        struct stat status;
+        int block_size, runs = 0;
+        long previous = -2;
+        if (errno != EOPNOTSUPP || fsync(fd) || fstat(fd, &status) || ioctl(fd, FIGETBSZ, &block_size)) return -1;
+        for (int block = 0; (long)block * block_size < status.st_size; block++) {
+            int physical = block;
+            if (ioctl(fd, FIBMAP, &physical)) return -1;
+            if (physical != 0 && physical != previous + 1) runs++;
+            previous = physical ? physical : -2;
+        }
+        return runs;
     }
 
     /* Anonymous memory of `pages` pages, nothing touched, kept from huge pages. */

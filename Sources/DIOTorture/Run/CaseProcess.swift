@@ -10,6 +10,8 @@ public enum CaseIsolation: Sendable {
     /// another per child: a case that crashes its child, or runs past `deadline` and is killed
     /// with it, is recorded as what it did, and the cases after it go on in a fresh child.
     case childProcess(executable: String, deadline: Duration)
+
+    var usesProcesses: Bool { if case .childProcess = self { true } else { false } }
 }
 
 /// One case as a child process receives it.
@@ -35,11 +37,8 @@ public struct CaseJob: Codable, Sendable {
         if ThisProcess.parentID != first.parent { return 2 }
         let watch = KernelWatch()
         for job in jobs {
-            guard let scenario = scenario(named: job.spec.scenario) else { return 2 }
-            watch.caseStarts()
-            var record = scenario.run(job.spec, in: job.area, options: job.options)
-            watch.caseEnded(&record)
-            record.takePhases(profile: job.options.profile)
+            guard scenario(named: job.spec.scenario) != nil else { return 2 }
+            let record = watch.run(job.spec, in: job.area, options: job.options)
             guard let encoded = try? JSONEncoder().encode(record) else { return 2 }
             FileHandle.standardOutput.write(encoded + Data("\n".utf8))
             if record.verdict == .hang { break }

@@ -15,29 +15,42 @@ public enum Phase: String, CaseIterable, Codable, Sendable {
     case rest = "the rest (processes, step scenarios, records)"
 }
 
-/// Sums the time spent in each phase, exclusive of the phases measured inside it. One process
+/// Sums the time spent in each phase, exclusive of the phases measured inside it. A process
 /// runs one case at a time, so one set of totals serves; a case takes its share when it ends.
+/// The runner makes targets on several threads at once: each thread nests on its own.
 enum PhaseClock {
-    private static var totals: [Phase: Double] = [:]
-    /// Seconds spent in nested measurements, per level of nesting now open.
-    private static var nested: [Double] = []
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var totals: [Phase: Double] = [:]
+    /// Seconds spent in nested measurements, per level of nesting now open, per thread.
+    nonisolated(unsafe) private static var nested: [pthread_t: [Double]] = [:]
 
     static func measure<T>(_ phase: Phase, _ body: () throws -> T) rethrows -> T {
         let start = DispatchTime.now().uptimeNanoseconds
-        nested.append(0)
+        let thread = pthread_self()
+        locked { nested[thread, default: []].append(0) }
         defer {
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            let inner = nested.removeLast()
-            totals[phase, default: 0] += elapsed - inner
-            if !nested.isEmpty { nested[nested.count - 1] += elapsed }
+            locked {
+                let inner = nested[thread]!.removeLast()
+                totals[phase, default: 0] += elapsed - inner
+                if nested[thread]!.isEmpty { nested[thread] = nil } else { nested[thread]![nested[thread]!.count - 1] += elapsed }
+            }
         }
         return try body()
     }
 
     /// The totals since the last `take`, which start again from zero.
     static func take() -> [Phase: Double] {
-        defer { totals = [:] }
-        return totals
+        locked {
+            defer { totals = [:] }
+            return totals
+        }
+    }
+
+    private static func locked<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
     }
 }
 

@@ -26,7 +26,7 @@ struct ReadCase: IteratedCase {
         let mirrorOffset = BufferContext.mirrorOffset(past: shape.layout.fileSize + shape.length)
         let bufferContext = { (seed: UInt64) in
             BufferContext(length: (shape.memoryOffset + shape.length).roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
-                          userfaultDelay: .microseconds(Int(200 + seed % 800)), directory: area.directory, file: laidOut.file,
+                          userfaultDelay: BufferContext.userfaultDelay(seed: seed), directory: area.directory, file: laidOut.file,
                           fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
         }
         shape.pattern.kind.recordFileWrites(into: &model, context: bufferContext(caseSeed))

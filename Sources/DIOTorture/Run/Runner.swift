@@ -51,6 +51,59 @@ public struct RunBatch: Sendable {
     }
 }
 
+/// The run's counts and records as its targets' threads hand them in, and its progress line:
+/// one at a time, under a lock.
+final class RunTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private let total: Int
+    private let progress: (Progress) -> Void
+    private var done = 0
+    private var failures = 0
+    private var next = 0
+    private var perBatch: [[CaseRecord]]
+
+    init(total: Int, batches: Int, progress: @escaping (Progress) -> Void) {
+        self.total = total
+        self.progress = progress
+        perBatch = Array(repeating: [], count: batches)
+    }
+
+    var interrupted: Bool { InterruptCleanup.interruptingSignal != nil }
+
+    private func locked<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+
+    func nextBatch() -> Int? {
+        locked {
+            guard next < perBatch.count else { return nil }
+            next += 1
+            return next - 1
+        }
+    }
+
+    func starting(_ current: String) { locked { progress(Progress(done: done, total: total, failures: failures, current: current)) } }
+
+    func ended(_ record: CaseRecord, next current: String) {
+        locked {
+            if record.verdict.isFailure { failures += 1 }
+            done += 1
+            progress(Progress(done: done, total: total, failures: failures, current: current))
+        }
+    }
+
+    func skipped(_ cases: Int) { locked { done += cases } }
+
+    func keep(_ records: [CaseRecord], of batch: Int) { locked { perBatch[batch] = records } }
+
+    func finished() { locked { progress(Progress(done: total, total: total, failures: failures, current: "")) } }
+
+    /// Every batch's records, in the batches' order.
+    var records: [CaseRecord] { locked { perBatch.flatMap { $0 } } }
+}
+
 /// Progress reported while the run goes on, for a progress line.
 public struct Progress: Sendable {
     public var done: Int
@@ -60,62 +113,70 @@ public struct Progress: Sendable {
 }
 
 public enum Runner {
-    public static func run(_ plan: RunPlan, isolation: CaseIsolation = .inProcess,
-                           progress: (Progress) -> Void = { _ in }) -> RunReport {
-        run(plan.batches, scratchDevice: plan.scratchDevice, isolation: isolation, progress: progress)
+    public static func run(_ plan: RunPlan, isolation: CaseIsolation = .inProcess, jobs: Int = 1,
+                           progress: @escaping (Progress) -> Void = { _ in }) -> RunReport {
+        run(plan.batches, scratchDevice: plan.scratchDevice, isolation: isolation, jobs: jobs, progress: progress)
     }
 
-    /// Runs each batch's cases on its target, one target at a time; each target is made, used and
-    /// removed before the next. The kernel log and taint are watched around every case. After a
-    /// SIGINT/SIGTERM (see `InterruptCleanup.stopGracefully`) no case starts and the report is
-    /// marked incomplete.
-    public static func run(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation,
-                           progress: (Progress) -> Void = { _ in }) -> RunReport {
+    /// Runs each batch's cases on its target; up to `jobs` targets are made and used at once,
+    /// each removed when its cases are done. The kernel log and taint are watched around every
+    /// case. Several at once needs case processes (each case's own phases and log) and no
+    /// scratch device (there is one). After a SIGINT/SIGTERM (see
+    /// `InterruptCleanup.stopGracefully`) no case starts and the report is marked incomplete.
+    public static func run(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation, jobs: Int = 1,
+                           progress: @escaping (Progress) -> Void = { _ in }) -> RunReport {
         let started = Date()
         _ = PhaseClock.take()
         let kernel = Kernel.release
-        let total = batches.reduce(0) { $0 + $1.cases.count }
-        let watch = KernelWatch()
-        var records: [CaseRecord] = []
-        var failures = 0
-        var done = 0
-        var images: ImageStore?
-        var interrupted: Bool { InterruptCleanup.interruptingSignal != nil }
-        for batch in batches where !interrupted {
-            do {
-                let (area, filesystem) = try PhaseClock.measure(.target) {
-                    try prepare(batch.target, kernel: kernel, device: scratchDevice, images: &images)
-                }
-                defer { withExtendedLifetime(filesystem) {} }
-                var transport = TransportWatch(filesystem?.nfsStatistics)
-                let directory = try ScratchDirectory(in: area.directory)
-                defer { directory.remove() }
-                let inner = area.within(directory)
-                progress(Progress(done: done, total: total, failures: failures, current: batch.cases.first.map { "\(batch.target) \($0.id)" } ?? ""))
-                runCases(of: batch, in: inner, isolation: isolation, watch: watch, interrupted: { interrupted }) { record, next in
-                    var record = record
-                    transport.annotate(&record)
-                    if record.verdict.isFailure { failures += 1 }
-                    records.append(record)
-                    done += 1
-                    progress(Progress(done: done, total: total, failures: failures,
-                                      current: next.map { "\(batch.target) \($0.id)" } ?? ""))
-                }
-            } catch {
-                done += batch.cases.count
-                let unavailable = (error as? TargetError) != nil
-                records.append(setupRecord(batch.target, kernel: kernel, verdict: unavailable ? .skip : .broken, reason: "\(error)",
-                                           seed: batch.options.seed))
+        let tally = RunTally(total: batches.reduce(0) { $0 + $1.cases.count }, batches: batches.count, progress: progress)
+        // Loop images and the run's cache; not root, there is neither.
+        let images = try? ImageStore()
+        let cache = try? images?.newDirectory("cache")
+        let concurrent = scratchDevice == nil && isolation.usesProcesses ? max(1, min(jobs, batches.count)) : 1
+        let logUnavailable = KernelWatch().logUnavailableReason
+        DispatchQueue.concurrentPerform(iterations: concurrent) { _ in
+            while let index = tally.nextBatch(), !tally.interrupted {
+                let batch = batches[index]
+                tally.keep(runBatch(batch, kernel: kernel, device: scratchDevice, images: images, cache: cache, isolation: isolation,
+                                    concurrent: concurrent > 1, tally: tally), of: index)
             }
         }
-        progress(Progress(done: total, total: total, failures: failures, current: ""))
+        tally.finished()
         var report = RunReport(startedAt: ISO8601DateFormatter().string(from: started), hostKernel: kernel,
                                seed: batches.first?.options.seed ?? 0, iterations: batches.first?.options.iterations ?? 0,
-                               complete: !interrupted, durationSeconds: Date().timeIntervalSince(started), cases: records,
-                               kernelLogUnavailable: watch.logUnavailableReason)
+                               complete: !tally.interrupted, durationSeconds: Date().timeIntervalSince(started), cases: tally.records,
+                               kernelLogUnavailable: logUnavailable)
         let runnerPhases = PhaseClock.take()
         if batches.first?.options.profile == true { report.addProfile(runnerPhases: runnerPhases) }
         return report
+    }
+
+    /// Makes the batch's target, runs its cases there and removes it: the batch's records.
+    private static func runBatch(_ batch: RunBatch, kernel: String, device: String?, images: ImageStore?, cache: String?,
+                                 isolation: CaseIsolation, concurrent: Bool, tally: RunTally) -> [CaseRecord] {
+        var records: [CaseRecord] = []
+        do {
+            let (area, filesystem) = try PhaseClock.measure(.target) {
+                try prepare(batch.target, kernel: kernel, device: device, images: images)
+            }
+            defer { withExtendedLifetime(filesystem) {} }
+            let directory = try ScratchDirectory(in: area.directory)
+            defer { directory.remove() }
+            var inner = area.within(directory)
+            inner.cacheDirectory = cache
+            inner.concurrentTargets = concurrent
+            tally.starting(batch.cases.first.map { "\(batch.target) \($0.id)" } ?? "")
+            runCases(of: batch, in: inner, isolation: isolation, watch: KernelWatch(), interrupted: { tally.interrupted }) { record, next in
+                records.append(record)
+                tally.ended(record, next: next.map { "\(batch.target) \($0.id)" } ?? "")
+            }
+        } catch {
+            tally.skipped(batch.cases.count)
+            let unavailable = (error as? TargetError) != nil
+            records.append(setupRecord(batch.target, kernel: kernel, verdict: unavailable ? .skip : .broken, reason: "\(error)",
+                                       seed: batch.options.seed))
+        }
+        return records
     }
 
     /// Runs a batch's cases in `area` and hands each record to `each` with the case that comes
@@ -128,10 +189,7 @@ public enum Runner {
         switch isolation {
         case .inProcess:
             for spec in batch.cases where !interrupted() {
-                watch.caseStarts()
-                var record = scenario(named: spec.scenario)!.run(spec, in: area, options: batch.options)
-                watch.caseEnded(&record)
-                record.takePhases(profile: batch.options.profile)
+                let record = watch.run(spec, in: area, options: batch.options)
                 ended += 1
                 each(record, next())
             }
@@ -156,7 +214,7 @@ public enum Runner {
     static let minimumFreeBytes = 64 << 20
 
     private static func prepare(_ target: TargetSpec, kernel: String, device: String?,
-                                images: inout ImageStore?) throws -> (WorkArea, ScratchFilesystem?) {
+                                images: ImageStore?) throws -> (WorkArea, ScratchFilesystem?) {
         switch target {
         case .directory(let path):
             // Say it once, before any case runs, rather than once per case as each write fails.
@@ -168,10 +226,9 @@ public enum Runner {
             return (WorkArea(directory: path, filesystem: record, kernel: kernel), nil)
         case .scratch(let options):
             if let reason = options.kind.unavailableReason { throw TargetError(reason) }
-            if images == nil, device == nil, options.kind.maker.needsBlockDevice { images = try ImageStore() }
             let filesystem = try ScratchFilesystem(options, images: images, device: device)
-            return (WorkArea(directory: filesystem.root, filesystem: filesystem.record, kernel: kernel, backingDirectory: filesystem.backingRoot),
-                    filesystem)
+            return (WorkArea(directory: filesystem.root, filesystem: filesystem.record, kernel: kernel, backingDirectory: filesystem.backingRoot,
+                             nfsStatistics: filesystem.nfs?.statistics), filesystem)
         }
     }
 
@@ -199,26 +256,5 @@ extension RunReport {
         if counts.contains(where: { $0.key.isFailure && $0.value > 0 }) { return 1 }
         if counts[.pass, default: 0] + counts[.inconclusive, default: 0] + counts[.known, default: 0] == 0 { return 3 }
         return 0
-    }
-}
-
-/// Each case's data path on an NFS target, from the client's READ and WRITE RPCs counted before
-/// and after it (cases run one at a time on a target, so the difference is the case's).
-struct TransportWatch {
-    private let path: String?
-    private var last: NFSStatistics?
-
-    init(_ path: String?) {
-        self.path = path
-        last = path.flatMap(NFSStatistics.init(path:))
-    }
-
-    mutating func annotate(_ record: inout CaseRecord) {
-        guard let path, let before = last, let now = NFSStatistics(path: path) else { return }
-        last = now
-        guard record.verdict != .skip else { return }
-        let (reads, writes) = (now.reads - before.reads, now.writes - before.writes)
-        record.transport = reads + writes > 0 ? "rpc" : "localio"
-        record.counters = (record.counters ?? [:]).merging(["NFS READ RPCs": reads, "NFS WRITE RPCs": writes]) { $1 }
     }
 }

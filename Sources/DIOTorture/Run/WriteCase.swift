@@ -63,7 +63,7 @@ struct WriteCase: IteratedCase {
         progress.residencies[proved[0].found.residencyMap, default: 0] += 1
         progress.plannedResidency = buffer.plannedResidency.residencyMap
 
-        let writer = shape.target == .append ? try target.file.reopened(.writeOnly, options: [.direct, .append]) : target.file
+        let writer = shape.target == .append ? try appending(target.file) : target.file
         let memory = shape.memoryOffset..<shape.memoryOffset + shape.length
         let source = UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[memory])
         let result: TransferResult
@@ -92,7 +92,7 @@ struct WriteCase: IteratedCase {
         // A spare range past everything the write may reach, for sources that map another part of the file.
         let mirrorOffset = BufferContext.mirrorOffset(past: offset + shape.length)
         return BufferContext(length: (shape.memoryOffset + shape.length).roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
-                             userfaultDelay: .microseconds(Int(100 + seed % 400)), directory: area.directory, file: file,
+                             userfaultDelay: BufferContext.userfaultDelay(seed: seed), directory: area.directory, file: file,
                              fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: offset)
     }
 
@@ -128,6 +128,14 @@ struct WriteCase: IteratedCase {
         return progress.count(failing, held: write.held, into: &record) {
             written.failure(write.iteration, seed: write.seed, result: write.result, judgement: failing, length: contract.length, readback: readback,
                             in: area)
+        }
+    }
+
+    /// The target opened O_APPEND for the `append` target; a filesystem that refuses O_APPEND
+    /// with O_DIRECT at open (NFS: EINVAL) cannot take this target.
+    private func appending(_ file: OpenFile) throws -> OpenFile {
+        do { return try file.reopened(.writeOnly, options: [.direct, .append]) } catch Errno.invalidArgument {
+            throw CaseStop.unsupported("\(area.filesystem.type) refuses O_APPEND with O_DIRECT (open: EINVAL)")
         }
     }
 }

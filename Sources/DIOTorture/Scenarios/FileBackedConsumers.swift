@@ -129,15 +129,7 @@ private struct ConsumerRun {
         let tree = ImageTree(seed: seed)
         let imagePath = area.directory + "/image-\(seed).img"
         defer { removeFile(imagePath) }
-        // mkfs.erofs 1.5 cannot follow the /proc/PID/fd paths of detached mounts: the image is
-        // built in a private directory under /tmp, then copied onto the filesystem under test.
-        do {
-            let workshop = try ScratchDirectory(in: FileManager.default.temporaryDirectory.path)
-            defer { workshop.remove() }
-            try tree.write(to: workshop.path + "/tree")
-            try build(workshop.path + "/image", from: workshop.path + "/tree")
-            try copyFile(workshop.path + "/image", to: imagePath)
-        }
+        try withBuiltImage(tree) { try copyFile($0, to: imagePath) }
         let image = try OpenFile(imagePath, .readOnly)
 
         var tallies: [CacheState: StateTally] = [.cold: StateTally(), .warm: StateTally()]
@@ -150,6 +142,23 @@ private struct ConsumerRun {
             }
         }
         judge(tallies, tree: tree, into: &record)
+    }
+
+    /// Calls `body` with the image of `tree`, built once per run and kept in the run's cache
+    /// (the seed, so the image, is the same on every filesystem). mkfs.erofs 1.5 cannot follow
+    /// the /proc/PID/fd paths of detached mounts: it builds in a private directory under /tmp.
+    private func withBuiltImage(_ tree: ImageTree, _ body: (String) throws -> Void) throws {
+        let cached = area.cacheDirectory.map { $0 + "/\(consumer.rawValue)-\(seed).img" }
+        if let cached, FileManager.default.fileExists(atPath: cached) { return try body(cached) }
+        let workshop = try ScratchDirectory(in: FileManager.default.temporaryDirectory.path)
+        defer { workshop.remove() }
+        try tree.write(to: workshop.path + "/tree")
+        try build(workshop.path + "/image", from: workshop.path + "/tree")
+        if let cached {
+            try copyFile(workshop.path + "/image", to: cached + ".partial")
+            try FileManager.default.moveItem(atPath: cached + ".partial", toPath: cached)
+        }
+        try body(workshop.path + "/image")
     }
 
     private func build(_ imagePath: String, from source: String) throws {

@@ -26,6 +26,8 @@ public struct WritebackError: Scenario {
     static let imageSize = 512 << 20
     static let tmpfsSize = 160 << 20
     static let syncedBytes = 4 << 20
+    /// The tmpfs room left when the failure starts: the page cache must hold far more.
+    static let tmpfsLeftFree = 8 << 20
     static let mappedBytes = 64 << 10
     static let fillChunk = 1 << 20
 
@@ -69,11 +71,11 @@ enum WritebackInjection: String, CaseIterable {
         }
     }
 
-    /// How much the writer puts in the page cache after the failure: more than the tmpfs
-    /// holds, or enough for writeback to fail many times over.
+    /// How much the writer puts in the page cache after the failure: far more than the tmpfs
+    /// has left, or enough for writeback to fail many times over.
     var fillLimit: Int {
         switch self {
-        case .fullTmpfs: 320 << 20
+        case .fullTmpfs: 64 << 20
         case .dmFlakey: 32 << 20
         }
     }
@@ -91,6 +93,8 @@ private final class FailingDisk {
     /// Write requests completed by the device-mapper device, and by the loop device under it,
     /// once the failing table was live (the swap waits for writes in flight under the old one).
     private var writesAtFailure: (mapper: Int, loop: Int)?
+    /// What takes the full tmpfs's room from the failure on, but `WritebackError.tmpfsLeftFree`.
+    private var filler: OpenFile?
 
     init(_ injection: WritebackInjection) throws {
         self.injection = injection
@@ -110,10 +114,16 @@ private final class FailingDisk {
     /// As the kernel log names it.
     var kernelName: String { mapper?.kernelName ?? loop.kernelName }
 
-    /// From now on every write fails (dm-flakey). A full tmpfs needs no switch: the fill that
-    /// follows is what makes writeback fail.
+    /// From now on every write fails (dm-flakey); or the tmpfs is filled (fallocate, which
+    /// writes nothing) to a few MiB of its end, and the fill that follows makes writeback fail.
     func startFailing() throws {
-        guard let mapper else { return }
+        guard let mapper else {
+            let free = try availableBytes(at: tmpfs.root) - WritebackError.tmpfsLeftFree
+            guard free > 0 else { return }
+            filler = try OpenFile.anonymous(in: tmpfs.root)
+            try filler!.allocate(.allocate, offset: 0, length: free)
+            return
+        }
         try mapper.replaceTable(target: "flakey", parameters: "\(loop.path) 0 0 1 1 error_writes")
         writesAtFailure = (mapper.writesCompleted() ?? 0, BlockDeviceStatistics(kernelName: loop.kernelName)?.writes ?? 0)
     }
@@ -139,7 +149,7 @@ private struct WritebackFailure {
     /// The filesystem on the disk that will fail, with the data file open twice.
     private struct Setup {
         var disk: FailingDisk
-        var filesystem: MadeFilesystem
+        var filesystem: ScratchFilesystem
         var file: OpenFile
         var witness: OpenFile
     }
@@ -187,8 +197,8 @@ private struct WritebackFailure {
         do { disk = try FailingDisk(injection) } catch {
             throw CaseStop.harness("setting up the \(injection.rawValue) device: \(error)")
         }
-        let filesystem: MadeFilesystem
-        do { filesystem = try options.kind.maker.make(options, device: disk.path) } catch {
+        let filesystem: ScratchFilesystem
+        do { filesystem = try ScratchFilesystem(options, device: disk.path) } catch {
             throw CaseStop.harness("making \(options.kind.name) on \(disk.path): \(error)")
         }
         let path = filesystem.root + "/data"

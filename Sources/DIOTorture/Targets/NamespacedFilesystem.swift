@@ -37,7 +37,7 @@ final class NamespacedFilesystem {
         var root: String?
         var backingRoot: String?
         var stackedOn: String?
-        var nfsStatistics: String?
+        var nfs: NFSClient?
         var error: String?
     }
 
@@ -49,7 +49,7 @@ final class NamespacedFilesystem {
                                   input: Array(try JSONEncoder().encode(job)), passing: [lifeline.childEnd])
         let answer = try Self.awaitAnswer(from: helper)
         guard let root = answer.root else { throw TargetError(answer.error ?? "the filesystem helper gave no answer") }
-        made = MadeFilesystem(root: root, backingRoot: answer.backingRoot, stackedOn: answer.stackedOn, nfsStatistics: answer.nfsStatistics,
+        made = MadeFilesystem(root: root, backingRoot: answer.backingRoot, stackedOn: answer.stackedOn, nfs: answer.nfs,
                               holding: [])
     }
 
@@ -92,7 +92,7 @@ final class NamespacedFilesystem {
             answer(Answer(error: "\(error)"))
             return 1
         }
-        answer(Answer(root: made.root, backingRoot: made.backingRoot, stackedOn: made.stackedOn, nfsStatistics: made.nfsStatistics))
+        answer(Answer(root: made.root, backingRoot: made.backingRoot, stackedOn: made.stackedOn, nfs: made.nfs))
         Lifeline.wait(on: 3)
         withExtendedLifetime(made) {}
         return 0

@@ -69,6 +69,7 @@ public final class ScratchFilesystem {
         } else {
             loop = nil
         }
+        if let device, options.kind.maker.needsBlockDevice { try Self.awaitRelease(of: device) }
         self.device = options.kind.maker.needsBlockDevice ? device ?? loop!.path : nil
         if options.kind.maker.ownNamespaces == .none {
             helper = nil
@@ -97,13 +98,26 @@ public final class ScratchFilesystem {
         return try withExtendedLifetime(filesystem) { try body(directory.path) }
     }
 
+    /// How long a scratch device that the previous target on it still holds may take to be let
+    /// go (what an NFS server's kernel side held goes a moment after the server).
+    static let releaseTimeout: Duration = .seconds(30)
+
+    /// Waits until nothing holds `device`, which mkfs is about to overwrite.
+    private static func awaitRelease(of device: String) throws {
+        let deadline = ContinuousClock.now + releaseTimeout
+        while (try? blockDeviceIsHeld(device)) == true {
+            guard ContinuousClock.now < deadline else { throw TargetError("\(device) is still held by the previous filesystem made on it") }
+            ThisProcess.pause(microseconds: 100_000)
+        }
+    }
+
     public var root: String { made.root }
 
     /// The same tree in the filesystem beneath, for a stacked kind.
     public var backingRoot: String? { made.backingRoot }
 
-    /// Where an NFS client's RPC counts are, for an NFS kind.
-    var nfsStatistics: String? { made.nfsStatistics }
+    /// An NFS kind's client.
+    var nfs: NFSClient? { made.nfs }
 
     /// Why `path` cannot serve as a scratch device, or nil: it must be a block device that
     /// nothing holds, since mkfs will overwrite it. The kernel's own exclusive-open test sees every
@@ -120,7 +134,8 @@ public final class ScratchFilesystem {
 
     public var record: FilesystemRecord {
         FilesystemRecord(type: options.kind.name, origin: "scratch", location: device,
-                         mkfsOptions: options.mkfsOptions, mountOptions: options.mountOptions, stackedOn: made.stackedOn)
+                         mkfsOptions: options.mkfsOptions, mountOptions: options.mountOptions, stackedOn: made.stackedOn,
+                         nfsDataPath: made.nfs?.dataPath)
     }
 }
 

@@ -100,17 +100,16 @@ public final class MadeFilesystem {
     public let backingRoot: String?
     /// What the record says the filesystem stands on, e.g. "ext4 on /dev/loop3".
     public let stackedOn: String?
-    /// An NFS client's RPC counts (/proc/PID/net/rpc/nfs of its network namespace), from which
-    /// each case's data path is read (`NFSStatistics`).
-    public let nfsStatistics: String?
+    /// For an NFS kind, its client: each case's data path is read from its counts.
+    public let nfs: NFSClient?
     private let holding: [AnyObject]
 
-    public init(root: String, backingRoot: String? = nil, stackedOn: String? = nil, nfsStatistics: String? = nil, holding: [AnyObject]) {
+    public init(root: String, backingRoot: String? = nil, stackedOn: String? = nil, nfs: NFSClient? = nil, holding: [AnyObject]) {
         self.root = root
         mount = nil
         self.backingRoot = backingRoot
         self.stackedOn = stackedOn
-        self.nfsStatistics = nfsStatistics
+        self.nfs = nfs
         self.holding = holding
     }
 
@@ -119,7 +118,7 @@ public final class MadeFilesystem {
         root = mount.root
         backingRoot = nil
         stackedOn = nil
-        nfsStatistics = nil
+        nfs = nil
         self.mount = mount
         self.holding = holding
     }

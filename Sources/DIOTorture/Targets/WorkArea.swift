@@ -9,6 +9,13 @@ public struct WorkArea: Codable, Sendable {
     public var kernel: String
     /// The same directory in the filesystem beneath, for a kind stacked on another one.
     public var backingDirectory: String? = nil
+    /// An NFS target's per-operation counts (`NFSStatistics`), for each case's data path.
+    public var nfsStatistics: String? = nil
+    /// A directory of the run's, for what cases on several targets can share (images built
+    /// from the same seed); it goes with the run.
+    public var cacheDirectory: String? = nil
+    /// Cases on other targets run at the same time: the kernel log is shared with them.
+    public var concurrentTargets = false
 
     /// What the oracle and the scenarios must know of the filesystem.
     public var traits: FilesystemTraits { FilesystemTraits.of(filesystem.type) }

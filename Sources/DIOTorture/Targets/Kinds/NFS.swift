@@ -7,7 +7,7 @@ import Foundation
 /// mount and network namespaces makes all of it (`NamespacedFilesystem`), so no NFS server or
 /// client of the machine sees it, and it all goes with the helper. Layouts are proved by FIEMAP
 /// on the exported files. Whether each case's data went over RPC or LOCALIO (6.12+, client and
-/// server in one namespace) is read from the client's RPC counts (`NFSStatistics`).
+/// server in one namespace) is read from the mount's per-operation counts (`NFSStatistics`).
 struct NFSFilesystem: FilesystemMaker {
     let name: String
     let summary: String
@@ -36,8 +36,10 @@ struct NFSFilesystem: FilesystemMaker {
     func make(_ options: ScratchOptions, device: String?) throws -> MadeFilesystem {
         let exported = try Self.export.maker.make(ScratchOptions(kind: Self.export, mkfsOptions: options.mkfsOptions), device: device)
         let mount = try NFSMount(exporting: exported, version: version, mountOptions: options.mountOptions)
-        return MadeFilesystem(root: mount.root, backingRoot: exported.root, stackedOn: "\(Self.export.name) on \(device ?? "?"), NFS server in its own namespace",
-                              nfsStatistics: "/proc/\(ThisProcess.id)/net/rpc/nfs", holding: [mount])
+        let path = try mount.probeDataPath()
+        return MadeFilesystem(root: mount.root, backingRoot: exported.root,
+                              stackedOn: "\(Self.export.name) on \(device ?? "?"), server in its own namespace",
+                              nfs: NFSClient(statistics: "/proc/\(ThisProcess.id)/mountstats", dataPath: path), holding: [mount])
     }
 }
 
@@ -49,21 +51,62 @@ private final class NFSMount {
     private let exported: MadeFilesystem
     let root: String
 
+    static let exportPoint = NamespacedFilesystem.privateRun + "/dio-torture-nfs-export"
+
     init(exporting exported: MadeFilesystem, version: String, mountOptions: [String]) throws {
         self.exported = exported
-        let path = NamespacedFilesystem.privateRun + "/dio-torture-nfs-export"
+        let path = Self.exportPoint
         try exported.attach(at: path)
         server = try NFSServer(exporting: path)
         let options = ["vers=\(version)", "addr=127.0.0.1", "proto=tcp"] + (version == "3" ? ["nolock", "mountproto=tcp"] : [])
         let client = try DetachedMount(fsType: "nfs", source: "127.0.0.1:" + path, options: options + mountOptions)
+        // Attached (in the helper's mount namespace) for its counts to show in mountstats.
+        try makeDirectory(NFSStatistics.clientMountPoint)
+        try client.attach(at: NFSStatistics.clientMountPoint)
         self.client = client
         root = client.root
     }
 
+    /// Each part taken down in turn, and waited for: the block device must be free for the
+    /// next target once the helper has gone.
     deinit {
+        try? unmount(NFSStatistics.clientMountPoint)
         client = nil
         server = nil
+        try? unmount(Self.exportPoint)
     }
+
+    /// How this mount's data reaches the server: one O_DIRECT write and read of a probe file;
+    /// LOCALIO when neither went out as an NFS operation.
+    func probeDataPath() throws -> NFSDataPath {
+        let path = root + "/.dio-torture-nfs-probe"
+        let statistics = "/proc/\(ThisProcess.id)/mountstats"
+        guard let before = NFSStatistics(path: statistics) else { throw TargetError("no NFS statistics in \(statistics)") }
+        do {
+            let file = try OpenFile(path, .readWrite, options: [.create, .truncate, .direct])
+            defer { removeFile(path) }
+            let page = try MappedRegion(anonymousLength: pageSize)
+            _ = try file.write(UnsafeRawBufferPointer(page.bytes), at: 0)
+            try file.sync()
+            _ = try file.read(into: page.bytes, at: 0)
+        }
+        guard let after = NFSStatistics(path: statistics) else { throw TargetError("no NFS statistics in \(statistics)") }
+        return after.reads + after.writes > before.reads + before.writes ? .rpc : .localIO
+    }
+}
+
+/// An NFS target's client: where its per-operation counts are, and how its data reaches the server.
+public struct NFSClient: Codable, Sendable {
+    public var statistics: String
+    public var dataPath: NFSDataPath
+}
+
+/// How an NFS client's reads and writes reach a server on the same machine.
+public enum NFSDataPath: String, Codable, Sendable {
+    /// As READ and WRITE operations over the network.
+    case rpc
+    /// Straight to the server's files (LOCALIO, Linux 6.12+ with CONFIG_NFS_LOCALIO).
+    case localIO = "localio"
 }
 
 /// nfsd and its daemons, started for one export and stopped with it.
@@ -90,7 +133,9 @@ private final class NFSServer {
     deinit {
         try? runCommand(["rpc.nfsd", "0"])
         try? runCommand(["exportfs", "-ua"])
+        try? runCommand(["exportfs", "-f"])
         daemons.removeAll()
+        try? unmount("/proc/fs/nfsd")
     }
 
     private static func daemon(_ command: [String]) throws -> ChildProcess {
@@ -99,20 +144,31 @@ private final class NFSServer {
     }
 }
 
-/// The NFS client's READ and WRITE RPCs so far, from /proc/PID/net/rpc/nfs of the helper's network
-/// namespace: the cases' data went over RPC where they grew, and over LOCALIO where they did not.
+/// The NFS client's READ (and READ_PLUS) and WRITE operations sent so far, from the client
+/// mount's per-operation statistics in the helper's /proc/PID/mountstats: the cases' data went
+/// over RPC where they grew, and over LOCALIO where they did not.
 struct NFSStatistics: Equatable {
     var reads = 0
     var writes = 0
 
+    static let clientMountPoint = NamespacedFilesystem.privateRun + "/dio-torture-nfs-client"
+
+    init(reads: Int, writes: Int) {
+        (self.reads, self.writes) = (reads, writes)
+    }
+
     init?(path: String) {
-        guard let text = try? readTextFile(path) else { return nil }
-        for line in text.split(separator: "\n") {
-            let fields = line.split(separator: " ").compactMap { Int($0) }
-            // proc3: a count, then NULL GETATTR SETATTR LOOKUP ACCESS READLINK READ WRITE...;
-            // proc4: a count, then NULL READ WRITE...
-            if line.hasPrefix("proc3 "), fields.count > 8 { (reads, writes) = (reads + fields[7], writes + fields[8]) }
-            if line.hasPrefix("proc4 "), fields.count > 3 { (reads, writes) = (reads + fields[2], writes + fields[3]) }
+        guard let text = try? readTextFile(path),
+              let section = text.components(separatedBy: "device ").first(where: { $0.contains(" mounted on \(Self.clientMountPoint) ") })
+        else { return nil }
+        for line in section.split(separator: "\n") {
+            let words = line.split(whereSeparator: \.isWhitespace)
+            guard words.count > 1, let operations = Int(words[1]) else { continue }
+            switch words[0] {
+            case "READ:", "READ_PLUS:": reads += operations
+            case "WRITE:": writes += operations
+            default: break
+            }
         }
     }
 }
