@@ -221,6 +221,7 @@ static const unsigned DIOT_LO_FLAGS_READ_ONLY = LO_FLAGS_READ_ONLY;
 static inline int diot_fallocate(int fd, int mode, off_t offset, off_t length) {
     return (int)syscall(SYS_fallocate, fd, mode, offset, length);
 }
+static inline int diot_syncfs(int fd) { return (int)syscall(SYS_syncfs, fd); }
 static inline int diot_renameat2(int from_dir, const char *from, int to_dir, const char *to, unsigned flags) {
     return (int)syscall(SYS_renameat2, from_dir, from, to_dir, to, flags);
 }

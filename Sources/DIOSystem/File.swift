@@ -121,6 +121,9 @@ public final class OpenFile {
 
     public func sync() throws { _ = try checked { fsync(descriptor) } }
 
+    /// syncfs(2): everything of the file's filesystem written back and committed, in one call.
+    public func syncFilesystem() throws { _ = try checked { diot_syncfs(descriptor) } }
+
     /// The file's size now (fstat).
     public func size() throws -> Int { Int(try status().st_size) }
 

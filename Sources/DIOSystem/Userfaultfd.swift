@@ -18,8 +18,9 @@ public final class UserfaultResolver: @unchecked Sendable {
     private let fill: UInt8
     private let delay: Duration?
     private let stopped = NSCondition()
-    private var stopRequested = false
     private var running: Bool
+    /// Written to by `stop`: it wakes the thread from its poll at once.
+    private let wake: (read: Int32, write: Int32)
     public private(set) var resolvedFaults = 0
 
     public init(region: MappedRegion, fill: UInt8, delay: Duration?) throws {
@@ -27,12 +28,16 @@ public final class UserfaultResolver: @unchecked Sendable {
         self.fill = fill
         self.delay = delay
         running = delay != nil
+        var ends: [Int32] = [0, 0]
+        let descriptor = self.descriptor
         do {
             _ = try checked { diot_userfaultfd_register(descriptor, region.base, UInt64(region.length)) }
+            _ = try checked { pipe(&ends) }
         } catch {
             close(descriptor)
             throw error
         }
+        wake = (ends[0], ends[1])
         if delay != nil { Thread.detachNewThread { [self] in serve() } }
     }
 
@@ -44,10 +49,10 @@ public final class UserfaultResolver: @unchecked Sendable {
             stopped.lock(); running = false; stopped.broadcast(); stopped.unlock()
         }
         while true {
-            stopped.lock(); let stop = stopRequested; stopped.unlock()
-            if stop { return }
-            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 5) > 0 else { continue }
+            var pollers = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
+            guard poll(&pollers, 2, -1) > 0 else { continue }
+            if pollers[1].revents != 0 { return }
+            guard pollers[0].revents != 0 else { continue }
             let address = diot_userfaultfd_next_fault(descriptor)
             guard address > 0 else { continue }
             let delay = delay!
@@ -60,11 +65,16 @@ public final class UserfaultResolver: @unchecked Sendable {
     /// Stops the resolver thread and closes the userfaultfd, which wakes any task still waiting
     /// on an unresolved fault.
     public func stop() {
+        var byte: UInt8 = 1
+        _ = write(wake.write, &byte, 1)
         stopped.lock()
-        stopRequested = true
         while running { stopped.wait() }
         stopped.unlock()
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        close(descriptor)
+        close(wake.read)
+        close(wake.write)
+    }
 }

@@ -139,7 +139,7 @@ public enum Benchmark {
 
     static func measurePatternSetup(file: OpenFile, stamp: DataStamp, directory: String) throws -> Double {
         let context = BufferContext(length: 16384, poison: 0xDB, userfaultDelay: .zero, directory: directory, file: file,
-                                    fileStamp: stamp, mirrorOffset: 0, readOffset: 0)
+                                    fileStamp: stamp, mirrorOffset: 0, readOffset: 0, caseFiles: CaseFiles(case: stamp, writeSources: false))
         let count = 2000
         let clock = ContinuousClock()
         let start = clock.now

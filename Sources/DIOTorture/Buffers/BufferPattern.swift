@@ -68,6 +68,8 @@ public struct BufferContext {
     public var mirrorOffset: Int
     /// The file offset the read starts at (same-range-mmap maps exactly that range).
     public var readOffset: Int
+    /// What the case's iterations share (`CaseFiles`).
+    public var caseFiles: CaseFiles
 
     var pages: Int { (length + pageSize - 1) / pageSize }
 
@@ -79,6 +81,37 @@ public struct BufferContext {
     /// Where a same-file mapping's spare range starts: the first MiB boundary at least a MiB past
     /// `end`, so that no transfer of the case reaches it.
     public static func mirrorOffset(past end: Int) -> Int { (end + (1 << 20)) / (1 << 20) * (1 << 20) }
+}
+
+/// Files a case's buffers use in every iteration, made once: their contents are the case's, and
+/// each iteration puts them back in the state its pattern needs (and proves it). They close with
+/// the case. Only a write's sources are kept: a read into a mapping of such a file changes it.
+public final class CaseFiles {
+    /// What the mapped-file patterns' other file holds: the case's, not an iteration's.
+    let coldSourceStamp: DataStamp
+    private let keepsSources: Bool
+    private var coldSources: [Int: OpenFile] = [:]
+
+    /// `writeSources`: the buffers are only read from (a write case's sources).
+    public init(case stamp: DataStamp, writeSources: Bool) {
+        coldSourceStamp = DataStamp(fileID: stamp.fileID &+ 1, generation: 1, seed: stamp.seed ^ 0xC01D)
+        keepsSources = writeSources
+    }
+
+    /// A file of `pages` stamped pages for the mapped-file patterns, its pages dropped from the
+    /// page cache: written and synced afresh, or the case's own again for a write's source.
+    func coldSource(pages: Int, directory: String) throws -> OpenFile {
+        let stamp = coldSourceStamp
+        let file = try (keepsSources ? coldSources[pages] : nil) ?? {
+            let file = try OpenFile.scratch(at: directory + "/cold-\(stamp.fileID)-\(pages).dat")
+            try writeStamped(file, range: 0..<pages * pageSize, stamp: stamp)
+            try file.sync()
+            if keepsSources { coldSources[pages] = file }
+            return file
+        }()
+        try file.dropCache()
+        return file
+    }
 }
 
 public struct BufferSetupError: Error, CustomStringConvertible {

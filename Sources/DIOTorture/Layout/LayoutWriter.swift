@@ -36,24 +36,38 @@ public enum LayoutWriter {
     public static func write(_ plan: ExtentPlan, to file: OpenFile, stamp: DataStamp,
                              method: LayoutMethod) throws -> FileModel {
         switch method {
-        case .synced: try writeSynced(plan, to: file, stamp: stamp)
+        case .synced: try writeExtentBySyncedExtent(plan, to: [file], stamps: [stamp])
         case .collapsedSeparators: try writeCollapsingSeparators(plan, to: file, stamp: stamp)
         case .spaced: try writeSpaced(plan, to: file, stamp: stamp)
         }
+        return model(plan, stamp: stamp)
+    }
+
+    /// The synced method for several files at once, each with its own stamp: one extent of every
+    /// file, then one syncfs, extent by extent. Other files' extents come between a file's, which
+    /// keeps them apart all the more. Returns each file's model.
+    public static func writeSynced(_ plan: ExtentPlan, to files: [OpenFile], stamps: [DataStamp]) throws -> [FileModel] {
+        try writeExtentBySyncedExtent(plan, to: files, stamps: stamps)
+        return stamps.map { model(plan, stamp: $0) }
+    }
+
+    private static func model(_ plan: ExtentPlan, stamp: DataStamp) -> FileModel {
         var model = FileModel()
         for range in plan.extents { model.write(range, stamp: stamp) }
         return model
     }
 
-    private static func writeSynced(_ plan: ExtentPlan, to file: OpenFile, stamp: DataStamp) throws {
+    private static func writeExtentBySyncedExtent(_ plan: ExtentPlan, to files: [OpenFile], stamps: [DataStamp]) throws {
         let bounce = try MappedRegion(anonymousLength: plan.size)
         let extents = plan.order == .reverse ? Array(plan.extents.reversed()) : plan.extents
         for range in extents {
-            do {
-                try file.allocate([.punchHole, .keepSize], offset: range.lowerBound, length: range.count)
-            } catch Errno.notSupported {}
-            try write(bounce, stamp: stamp, dataAt: range.lowerBound, to: file, at: range.lowerBound)
-            try file.sync()
+            for (file, stamp) in zip(files, stamps) {
+                do {
+                    try file.allocate([.punchHole, .keepSize], offset: range.lowerBound, length: range.count)
+                } catch Errno.notSupported {}
+                try write(bounce, stamp: stamp, dataAt: range.lowerBound, to: file, at: range.lowerBound)
+            }
+            if files.count == 1 { try files[0].sync() } else { try files[0].syncFilesystem() }
         }
     }
 

@@ -38,6 +38,27 @@ struct LaidOutFile {
         self.refused = refused
     }
 
+    /// The files of `stamps.count` iterations laid out together by the synced method (one syncfs
+    /// per extent for all of them, `LayoutWriter.writeSynced`), each checked: nil for a file that
+    /// missed the plan, which its iteration lays out alone by every method in turn.
+    static func batch(_ plan: ExtentPlan, in area: WorkArea, stamps: [DataStamp], names: [String]) throws -> [LaidOutFile?] {
+        let files = try names.map { try directScratch(in: area, name: "\($0)-batch") }
+        guard let first = files.first else { return [] }
+        let alignment = try checkAlignment(first, plan: plan)
+        let models = try PhaseClock.measure(.layout) { try LayoutWriter.writeSynced(plan, to: files, stamps: stamps) }
+        return zip(files, models).map { file, model in
+            let layout = PhaseClock.measure(.fiemap) { check(file, plan: plan, area: area) }
+            guard layout.status != .notReached else { return nil }
+            return LaidOutFile(file: file, model: model, layout: layout, method: .synced, attempts: [file], refused: [], alignment: alignment)
+        }
+    }
+
+    private init(file: OpenFile, model: FileModel, layout: LayoutCheck, method: LayoutMethod, attempts: [OpenFile], refused: [String],
+                 alignment: DIOAlignment?) {
+        (self.file, self.model, self.layout, self.method, self.attempts, self.refused, self.alignment)
+            = (file, model, layout, method, attempts, refused, alignment)
+    }
+
     /// The layout as a case records it: planned, found, and how many attempts it took.
     func record(_ plan: ExtentPlan) -> LayoutRecord {
         let tried = attempts.count > 1

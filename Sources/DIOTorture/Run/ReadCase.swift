@@ -24,10 +24,11 @@ struct ReadCase: IteratedCase {
         var model = laidOut.model
         // A spare range past the data, for buffers that map another part of the same file.
         let mirrorOffset = BufferContext.mirrorOffset(past: shape.layout.fileSize + shape.length)
+        let caseFiles = CaseFiles(case: stamp, writeSources: false)
         let bufferContext = { (seed: UInt64) in
             BufferContext(length: (shape.memoryOffset + shape.length).roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
                           userfaultDelay: BufferContext.userfaultDelay(seed: seed), directory: area.directory, file: laidOut.file,
-                          fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset)
+                          fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: shape.offset, caseFiles: caseFiles)
         }
         shape.pattern.kind.recordFileWrites(into: &model, context: bufferContext(caseSeed))
         try laidOut.file.dropCache()

@@ -24,10 +24,16 @@ struct WriteCase: IteratedCase {
         let transfers = try transfers(shape.path, pattern: shape.pattern, writeTarget: shape.target)
         var progress = CaseProgress(started: started)
         var layout: LayoutStatus?
-        for iteration in 0..<options.iterations {
-            let seed = Seeds.forIteration(case: caseSeed, iteration)
+        let caseFiles = CaseFiles(case: Self.stamp(caseSeed), writeSources: true)
+        let seeds = (0..<options.iterations).map { Seeds.forIteration(case: caseSeed, $0) }
+        var ahead = try PreparedTarget.layOutAhead(shape.target, layout: shape.layout, in: area, stamps: seeds.map(Self.stamp),
+                                                   names: seeds.map { "write-\(Self.stamp($0).fileID)" })
+        for (iteration, seed) in seeds.enumerated() {
+            let laidOut = iteration < ahead.count ? ahead[iteration] : nil
+            if iteration < ahead.count { ahead[iteration] = nil }
             // A hung write still owns the ring and its buffer: nothing more can run in this case.
-            let (outcome, status) = try runIteration(iteration, seed: seed, transfers: transfers, progress: &progress, record: &record)
+            let (outcome, status) = try runIteration(iteration, seed: seed, laidOutAhead: laidOut, transfers: transfers, caseFiles: caseFiles,
+                                                     progress: &progress, record: &record)
             layout = Self.worse(layout, status)
             if outcome == .hang { break }
         }
@@ -42,15 +48,17 @@ struct WriteCase: IteratedCase {
 
     /// One iteration; returns the outcome that counted (`.hang` ends the case) and the state its
     /// target file was found in.
-    private func runIteration(_ iteration: Int, seed: UInt64, transfers: Transfers, progress: inout CaseProgress,
-                              record: inout CaseRecord) throws -> (Outcome, LayoutStatus) {
-        let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: seed >> 32) | 1, generation: 1, seed: seed)
+    private func runIteration(_ iteration: Int, seed: UInt64, laidOutAhead: LaidOutFile?, transfers: Transfers, caseFiles: CaseFiles,
+                              progress: inout CaseProgress, record: inout CaseRecord) throws -> (Outcome, LayoutStatus) {
+        let stamp = Self.stamp(seed)
         let target = try PhaseClock.measure(.layout) {
-            try PreparedTarget.make(shape.target, layout: shape.layout, in: area, stamp: stamp, name: "write-\(stamp.fileID)")
+            try PreparedTarget.make(shape.target, layout: shape.layout, in: area, stamp: stamp, name: "write-\(stamp.fileID)",
+                                    laidOutAhead: laidOutAhead)
         }
         if record.layout == nil || target.check.status == .notReached { record.layout = target.layout }
         var model = target.model
-        let context = bufferContext(seed: seed, file: target.file, stamp: stamp, offset: shape.offset(fileSize: target.model.size))
+        let context = bufferContext(seed: seed, file: target.file, stamp: stamp, offset: shape.offset(fileSize: target.model.size),
+                                    caseFiles: caseFiles)
         shape.pattern.kind.recordFileWrites(into: &model, context: context)
         // O_APPEND writes at EOF, wherever the source's own writes to the file left it.
         let offset = shape.target == .append ? model.size : context.readOffset
@@ -88,12 +96,12 @@ struct WriteCase: IteratedCase {
         return (outcome, target.check.status)
     }
 
-    private func bufferContext(seed: UInt64, file: OpenFile, stamp: DataStamp, offset: Int) -> BufferContext {
+    private func bufferContext(seed: UInt64, file: OpenFile, stamp: DataStamp, offset: Int, caseFiles: CaseFiles) -> BufferContext {
         // A spare range past everything the write may reach, for sources that map another part of the file.
         let mirrorOffset = BufferContext.mirrorOffset(past: offset + shape.length)
         return BufferContext(length: (shape.memoryOffset + shape.length).roundedUp(to: pageSize), poison: UInt8(truncatingIfNeeded: seed % 255 + 1),
                              userfaultDelay: BufferContext.userfaultDelay(seed: seed), directory: area.directory, file: file,
-                             fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: offset)
+                             fileStamp: stamp, mirrorOffset: mirrorOffset, readOffset: offset, caseFiles: caseFiles)
     }
 
     /// One write of an iteration, as fired.
@@ -129,6 +137,11 @@ struct WriteCase: IteratedCase {
             written.failure(write.iteration, seed: write.seed, result: write.result, judgement: failing, length: contract.length, readback: readback,
                             in: area)
         }
+    }
+
+    /// What a target file of `seed` (an iteration's) or the case's own files hold.
+    private static func stamp(_ seed: UInt64) -> DataStamp {
+        DataStamp(fileID: UInt32(truncatingIfNeeded: seed >> 32) | 1, generation: 1, seed: seed)
     }
 
     /// The target opened O_APPEND for the `append` target; a filesystem that refuses O_APPEND

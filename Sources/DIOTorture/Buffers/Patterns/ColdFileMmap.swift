@@ -9,11 +9,8 @@ struct ColdFileMmap: BufferPattern {
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         let pages = context.pages
-        let stamp = DataStamp(fileID: context.fileStamp.fileID &+ 1, generation: 1, seed: context.fileStamp.seed ^ 0xC01D)
-        let file = try OpenFile.scratch(at: context.directory + "/cold-\(context.fileStamp.fileID).dat")
-        try writeStamped(file, range: 0..<pages * pageSize, stamp: stamp)
-        try file.sync()
-        try file.dropCache()
+        let stamp = context.caseFiles.coldSourceStamp
+        let file = try context.caseFiles.coldSource(pages: pages, directory: context.directory)
         var buffer = PreparedBuffer(region: try MappedRegion(file: file, offset: 0, length: pages * pageSize),
                                     plan: (0..<pages).map { PagePlan(resident: false, prior: .stamped(stamp, fileOffset: $0 * pageSize)) })
         buffer.owned = [file]
