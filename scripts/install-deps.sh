@@ -6,7 +6,11 @@ set -euo pipefail
 # qemu-system-x86, busybox-static, kmod (depmod) and xz-utils: the kernel matrix (`dio-torture vm`);
 # gcc: the tests build the C reproducers dio-torture writes. erofs-utils: file-backed-consumers.
 # linux-source: the kernel's own KTAP parser (tools/testing/kunit), which the tests check KTAP with.
-packages=(liburing-dev pkg-config btrfs-progs xfsprogs e2fsprogs erofs-utils fio qemu-system-x86 busybox-static kmod xz-utils gcc linux-source)
+# libfuse3-dev: the FUSE targets' server; f2fs-tools, gfs2-utils, exfatprogs, jfsutils and
+# nfs-kernel-server (rpcbind, rpc.mountd, rpc.nfsd, exportfs): the other filesystems, which the
+# kernel-matrix guests make with the host's tools.
+packages=(liburing-dev libfuse3-dev pkg-config btrfs-progs xfsprogs e2fsprogs erofs-utils fio qemu-system-x86 busybox-static kmod xz-utils gcc
+          linux-source f2fs-tools gfs2-utils exfatprogs jfsutils nfs-kernel-server)
 # The reference validators of the report formats, for the tests: KernelCI's kcidb-io (KCIDB
 # schema) and junitparser in a virtualenv under .cache, and the kernel's KTAP parser unpacked
 # from Debian's linux-source.

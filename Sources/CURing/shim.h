@@ -186,7 +186,9 @@ static inline int diot_move_mount_to(int mount_fd, const char *path) {
 static const int DIOT_CLONE_NEWNS = 0x00020000;
 static const int DIOT_CLONE_NEWNET = 0x40000000;
 static inline int diot_unshare(int flags) { return (int)syscall(SYS_unshare, flags); }
-static inline int diot_unmount(const char *path) { return (int)syscall(SYS_umount2, path, 0); }
+static inline int diot_unmount(const char *path, int flags) { return (int)syscall(SYS_umount2, path, flags); }
+static const int DIOT_MNT_FORCE = 1;
+static const int DIOT_MNT_DETACH = 2;
 static inline int diot_make_mounts_private(void) {
     return (int)syscall(SYS_mount, NULL, "/", NULL, 0x4000 /* MS_REC */ | (1 << 18) /* MS_PRIVATE */, NULL);
 }

@@ -215,6 +215,15 @@ public func blockDeviceNumber(of path: String) throws -> String? {
     return majorMinor(UInt64(status.st_rdev))
 }
 
+/// The kernel's name of the block device at `path` ("loop3", "dm-0"), as /sys/block and the
+/// kernel log name it; nil for anything else.
+public func blockDeviceKernelName(of path: String) throws -> String? {
+    guard let number = try blockDeviceNumber(of: path) else { return nil }
+    var target = [CChar](repeating: 0, count: Int(PATH_MAX))
+    let length = try checked { readlink("/sys/dev/block/\(number)", &target, target.count - 1) }
+    return String(decoding: target[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self).split(separator: "/").last.map(String.init)
+}
+
 /// Whether the block device at `path` is held: mounted (detached mounts too, which no mount
 /// table lists), or claimed by another device. An O_EXCL open of a block device fails with EBUSY
 /// then, the kernel's own test.

@@ -17,12 +17,20 @@ public enum PrivateNamespaces {
 
 /// Unmounts the filesystem attached at `path` (in a private mount namespace), retrying while
 /// it is busy for up to `patience`: what the kernel still holds of it (an NFS server's export
-/// cache) lets go shortly after its user stops.
-public func unmount(_ path: String, patience: Duration = .seconds(10)) throws {
+/// cache) lets go shortly after its user stops. `forcing`: still busy then, MNT_FORCE (an NFS
+/// client fails its requests in flight, so that no task waits for a server that is going) and
+/// MNT_DETACH.
+public func unmount(_ path: String, patience: Duration = .seconds(10), forcing: Bool = false) throws {
     let deadline = ContinuousClock.now + patience
-    while diot_unmount(path) != 0 {
+    while diot_unmount(path, 0) != 0 {
         let error = Errno(rawValue: errno)
-        guard error == .resourceBusy, ContinuousClock.now < deadline else { throw error }
+        guard error == .resourceBusy else { throw error }
+        if ContinuousClock.now >= deadline {
+            guard forcing else { throw error }
+            _ = diot_unmount(path, DIOT_MNT_FORCE)
+            _ = try checked { diot_unmount(path, DIOT_MNT_DETACH) }
+            return
+        }
         ThisProcess.pause(microseconds: 50_000)
     }
 }

@@ -128,8 +128,8 @@ extension OnTheRealKernel {
         @Test func aKilledRunLeavesNoServerHelperOrMount() throws {
             try #require(missingTools([.fuse, .overlay]) == nil, Comment(rawValue: missingTools([.fuse, .overlay]) ?? ""))
             let loops = attachedLoopDevices()
-            let run = try runTool(["run", "--fs", "overlay,fuse", "--scenario", "fault-patterns", "--iterations", "50"],
-                                  interruptAfter: .seconds(8), signal: SIGKILL)
+            let run = try runTool(["run", "--fs", "overlay,fuse", "--scenario", "fault-patterns", "--iterations", "2000"],
+                                  interruptAfter: .seconds(5), signal: SIGKILL)
             #expect(run.status != 0)
             expectNothingLeft(loops)
             #expect(settles { caseProcesses().isEmpty })
@@ -143,7 +143,7 @@ extension OnTheRealKernel {
                 let plan = ExtentPlan(count: 4, size: 16384, order: .reverse)
                 _ = try LayoutWriter.write(plan, to: file, stamp: DataStamp(fileID: 3, generation: 1, seed: 3), method: .synced)
                 let mapped = try file.extents(), blocks = try file.blockMap()
-                #expect(blocks.allSatisfy(\.isFromBlockMap))
+                #expect(blocks.allSatisfy { $0.isFromBlockMap })
                 #expect(blocks.map { [$0.logical, $0.physical, $0.length] } == mapped.map { [$0.logical, $0.physical, $0.length] })
                 #expect(LayoutCheck.compare(plan, found: blocks).status == .verified)
             }

@@ -58,7 +58,9 @@ extension RunReport {
         if reports.allSatisfy({ $0.sweep != nil }) { return try ShardMerge(zip(paths, reports).map { (file: $0, report: $1) }).report }
         for report in reports.dropFirst() {
             joined.cases += report.cases
-            joined.guests = (joined.guests ?? []) + (report.guests ?? []) as [GuestRecord]?
+            // A kernel booted by several of the reports is one row of the matrix: its first guest's.
+            let known = Set((joined.guests ?? []).map(\.release))
+            joined.guests = (joined.guests ?? []) + (report.guests ?? []).filter { !known.contains($0.release) } as [GuestRecord]?
             joined.complete = joined.complete && report.complete
             joined.durationSeconds += report.durationSeconds
         }

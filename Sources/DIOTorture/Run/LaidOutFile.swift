@@ -14,6 +14,7 @@ struct LaidOutFile {
     var alignment: DIOAlignment?
 
     init(_ plan: ExtentPlan, in area: WorkArea, stamp: DataStamp, name: String) throws {
+        try Self.checkHoles(plan, in: area)
         var attempts: [OpenFile] = []
         var reached: (file: OpenFile, model: FileModel, layout: LayoutCheck, method: LayoutMethod)?
         var refused: [String] = []
@@ -42,6 +43,7 @@ struct LaidOutFile {
     /// per extent for all of them, `LayoutWriter.writeSynced`), each checked: nil for a file that
     /// missed the plan, which its iteration lays out alone by every method in turn.
     static func batch(_ plan: ExtentPlan, in area: WorkArea, stamps: [DataStamp], names: [String]) throws -> [LaidOutFile?] {
+        try checkHoles(plan, in: area)
         let files = try names.map { try directScratch(in: area, name: "\($0)-batch") }
         guard let first = files.first else { return [] }
         let alignment = try checkAlignment(first, plan: plan)
@@ -74,6 +76,13 @@ struct LaidOutFile {
             return try OpenFile.scratch(at: area.directory + "/\(name).dat", options: .direct, keepingName: area.backingDirectory != nil)
         } catch Errno.invalidArgument {
             throw CaseStop.unsupported("\(area.filesystem.type) does not support O_DIRECT (open: EINVAL)")
+        }
+    }
+
+    /// SKIPs a plan with holes on a filesystem that has none.
+    static func checkHoles(_ plan: ExtentPlan, in area: WorkArea) throws {
+        if plan.gap > 0, !area.traits.hasHoles {
+            throw CaseStop.unsupported("\(area.filesystem.type) files have no holes (a write past EOF allocates what lies before it); the plan has \(plan.gap)-byte gaps")
         }
     }
 

@@ -63,29 +63,38 @@ extension CaseRecord {
 }
 
 extension RunReport {
-    /// Each phase's seconds over the run (the cases' and the runner's own), and what is left of
-    /// the wall time as `rest`; nil when the run was not profiled.
+    /// Each phase's seconds over the run (the cases' and the runner's own), and as `rest` what
+    /// the cases spent outside every phase and the wall time outside every case; with several
+    /// targets at once, cases overlap and the seconds add up to more than the wall time. nil
+    /// when the run was not profiled.
     mutating func addProfile(runnerPhases: [Phase: Double]) {
         var seconds = runnerPhases
+        var unmeasured = 0.0
         for record in cases {
-            for (name, value) in record.phaseSeconds ?? [:] {
+            let phases = record.phaseSeconds ?? [:]
+            for (name, value) in phases {
                 if let phase = Phase(rawValue: name) { seconds[phase, default: 0] += value }
             }
+            unmeasured += max(0, record.durationSeconds - phases.values.reduce(0, +))
         }
-        seconds[.rest] = max(0, durationSeconds - seconds.values.reduce(0, +))
+        let caseTime = cases.reduce(0) { $0 + $1.durationSeconds }
+        seconds[.rest] = unmeasured + max(0, durationSeconds - caseTime - runnerPhases.values.reduce(0, +))
         profile = Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value) })
     }
 }
 
 extension TextReport {
-    /// The profile of a run: seconds and share of the wall time per phase, largest first.
+    /// The profile of a run: seconds and share per phase, largest first. With several targets
+    /// at once the phases are the cases' time, which overlaps: it adds up to more than the wall.
     public static func profile(_ report: RunReport) -> String {
         guard let profile = report.profile else { return "" }
         let transfers = report.cases.reduce(0) { $0 + $1.outcomes.values.reduce(0, +) }
+        let total = max(profile.values.reduce(0, +), 1e-9)
         let rows = profile.sorted { $0.value > $1.value }.map { name, seconds in
-            "  \(name.padding(toLength: 48))\(String(format: "%8.2f s %5.1f%%", seconds, 100 * seconds / max(report.durationSeconds, 1e-9)))"
+            "  \(name.padding(toLength: 48))\(String(format: "%8.2f s %5.1f%%", seconds, 100 * seconds / total))"
         }
+        let overlap = total > report.durationSeconds * 1.05 ? String(format: "; %.1f s of case time in all, targets overlapping", total) : ""
         return "Where the \(String(format1: report.durationSeconds)) s went (\(report.cases.count) cases, "
-            + "\(Int(Double(transfers) / max(report.durationSeconds, 1e-9))) transfers judged per second):\n" + rows.joined(separator: "\n") + "\n"
+            + "\(Int(Double(transfers) / max(report.durationSeconds, 1e-9))) transfers judged per second\(overlap)):\n" + rows.joined(separator: "\n") + "\n"
     }
 }

@@ -21,10 +21,10 @@ public struct WritebackError: Scenario {
     public let name = "writeback-error"
     public let summary = "writeback fails (loop over a full tmpfs; dm-flakey error_writes): fsync reports it to every descriptor, no silent loss, mapped pages stay sane"
 
-    /// The filesystem's image: large enough for every mkfs (xfs needs 300 MiB), on a tmpfs that
-    /// holds only part of it (xfs needs 160 MiB there for mkfs to zero its log).
+    /// The filesystem's image: large enough for every mkfs (xfs needs 300 MiB), on a tmpfs as
+    /// large, which has room for whatever mkfs writes (gfs2 writes across the whole device) until
+    /// the failure fills it (`FailingDisk.startFailing`).
     static let imageSize = 512 << 20
-    static let tmpfsSize = 160 << 20
     static let syncedBytes = 4 << 20
     /// The tmpfs room left when the failure starts: the page cache must hold far more.
     static let tmpfsLeftFree = 8 << 20
@@ -98,8 +98,7 @@ private final class FailingDisk {
 
     init(_ injection: WritebackInjection) throws {
         self.injection = injection
-        let tmpfsSize = injection == .fullTmpfs ? WritebackError.tmpfsSize : WritebackError.imageSize
-        tmpfs = try DetachedMount(fsType: "tmpfs", source: "dio-torture-writeback-error", options: ["size=\(tmpfsSize)"])
+        tmpfs = try DetachedMount(fsType: "tmpfs", source: "dio-torture-writeback-error", options: ["size=\(WritebackError.imageSize)"])
         image = try OpenFile.anonymous(in: tmpfs.root)
         try image.truncate(to: WritebackError.imageSize)
         loop = try LoopDevice(backing: image)
@@ -147,11 +146,23 @@ private struct WritebackFailure {
     private var refault: DataStamp { DataStamp(fileID: 7, generation: 3, seed: seed) }
 
     /// The filesystem on the disk that will fail, with the data file open twice.
-    private struct Setup {
-        var disk: FailingDisk
-        var filesystem: ScratchFilesystem
-        var file: OpenFile
-        var witness: OpenFile
+    /// Released, the files close first, then the filesystem goes, then the disk under it: an
+    /// NFS file closed after its server is gone waits for it for ever.
+    private final class Setup {
+        var file: OpenFile!
+        var witness: OpenFile!
+        var filesystem: ScratchFilesystem!
+        let disk: FailingDisk
+
+        init(disk: FailingDisk, filesystem: ScratchFilesystem, file: OpenFile, witness: OpenFile) {
+            (self.disk, self.filesystem, self.file, self.witness) = (disk, filesystem, file, witness)
+        }
+
+        deinit {
+            file = nil
+            witness = nil
+            filesystem = nil
+        }
     }
 
     /// What the failure did: how far the page cache was filled, and what each fsync said.
@@ -322,7 +333,7 @@ private struct WritebackFailure {
             record.counters?["writes reaching the loop device after the failure"] = failedWrites.leaked
             injectedText = "\(failedWrites.failed) writes failed by dm-flakey, " + injectedText
         } else {
-            record.counters?["tmpfs bytes"] = WritebackError.tmpfsSize
+            record.counters?["tmpfs bytes left free at the failure"] = WritebackError.tmpfsLeftFree
         }
         record.reason = "\(injectedText); fsync: \(promises[0].observed)"
         var unmet: String?

@@ -34,13 +34,16 @@ public struct FilesystemTraits: Sendable {
     public var hasExtents = true
     /// File pages can leave the page cache, so a cold file or mapping can exist. tmpfs's cannot.
     public var pagesCanBeCold = true
+    /// Files can have holes. exfat's cannot: a write past EOF allocates everything before it.
+    public var hasHoles = true
     /// The FUSE self-test server: it answers reads with ENODATA while its switch is on
     /// (`ReadFaultSwitch`), which file-backed-consumers turns on around each mount.
     public var hasReadFaultSwitch = false
 
-    public init(hasExtents: Bool = true, pagesCanBeCold: Bool = true, hasReadFaultSwitch: Bool = false) {
+    public init(hasExtents: Bool = true, pagesCanBeCold: Bool = true, hasHoles: Bool = true, hasReadFaultSwitch: Bool = false) {
         self.hasExtents = hasExtents
         self.pagesCanBeCold = pagesCanBeCold
+        self.hasHoles = hasHoles
         self.hasReadFaultSwitch = hasReadFaultSwitch
     }
 

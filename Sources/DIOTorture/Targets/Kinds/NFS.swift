@@ -35,11 +35,26 @@ struct NFSFilesystem: FilesystemMaker {
 
     func make(_ options: ScratchOptions, device: String?) throws -> MadeFilesystem {
         let exported = try Self.export.maker.make(ScratchOptions(kind: Self.export, mkfsOptions: options.mkfsOptions), device: device)
+        try Self.failMetadataWritesAtOnce(device)
         let mount = try NFSMount(exporting: exported, version: version, mountOptions: options.mountOptions)
         let path = try mount.probeDataPath()
         return MadeFilesystem(root: mount.root, backingRoot: exported.root,
                               stackedOn: "\(Self.export.name) on \(device ?? "?"), server in its own namespace",
                               nfs: NFSClient(statistics: "/proc/\(ThisProcess.id)/mountstats", dataPath: path), holding: [mount])
+    }
+}
+
+extension NFSFilesystem {
+    /// xfs retries a failed metadata write for ever by default (its error configuration), and
+    /// an NFS server over it then never answers: the writeback-error scenario's failing disk would
+    /// hang the server and every client. The export fails them at once and shuts down instead,
+    /// and the server answers with the error, as over ext4.
+    static func failMetadataWritesAtOnce(_ device: String?) throws {
+        guard let device, let name = try blockDeviceKernelName(of: device) else { return }
+        let errors = "/sys/fs/xfs/\(name)/error/metadata"
+        for kind in (try? FileManager.default.contentsOfDirectory(atPath: errors)) ?? [] where kind != "fail_at_unmount" {
+            _ = try? OpenFile(errors + "/" + kind + "/max_retries", .writeOnly).write(UnsafeRawBufferPointer(start: "0", count: 1), at: 0)
+        }
     }
 }
 
@@ -70,7 +85,7 @@ private final class NFSMount {
     /// Each part taken down in turn, and waited for: the block device must be free for the
     /// next target once the helper has gone.
     deinit {
-        try? unmount(NFSStatistics.clientMountPoint)
+        try? unmount(NFSStatistics.clientMountPoint, patience: .seconds(5), forcing: true)
         client = nil
         server = nil
         try? unmount(Self.exportPoint)
