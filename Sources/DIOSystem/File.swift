@@ -199,6 +199,11 @@ public func filesystemType(of path: String) -> String {
 /// Removes a file by name; a missing file is not an error.
 public func removeFile(_ path: String) { unlink(path) }
 
+/// Renames a file, replacing whatever `destination` names in one step (rename(2)).
+public func renameFile(_ source: String, to destination: String) throws {
+    _ = try checked { rename(source, destination) }
+}
+
 /// The bytes an unprivileged writer can still allocate on the filesystem holding `path` (statvfs).
 public func availableBytes(at path: String) throws -> Int {
     var info = statvfs()

@@ -21,8 +21,7 @@ public enum Kernel {
     /// sync, then /proc/sys/vm/drop_caches = 1: every clean page-cache page on the machine goes.
     public static func dropPageCache() throws {
         sync()
-        let control = try OpenFile("/proc/sys/vm/drop_caches", .writeOnly)
-        _ = try Array("1\n".utf8).withUnsafeBytes { try control.write($0, at: 0) }
+        try writeControl("/proc/sys/vm/drop_caches", "1\n")
     }
 
     /// Whether /dev/kvm opens for read and write; whether a guest then starts is QEMU's to find out.

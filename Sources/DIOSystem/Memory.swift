@@ -171,6 +171,12 @@ public final class MappedRegion {
     }
 }
 
+/// Writes a control such as a /proc or /sys entry with one write(2) at offset 0.
+public func writeControl(_ path: String, _ text: String) throws {
+    let control = try OpenFile(path, .writeOnly)
+    _ = try Array(text.utf8).withUnsafeBytes { try control.write($0, at: 0) }
+}
+
 /// Reads a small text file such as a /proc or /sys entry.
 public func readTextFile(_ path: String) throws -> String {
     let descriptor = try checked { open(path, O_RDONLY | O_CLOEXEC) }

@@ -282,4 +282,29 @@ extension OnTheRealKernel {
         #expect(unchanged.verdict == .pass && unchanged.taint == nil)
         #expect(Kernel.taintLetters(1 << 9 | 1 << 12) == "WO")
     }
+
+    /// With cases on other targets at once, a splat another case process hit (or its io_uring
+    /// worker) is left to it, taint included; a splat of any other task, or of this process,
+    /// stays with the case.
+    @Test func anotherCasesSplatIsLeftToIt() {
+        let theirs = ["WARNING: CPU: 1 PID: 4242 at fs/ext4/inode.c:460 ext4_check_map_extents_env+0x1/0x2",
+                      "CPU: 1 UID: 0 PID: 4242 Comm: dio-torture Not tainted 6.18.44 #1", "Call Trace:"]
+        var concurrent = sampleReport().cases[1]
+        KernelWatch.attach(messages: theirs, taintBefore: 0, taintAfter: 1 << 9, to: &concurrent, ownTasks: [100, 101])
+        #expect(concurrent.verdict == .pass && concurrent.kernelLog == nil, "\(concurrent.verdict) \(concurrent.kernelLog ?? [])")
+        var own = sampleReport().cases[1]
+        KernelWatch.attach(messages: theirs, taintBefore: 0, taintAfter: 1 << 9, to: &own, ownTasks: [4242])
+        #expect(own.verdict == .tainted && own.kernelLog?.first?.hasPrefix("WARNING") == true)
+        let worker = theirs.map { $0.replacingOccurrences(of: "Comm: dio-torture", with: "Comm: iou-wrk-100") }
+        var ownWorker = sampleReport().cases[1]
+        KernelWatch.attach(messages: worker, taintBefore: 0, taintAfter: 1 << 9, to: &ownWorker, ownTasks: [100])
+        #expect(ownWorker.verdict == .tainted, "an io_uring worker of this process is this case's")
+        let kworker = theirs.map { $0.replacingOccurrences(of: "Comm: dio-torture", with: "Comm: kworker/u4:2") }
+        var unknown = sampleReport().cases[1]
+        KernelWatch.attach(messages: kworker, taintBefore: 0, taintAfter: 1 << 9, to: &unknown, ownTasks: [100])
+        #expect(unknown.verdict == .tainted, "a kworker could be writing this case's filesystem back")
+        var serial = sampleReport().cases[1]
+        KernelWatch.attach(messages: theirs, taintBefore: 0, taintAfter: 1 << 9, to: &serial)
+        #expect(serial.verdict == .tainted, "one target at a time, every splat is the running case's")
+    }
 }

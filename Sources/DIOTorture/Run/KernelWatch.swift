@@ -89,21 +89,6 @@ extension KernelWatch {
     }
 }
 
-extension CaseRecord {
-    /// An NFS case's data path: "rpc" when READ or WRITE operations went to the server, "localio"
-    /// when none did on a mount whose probe found LOCALIO (`NFSMount.probeDataPath`); nothing when
-    /// no data reached the server.
-    mutating func noteTransport(reads: Int, writes: Int) {
-        guard verdict != .skip else { return }
-        if reads + writes > 0 {
-            transport = NFSDataPath.rpc.rawValue
-        } else if filesystem.nfsDataPath == .localIO {
-            transport = NFSDataPath.localIO.rawValue
-        }
-        counters = (counters ?? [:]).merging(["NFS READ operations": reads, "NFS WRITE operations": writes]) { $1 }
-    }
-}
-
 /// A kernel-log message and the lines after it up to the next splat: a BUG, WARNING or Oops
 /// report with the task that hit it ("PID: N", "Comm: NAME"), or a run of other lines.
 struct KernelSplat {

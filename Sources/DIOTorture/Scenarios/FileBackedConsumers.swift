@@ -155,8 +155,11 @@ private struct ConsumerRun {
         try tree.write(to: workshop.path + "/tree")
         try build(workshop.path + "/image", from: workshop.path + "/tree")
         if let cached {
-            try copyFile(workshop.path + "/image", to: cached + ".partial")
-            try FileManager.default.moveItem(atPath: cached + ".partial", toPath: cached)
+            // Targets run at once may build the same image together: each writes its own copy,
+            // and the last rename wins with the same bytes.
+            let partial = cached + ".\(UUID().uuidString).partial"
+            try copyFile(workshop.path + "/image", to: partial)
+            try renameFile(partial, to: cached)
         }
         try body(workshop.path + "/image")
     }

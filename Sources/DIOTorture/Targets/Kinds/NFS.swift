@@ -53,7 +53,7 @@ extension NFSFilesystem {
         guard let device, let name = try blockDeviceKernelName(of: device) else { return }
         let errors = "/sys/fs/xfs/\(name)/error/metadata"
         for kind in (try? FileManager.default.contentsOfDirectory(atPath: errors)) ?? [] where kind != "fail_at_unmount" {
-            _ = try? OpenFile(errors + "/" + kind + "/max_retries", .writeOnly).write(UnsafeRawBufferPointer(start: "0", count: 1), at: 0)
+            try? writeControl(errors + "/" + kind + "/max_retries", "0")
         }
     }
 }
@@ -185,6 +185,21 @@ struct NFSStatistics: Equatable {
             default: break
             }
         }
+    }
+}
+
+extension CaseRecord {
+    /// An NFS case's data path: "rpc" when READ or WRITE operations went to the server, "localio"
+    /// when none did on a mount whose probe found LOCALIO (`NFSMount.probeDataPath`); nothing when
+    /// no data reached the server.
+    mutating func noteTransport(reads: Int, writes: Int) {
+        guard verdict != .skip else { return }
+        if reads + writes > 0 {
+            transport = NFSDataPath.rpc.rawValue
+        } else if filesystem.nfsDataPath == .localIO {
+            transport = NFSDataPath.localIO.rawValue
+        }
+        counters = (counters ?? [:]).merging(["NFS READ operations": reads, "NFS WRITE operations": writes]) { $1 }
     }
 }
 
