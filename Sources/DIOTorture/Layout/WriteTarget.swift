@@ -77,6 +77,9 @@ struct PreparedTarget {
 
     /// A file of `size` bytes fallocated in one call: zeros on unwritten extents.
     private static func unwritten(_ size: Int, in area: WorkArea, name: String) throws -> PreparedTarget {
+        guard area.traits.hasUnwrittenExtents else {
+            throw CaseStop.unsupported("\(area.filesystem.type) has no unwritten extents to write over")
+        }
         let file = try LaidOutFile.directScratch(in: area, name: name)
         do { try file.allocate(.allocate, offset: 0, length: size) } catch Errno.notSupported {
             throw CaseStop.unsupported("\(area.filesystem.type) cannot fallocate (EOPNOTSUPP)")

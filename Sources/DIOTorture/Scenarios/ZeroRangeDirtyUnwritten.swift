@@ -18,8 +18,8 @@ public struct ZeroRangeDirtyUnwritten: Scenario {
     public func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord {
         var record = OperationCase(spec: spec, area: area, options: options).run(maxFileSize: Self.fileSize, log: { seed in
             OperationGenerator.zeroRange(seed: seed, iterations: options.iterations, fileSize: Self.fileSize)
-        }, preconditions: { Self.preconditions($0, hasExtents: area.traits.hasExtents) })
-        if record.verdict == .pass, !area.traits.hasExtents {
+        }, preconditions: { Self.preconditions($0, hasUnwrittenExtents: area.traits.hasUnwrittenExtents) })
+        if record.verdict == .pass, !area.traits.hasUnwrittenExtents {
             record.reason = [record.reason, "\(area.filesystem.type) has no unwritten extents: the steps and reads are checked, the extent precondition does not apply"]
                 .compactMap { $0 }.joined(separator: "; ")
         }
@@ -27,10 +27,10 @@ public struct ZeroRangeDirtyUnwritten: Scenario {
     }
 
     /// A clean run proves something only if some step started from dirty pages over unwritten
-    /// extents, as the probes saw them; a filesystem without extents is noted by the caller.
-    static func preconditions(_ outcome: OperationOutcome, hasExtents: Bool) -> String? {
+    /// extents, as the probes saw them; a filesystem without them is noted by the caller.
+    static func preconditions(_ outcome: OperationOutcome, hasUnwrittenExtents: Bool) -> String? {
         let probes = outcome.probes
-        if !hasExtents { return nil }
+        if !hasUnwrittenExtents { return nil }
         if probes.allSatisfy({ $0.unwrittenBytes == nil }) { return "no probe could see the extents (FIEMAP failed)" }
         let unwritten = probes.filter { ($0.unwrittenBytes ?? 0) > 0 }
         if unwritten.isEmpty { return "no step started over unwritten extents (\(probes.count) probes)" }
