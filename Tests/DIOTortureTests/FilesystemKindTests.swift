@@ -16,6 +16,8 @@ import Testing
 
     @Test func traitsFollowTheRecordsName() {
         #expect(!FilesystemTraits.of("tmpfs").hasExtents && !FilesystemTraits.of("tmpfs").pagesCanBeCold)
+        #expect(["tmpfs", "gfs2", "exfat", "jfs"].allSatisfy { !FilesystemTraits.of($0).hasUnwrittenExtents })
+        #expect(["btrfs", "xfs", "ext4", "f2fs", "fuse", "overlay"].allSatisfy { FilesystemTraits.of($0).hasUnwrittenExtents })
         #expect(FilesystemTraits.of("fuse-enodata").hasReadFaultSwitch && !FilesystemTraits.of("fuse").hasReadFaultSwitch)
         // A directory on a filesystem dio-torture does not make is taken for a disk filesystem.
         #expect(FilesystemTraits.of("0x12345678").hasExtents && FilesystemTraits.of("0x12345678").pagesCanBeCold)
