@@ -27,22 +27,22 @@ extension FilesystemMaker {
 }
 
 /// What the oracle and the scenarios must know of a filesystem where filesystems differ, each
-/// difference measured (docs/catalogue.md, "Filesystems").
+/// difference measured (docs/filesystems.md, "What differs, measured").
 public struct FilesystemTraits: Sendable {
     /// Files have extents, so a layout can be proved (FIEMAP, or FIBMAP where FIEMAP is missing).
     /// tmpfs has none: its pages are its files.
-    public var hasExtents = true
+    public let hasExtents: Bool
     /// File pages can leave the page cache, so a cold file or mapping can exist. tmpfs's cannot.
-    public var pagesCanBeCold = true
+    public let pagesCanBeCold: Bool
     /// Files can have holes. exfat's cannot: a write past EOF allocates everything before it.
-    public var hasHoles = true
+    public let hasHoles: Bool
     /// fallocate leaves unwritten extents (FIEMAP_EXTENT_UNWRITTEN) to write over. gfs2's are
     /// allocated written (FIEMAP flags 0x1001 after a 64 KiB fallocate, 6.12); exfat and jfs
     /// cannot fallocate; tmpfs has no extents.
-    public var hasUnwrittenExtents = true
+    public let hasUnwrittenExtents: Bool
     /// The FUSE self-test server: it answers reads with ENODATA while its switch is on
     /// (`ReadFaultSwitch`), which file-backed-consumers turns on around each mount.
-    public var hasReadFaultSwitch = false
+    public let hasReadFaultSwitch: Bool
 
     public init(hasExtents: Bool = true, pagesCanBeCold: Bool = true, hasHoles: Bool = true, hasUnwrittenExtents: Bool = true,
                 hasReadFaultSwitch: Bool = false) {
