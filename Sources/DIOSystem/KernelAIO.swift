@@ -2,16 +2,24 @@ import CURing
 import Glibc
 
 /// A kernel AIO context (io_setup): what libaio's `io_submit` drives, and MariaDB's and MySQL's
-/// default asynchronous I/O. Destroyed on deinit, which also waits for what is still in flight.
+/// default asynchronous I/O. Destroyed on deinit, which also waits for what is still in flight
+/// (io_destroy waits out an RCU grace period too: tens of milliseconds even when idle).
 public final class AIOContext {
     private var context: aio_context_t = 0
     /// iovecs of submitted requests, by user data: the kernel reads them at submission, but a
     /// request is only done with its memory once completed.
     private var vectors: [UInt64: UnsafeMutablePointer<iovec>] = [:]
 
+    /// The most requests it takes in flight.
+    public let entries: UInt32
+
     public init(entries: UInt32 = 8) throws {
+        self.entries = entries
         _ = try checked { diot_aio_setup(entries, &context) }
     }
+
+    /// No submitted request is waiting for its completion to be taken.
+    public var isIdle: Bool { vectors.isEmpty }
 
     deinit {
         _ = diot_aio_destroy(context)
@@ -26,8 +34,14 @@ public final class AIOContext {
         vector.initialize(from: segments.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }, count: segments.count)
         vectors[userData]?.deallocate()
         vectors[userData] = vector
-        _ = try checked {
-            diot_aio_submit(context, file, direction == .write ? 1 : 0, vector, Int32(segments.count), Int64(offset), flags.rawValue, userData)
+        do {
+            _ = try checked {
+                diot_aio_submit(context, file, direction == .write ? 1 : 0, vector, Int32(segments.count), Int64(offset), flags.rawValue, userData)
+            }
+        } catch {
+            // Refused: the request will never complete.
+            vectors.removeValue(forKey: userData)?.deallocate()
+            throw error
         }
     }
 
