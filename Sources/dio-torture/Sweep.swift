@@ -10,8 +10,9 @@ struct Sweep: ParsableCommand {
         discussion: """
         The matrix is the product of the file's axes (filesystems with mkfs and mount variants, \
         scenarios, patterns, paths, extents, read sizes, seeds, kernels) less its exclude rules, in \
-        one fixed order. --shard K/N takes every N-th unit from the K-th, so N machines split a \
-        sweep and `dio-torture merge` joins their reports. With kernels listed, each runs in a VM \
+        one fixed order. --shard K/N takes the K-th of N shards of about equal cost (each unit dealt \
+        to the shard with the least so far), so N machines split a sweep and `dio-torture merge` \
+        joins their reports. With kernels listed, each runs in a VM \
         (as `dio-torture vm`). Exit status as for `run`; 2 for an invalid sweep file.
         """)
 
@@ -69,9 +70,9 @@ struct Sweep: ParsableCommand {
         if estimate {
             let projection: SweepEstimate, mode = try isolation.mode(caseTimeout: plan.sweep.caseTimeout)
             do {
-                projection = try SweepEstimate.measure(plan, sampleSize: estimateSample, artifactDirectory: artifacts.directory) { batches in
-                    // One target at a time: the fit is of each unit's own cost.
-                    runCases(batches, scratchDevice: scratchDevice, isolation: mode, jobs: 1)
+                let jobs = Runner.concurrentTargets(jobs: isolation.jobs, scratchDevice: scratchDevice, isolation: mode)
+                projection = try SweepEstimate.measure(plan, sampleSize: estimateSample, jobs: jobs, artifactDirectory: artifacts.directory) { batches in
+                    runCases(batches, scratchDevice: scratchDevice, isolation: mode, jobs: jobs)
                 }
             } catch let error as SweepError { throw UsageError(error.description) }
             print(projection.text(name: plan.sweep.name, shards: estimateShards, shard: shard == "1/1" ? nil : Shard(shard)), terminator: "")

@@ -77,8 +77,8 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         #expect(gate.kernels.map { URL(fileURLWithPath: $0.image).lastPathComponent } == ["bzImage-btrfs-nowait-fixed", "bzImage-btrfs-nowait-bug"])
     }
 
-    /// Four shards of the lab sweep are disjoint, cover the whole matrix, and differ in size by
-    /// at most one unit; exclude rules really prune.
+    /// Four shards of the lab sweep are disjoint, cover the whole matrix, and differ in expected
+    /// cost by at most the costliest unit; exclude rules really prune.
     @Test func labSweepShardsPartitionTheMatrix() throws {
         let sweep = try SweepFile(contentsOf: "\(configsDirectory)/lab-sweep.yaml")
         func key(_ unit: SweepUnit) -> String { "\(unit.filesystem)|\(unit.seed)|\(unit.spec.id)" }
@@ -86,10 +86,12 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         let whole = matrix.map(key)
         #expect(total == whole.count)
         #expect(Set(whole).count == whole.count, "unit keys are unique")
-        let shards = (1...4).map { sweep.units(kernelReleases: [], shard: Shard(index: $0, count: 4)).units.map(key) }
+        let dealt = (1...4).map { sweep.units(kernelReleases: [], shard: Shard(index: $0, count: 4)).units }
+        let shards = dealt.map { $0.map(key) }
         #expect(shards.reduce(0) { $0 + $1.count } == whole.count)
         #expect(Set(shards.flatMap { $0 }) == Set(whole))
-        #expect(shards.map(\.count).max()! - shards.map(\.count).min()! <= 1)
+        let costs = dealt.map { $0.reduce(0) { $0 + UnitWeight.of($1.spec) } }
+        #expect(costs.max()! - costs.min()! <= matrix.map { UnitWeight.of($0.spec) }.max()!, "\(costs)")
         var unpruned = sweep
         unpruned.exclude = []
         let all = unpruned.units(kernelReleases: []).units
@@ -100,6 +102,45 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         let listed = try runTool(["sweep", "\(configsDirectory)/lab-sweep.yaml", "--shard", "3/4", "--list"])
         #expect(listed.status == 0)
         #expect(listed.stdout.split(separator: "\n").count == shards[2].count)
+    }
+
+    /// Dealing by cost evens out what dealing every N-th unit cannot: the matrix's period kept
+    /// the costliest patterns on a few shards of eight.
+    @Test func dealingByCostEvensTheShardsOut() throws {
+        let sweep = try SweepFile(contentsOf: "\(configsDirectory)/lab-sweep.yaml")
+        let matrix = sweep.units(kernelReleases: []).units
+        var dealer = ShardDealer(count: 8)
+        var dealtCost = [Int](repeating: 0, count: 8), everyEighthCost = [Int](repeating: 0, count: 8)
+        for (position, unit) in matrix.enumerated() {
+            let weight = UnitWeight.of(unit.spec)
+            dealtCost[dealer.deal(unit.spec)] += weight
+            everyEighthCost[position % 8] += weight
+        }
+        func spread(_ costs: [Int]) -> Double { Double(costs.max()! - costs.min()!) / Double(costs.reduce(0, +) / costs.count) }
+        #expect(spread(dealtCost) < 0.001 && spread(everyEighthCost) > 0.1, "dealt \(spread(dealtCost)), every 8th \(spread(everyEighthCost))")
+    }
+
+    /// The runner's schedule: batches in order, each to the first thread free.
+    @Test func theProjectionSchedulesBatchesAsTheRunnerDoes() {
+        #expect(SweepEstimate.wallSeconds(of: [4, 1, 1, 1, 1], threads: 2) == 4)
+        #expect(SweepEstimate.wallSeconds(of: [1, 1, 4], threads: 2) == 5)
+        #expect(SweepEstimate.wallSeconds(of: [3, 3], threads: 1) == 6)
+        // The overhead that makes the schedule last as long as it did: not the idle tail.
+        let overhead = SweepEstimate.overhead(of: [(seconds: 4, units: 10), (seconds: 1, units: 10)], setup: 0, wall: 5, threads: 2)
+        #expect(abs(overhead - 0.1) < 1e-6, "\(overhead)")
+    }
+
+    /// The sample takes every class in turn, so a rare costly one is measured as often as the rest.
+    @Test func theSampleDrawsEveryClassInTurn() throws {
+        let sweep = try SweepFile(contentsOf: "\(configsDirectory)/lab-sweep.yaml")
+        let units = sweep.units(kernelReleases: []).units
+        let kinds = sweep.filesystems.map(\.kind.name)
+        func key(_ unit: SweepUnit) -> String { CostModel.key(unit.spec, filesystem: kinds[unit.filesystem]) }
+        let classes = Set(units.map(key))
+        let sample = SweepEstimate.sampled(units, size: 3 * classes.count, key: key)
+        let perClass = Dictionary(grouping: sample, by: key).mapValues(\.count)
+        #expect(perClass.count == classes.count && perClass.values.allSatisfy { $0 == 3 }, "\(perClass)")
+        #expect(Set(sample.map { "\($0.filesystem)|\($0.seed)|\($0.spec.id)" }).count == sample.count, "drawn without replacement")
     }
 }
 

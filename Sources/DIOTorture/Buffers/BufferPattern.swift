@@ -43,15 +43,29 @@ public struct PatternTraits: Sendable {
     public var mapsTheTransferredRange = false
     /// The buffer maps a range of the file under test (the transferred one or another).
     public var mapsTheFileUnderTest = false
+    /// What setting the buffer up costs, for balancing a sweep's shards (`UnitWeight`).
+    public var setUpCost = SetUpCost.anonymousPages
 
     public init(residentBeforeRead: Bool = false, needsColdFilePages: Bool = false, inDefaultCatalogue: Bool = true,
-                mapsTheTransferredRange: Bool = false, mapsTheFileUnderTest: Bool = false) {
+                mapsTheTransferredRange: Bool = false, mapsTheFileUnderTest: Bool = false, setUpCost: SetUpCost = .anonymousPages) {
         self.residentBeforeRead = residentBeforeRead
         self.needsColdFilePages = needsColdFilePages
         self.inDefaultCatalogue = inDefaultCatalogue
         self.mapsTheTransferredRange = mapsTheTransferredRange
         self.mapsTheFileUnderTest = mapsTheFileUnderTest || mapsTheTransferredRange
+        self.setUpCost = setUpCost
     }
+}
+
+/// How a pattern's buffer is paid for.
+public enum SetUpCost: Sendable {
+    /// Anonymous pages touched or left alone: about nothing.
+    case anonymousPages
+    /// A file made and mapped with its cache dropped, or a huge page allocated: tens of
+    /// milliseconds per buffer.
+    case mapping
+    /// Each page faulted during the transfer is served after a delay (userfaultfd).
+    case delayPerPage
 }
 
 /// Everything a pattern may need besides its own memory.

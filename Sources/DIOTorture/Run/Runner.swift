@@ -121,7 +121,7 @@ public enum Runner {
     /// Runs each batch's cases on its target; up to `jobs` targets are made and used at once,
     /// each removed when its cases are done. The kernel log and taint are watched around every
     /// case. Several at once needs case processes (each case's own phases and log) and no
-    /// scratch device (there is one). After a SIGINT/SIGTERM (see
+    /// scratch device (`concurrentTargets`). After a SIGINT/SIGTERM (see
     /// `InterruptCleanup.stopGracefully`) no case starts and the report is marked incomplete.
     public static func run(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation, jobs: Int = 1,
                            progress: @escaping (Progress) -> Void = { _ in }) -> RunReport {
@@ -132,7 +132,7 @@ public enum Runner {
         // Loop images and the run's cache; not root, there is neither.
         let images = try? ImageStore()
         let cache = try? images?.newDirectory("cache")
-        let concurrent = scratchDevice == nil && isolation.usesProcesses ? max(1, min(jobs, batches.count)) : 1
+        let concurrent = min(concurrentTargets(jobs: jobs, scratchDevice: scratchDevice, isolation: isolation), max(1, batches.count))
         let logUnavailable = KernelWatch().logUnavailableReason
         DispatchQueue.concurrentPerform(iterations: concurrent) { _ in
             while let index = tally.nextBatch(), !tally.interrupted {
@@ -149,6 +149,12 @@ public enum Runner {
         let runnerPhases = PhaseClock.take()
         if batches.first?.options.profile == true { report.addProfile(runnerPhases: runnerPhases) }
         return report
+    }
+
+    /// Targets made and used at once for `jobs`: several need case processes and no scratch
+    /// device (there is one).
+    public static func concurrentTargets(jobs: Int, scratchDevice: String?, isolation: CaseIsolation) -> Int {
+        scratchDevice == nil && isolation.usesProcesses ? max(1, jobs) : 1
     }
 
     /// Makes the batch's target, runs its cases there and removes it: the batch's records.

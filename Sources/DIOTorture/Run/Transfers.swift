@@ -163,7 +163,7 @@ enum IdleAIOContexts {
 
     static func take(entries: UInt32) throws -> AIOContext {
         let kept = locked { () -> AIOContext? in
-            guard let index = idle.firstIndex(where: { $0.entries >= entries }) else { return nil }
+            guard let index = idle.firstIndex(where: { $0.entries == entries }) else { return nil }
             return idle.remove(at: index)
         }
         return try kept ?? AIOContext(entries: entries)

@@ -11,7 +11,8 @@ public struct SweepUnit: Sendable {
     public var spec: CaseSpec
 }
 
-/// Shard K of N (1-based): every N-th unit from the K-th, so that each shard gets a similar mix.
+/// Shard K of N (1-based): the units `ShardDealer` deals to the K-th, so that the shards take
+/// about the same time.
 public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public var index: Int
     public var count: Int
@@ -31,9 +32,6 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(index)/\(count)" }
-
-    /// Whether the unit at `position` (0-based) of a matrix in its fixed order is this shard's.
-    public func holds(_ position: Int) -> Bool { position % count == index - 1 }
 }
 
 extension SweepFile {
@@ -48,6 +46,7 @@ extension SweepFile {
         let kernelIndices: [Int?] = kernels.isEmpty ? [nil] : kernels.indices.map { $0 }
         var units: [SweepUnit] = []
         var total = 0
+        var dealer = ShardDealer(count: shard.count)
         for kernel in kernelIndices {
             for seed in seeds {
                 for (filesystemIndex, filesystem) in filesystems.enumerated() {
@@ -55,7 +54,7 @@ extension SweepFile {
                         if seeds.count > 1 { spec.seedTag = seed }
                         let unit = SweepUnit(kernel: kernel, filesystem: filesystemIndex, seed: seed, spec: spec)
                         if isExcluded(unit, filesystem: filesystem, release: kernel.map { kernelReleases[$0] } ?? Kernel.release) { continue }
-                        if shard.holds(total) { units.append(unit) }
+                        if dealer.deal(spec) == shard.index - 1 { units.append(unit) }
                         total += 1
                     }
                 }

@@ -7,7 +7,7 @@ import DIOSystem
 struct ColdFileFirstPage: BufferPattern {
     static let name = "cold-file-first-page"
     static let summary = "shared MADV_RANDOM mapping of a cold file, only its first page read in (faults part-way, holding known data)"
-    static let traits = PatternTraits(needsColdFilePages: true, inDefaultCatalogue: false)
+    static let traits = PatternTraits(needsColdFilePages: true, inDefaultCatalogue: false, setUpCost: .mapping)
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         var buffer = try ColdFileMmap.prepare(context)

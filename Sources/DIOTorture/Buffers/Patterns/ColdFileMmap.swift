@@ -5,7 +5,7 @@ import DIOSystem
 struct ColdFileMmap: BufferPattern {
     static let name = "cold-file-mmap"
     static let summary = "shared mapping of another file whose pages were dropped from the cache"
-    static let traits = PatternTraits(needsColdFilePages: true)
+    static let traits = PatternTraits(needsColdFilePages: true, setUpCost: .mapping)
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         let pages = context.pages

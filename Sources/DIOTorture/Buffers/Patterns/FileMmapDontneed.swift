@@ -7,7 +7,7 @@ import DIOSystem
 struct FileMmapDontneed: BufferPattern {
     static let name = "file-mmap-dontneed"
     static let summary = "shared mapping of another file, all read in, then all but the first page unmapped with MADV_DONTNEED (cached, not mapped)"
-    static let traits = PatternTraits(inDefaultCatalogue: false)
+    static let traits = PatternTraits(inDefaultCatalogue: false, setUpCost: .mapping)
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         var buffer = try ColdFileMmap.prepare(context)

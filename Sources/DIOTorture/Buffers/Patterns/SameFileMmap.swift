@@ -5,7 +5,7 @@ import DIOSystem
 struct SameFileMmap: BufferPattern {
     static let name = "same-file-mmap"
     static let summary = "shared mapping of another range of the file being read, not cached"
-    static let traits = PatternTraits(needsColdFilePages: true, mapsTheFileUnderTest: true)
+    static let traits = PatternTraits(needsColdFilePages: true, mapsTheFileUnderTest: true, setUpCost: .mapping)
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         try writeStamped(context.file, range: mirror(context), stamp: mirrorStamp(context))

@@ -5,7 +5,7 @@ import DIOSystem
 struct SameRangeMmap: BufferPattern {
     static let name = "same-range-mmap"
     static let summary = "shared mapping of the very range being read, not cached (deadlock class)"
-    static let traits = PatternTraits(needsColdFilePages: true, inDefaultCatalogue: false, mapsTheTransferredRange: true)
+    static let traits = PatternTraits(needsColdFilePages: true, inDefaultCatalogue: false, mapsTheTransferredRange: true, setUpCost: .mapping)
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         try mapFileRange(context, offset: context.readOffset, stamp: context.fileStamp)

@@ -6,7 +6,7 @@ import Glibc
 struct TransparentHugePage: BufferPattern {
     static let name = "thp"
     static let summary = "straddles a touched 2 MiB transparent huge page and an untouched one"
-    static let traits = PatternTraits()
+    static let traits = PatternTraits(setUpCost: .mapping)
     static let huge = 2 << 20
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {

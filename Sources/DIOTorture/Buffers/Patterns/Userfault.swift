@@ -5,7 +5,7 @@ import DIOSystem
 struct Userfault: BufferPattern {
     static let name = "uffd"
     static let summary = "userfaultfd-registered buffer; a thread resolves each fault after a delay"
-    static let traits = PatternTraits()
+    static let traits = PatternTraits(setUpCost: .delayPerPage)
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         try registered(context, delay: context.userfaultDelay)

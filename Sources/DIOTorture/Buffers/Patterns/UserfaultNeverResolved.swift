@@ -5,7 +5,7 @@ import DIOSystem
 struct UserfaultNeverResolved: BufferPattern {
     static let name = "uffd-never-resolved"
     static let summary = "userfaultfd-registered buffer whose faults nobody resolves: every read HANGs (the watchdog's self-test; not in the defaults)"
-    static let traits = PatternTraits(inDefaultCatalogue: false)
+    static let traits = PatternTraits(inDefaultCatalogue: false, setUpCost: .delayPerPage)
 
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         try Userfault.registered(context, delay: nil)
