@@ -13,7 +13,7 @@ struct IsolationOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("process: each case in its own process, killed at the case timeout (a crash or hang stays with its case). none: all in this process; faster where starting a process is slow (a TCG guest), but a stuck case stops the run.", valueName: "mode"))
     var isolation: Mode = .process
 
-    @Option(name: .long, help: ArgumentHelp("Targets made and run at once, each with its own case processes (default: the number of CPUs; 1 with --isolation none or a scratch device).", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Targets made and run at once, each with its own case processes; with few targets, each is cut into parts on filesystems of their own (default: the number of CPUs; 1 with --isolation none or a scratch device).", valueName: "n"))
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func validate() throws {

@@ -12,7 +12,7 @@ extension OnTheRealKernel {
         @Test func aProfiledRunSaysWhereEverySecondWent() throws {
             let report = try scratchFile("profile.json", Data())
             defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: report).deletingLastPathComponent().path) }
-            let result = try runTool(["run", "--fs", "ext4", "--scenario", "nowait-partial-fault,direct-write", "--iterations", "2",
+            let result = try runTool(["run", "--fs", "ext4", "--scenario", "nowait-partial-fault,direct-write", "--iterations", "2", "--jobs", "1",
                                       "--profile", "--json", report, "--no-color"])
             #expect(result.status == 0, "\(result.stdout)")
             #expect(result.stdout.contains("Where the ") && result.stdout.contains("transfers judged per second"), "\(result.stdout)")

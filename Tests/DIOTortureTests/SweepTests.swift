@@ -125,8 +125,15 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         #expect(SweepEstimate.wallSeconds(of: [4, 1, 1, 1, 1], threads: 2) == 4)
         #expect(SweepEstimate.wallSeconds(of: [1, 1, 4], threads: 2) == 5)
         #expect(SweepEstimate.wallSeconds(of: [3, 3], threads: 1) == 6)
-        // The overhead that makes the schedule last as long as it did: not the idle tail.
-        let overhead = SweepEstimate.overhead(of: [(seconds: 4, units: 10), (seconds: 1, units: 10)], setup: 0, wall: 5, threads: 2)
+        // Few batches for the threads are cut into parts, as the runner cuts them.
+        #expect(Runner.partsPerBatch(batches: 4, threads: 2) == 2 && Runner.partsPerBatch(batches: 24, threads: 2) == 1)
+        #expect(Runner.partsPerBatch(batches: 1, threads: 1) == 1)
+        #expect(RunBatch.ranges(cutting: 5, into: 2) == [0..<2, 2..<5] && RunBatch.ranges(cutting: 1, into: 4) == [0..<1])
+        #expect(SweepEstimate.wallSeconds(of: [[1, 1, 1, 1]], perUnit: 0, setup: 0.5, threads: 2) == 3)
+        // The overhead that makes the schedule last as long as it did, the idle tail left out.
+        let batches = (0..<8).map { [Double](repeating: $0 == 0 ? 0.4 : 0.1, count: 10) }
+        let wall = SweepEstimate.wallSeconds(of: batches, perUnit: 0.1, setup: 0.05, threads: 2)
+        let overhead = SweepEstimate.overhead(of: batches, setup: 0.05, wall: wall, threads: 2)
         #expect(abs(overhead - 0.1) < 1e-6, "\(overhead)")
     }
 

@@ -57,9 +57,8 @@ public struct SweepEstimate: Sendable {
         // Each batch's case seconds (the report keeps the batches' order), then the overhead.
         var remaining = report.cases[...]
         let caseSeconds = batches.map { batch in
-            let records = remaining.prefix(batch.cases.count)
-            remaining = remaining.dropFirst(batch.cases.count)
-            return (seconds: records.reduce(0) { $0 + $1.durationSeconds }, units: records.count)
+            defer { remaining = remaining.dropFirst(batch.cases.count) }
+            return remaining.prefix(batch.cases.count).map(\.durationSeconds)
         }
         let sample = Sample(units: report.cases.count, wallSeconds: report.durationSeconds, setupSecondsPerBatch: setup,
                             overheadSecondsPerUnit: overhead(of: caseSeconds, setup: setup, wall: report.durationSeconds, threads: jobs),
@@ -86,31 +85,41 @@ public struct SweepEstimate: Sendable {
     /// Each shard's projected wall time when the sweep is cut into `count` shards.
     public func shardSeconds(count: Int) -> [Double] {
         var dealer = ShardDealer(count: count)
-        // Per shard, its filesystems' seconds in the order the shard first meets them.
-        var batches = [[String: Int]](repeating: [:], count: count)
-        var seconds = [[Double]](repeating: [], count: count)
+        // Per shard, its filesystems' units' seconds, in the order the shard first meets them.
+        var positions = [[String: Int]](repeating: [:], count: count)
+        var batches = [[[Double]]](repeating: [], count: count)
         for unit in units {
             let shard = dealer.deal(unit.spec), key = "\(unit.filesystem)/\(unit.seed)"
-            let position = batches[shard][key] ?? {
-                batches[shard][key] = seconds[shard].count
-                seconds[shard].append(sample.setupSecondsPerBatch)
-                return seconds[shard].count - 1
+            let position = positions[shard][key] ?? {
+                positions[shard][key] = batches[shard].count
+                batches[shard].append([])
+                return batches[shard].count - 1
             }()
-            seconds[shard][position] += model.seconds(unit.spec, filesystem: kinds[unit.filesystem]) + sample.overheadSecondsPerUnit
+            batches[shard][position].append(model.seconds(unit.spec, filesystem: kinds[unit.filesystem]))
         }
-        return seconds.map { Self.wallSeconds(of: $0, threads: sample.jobs) }
+        return batches.map { Self.wallSeconds(of: $0, perUnit: sample.overheadSecondsPerUnit, setup: sample.setupSecondsPerBatch, threads: sample.jobs) }
+    }
+
+    /// The runner's wall time over batches of units of these seconds, each unit charged
+    /// `perUnit` more: cut into parts as the runner cuts few batches for its threads, each part
+    /// made anew (`setup`), each taken in order by the first of `threads` to be free.
+    static func wallSeconds(of batches: [[Double]], perUnit: Double, setup: Double, threads: Int) -> Double {
+        let parts = Runner.partsPerBatch(batches: batches.count, threads: threads)
+        let seconds = batches.flatMap { units in
+            RunBatch.ranges(cutting: units.count, into: parts).map { range in
+                setup + units[range].reduce(0, +) + perUnit * Double(range.count)
+            }
+        }
+        return wallSeconds(of: seconds, threads: threads)
     }
 
     /// The time per unit outside cases and mkfs (processes, records, the runner): what makes the
     /// runner's schedule of the sample's batches (`wallSeconds`) last as long as the sample did.
     /// With several threads, dividing the threads' idle time by the units would count the last
     /// batch's tail, when one thread has nothing left to take, as overhead.
-    static func overhead(of batches: [(seconds: Double, units: Int)], setup: Double, wall: Double, threads: Int) -> Double {
-        func scheduled(_ perUnit: Double) -> Double {
-            wallSeconds(of: batches.map { setup + $0.seconds + perUnit * Double($0.units) }, threads: threads)
-        }
-        let units = Double(max(1, batches.reduce(0) { $0 + $1.units }))
-        var (low, high) = (0.0, wall / units)
+    static func overhead(of batches: [[Double]], setup: Double, wall: Double, threads: Int) -> Double {
+        func scheduled(_ perUnit: Double) -> Double { wallSeconds(of: batches, perUnit: perUnit, setup: setup, threads: threads) }
+        var (low, high) = (0.0, wall / Double(max(1, batches.reduce(0) { $0 + $1.count })))
         guard scheduled(low) < wall else { return 0 }
         for _ in 0..<40 {
             let middle = (low + high) / 2
