@@ -120,18 +120,23 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         #expect(spread(dealtCost) < 0.001 && spread(everyEighthCost) > 0.1, "dealt \(spread(dealtCost)), every 8th \(spread(everyEighthCost))")
     }
 
-    /// The runner's schedule: batches in order, each to the first thread free.
+    /// The runner's schedule: batches in its order, each to the first thread free.
     @Test func theProjectionSchedulesBatchesAsTheRunnerDoes() {
         #expect(SweepEstimate.wallSeconds(of: [4, 1, 1, 1, 1], threads: 2) == 4)
         #expect(SweepEstimate.wallSeconds(of: [1, 1, 4], threads: 2) == 5)
         #expect(SweepEstimate.wallSeconds(of: [3, 3], threads: 1) == 6)
+        // Threads take the costliest batches first; one thread takes them in order.
+        #expect(Runner.takingOrder(weights: [1, 4, 1, 4], threads: 2) == [1, 3, 0, 2])
+        #expect(Runner.takingOrder(weights: [1, 4], threads: 1) == [0, 1])
+        func costs(_ seconds: [Double]) -> [SweepEstimate.CaseCost] { seconds.map { .init(seconds: $0, weight: Int($0 * 1e6)) } }
+        #expect(SweepEstimate.wallSeconds(of: [costs([1]), costs([1]), costs([4])], perUnit: 0, setup: 0, threads: 2) == 4)
         // Few batches for the threads are cut into parts, as the runner cuts them.
         #expect(Runner.partsPerBatch(batches: 4, threads: 2) == 2 && Runner.partsPerBatch(batches: 24, threads: 2) == 1)
         #expect(Runner.partsPerBatch(batches: 1, threads: 1) == 1)
         #expect(RunBatch.ranges(cutting: 5, into: 2) == [0..<2, 2..<5] && RunBatch.ranges(cutting: 1, into: 4) == [0..<1])
-        #expect(SweepEstimate.wallSeconds(of: [[1, 1, 1, 1]], perUnit: 0, setup: 0.5, threads: 2) == 3)
+        #expect(SweepEstimate.wallSeconds(of: [costs([1, 1, 1, 1])], perUnit: 0, setup: 0.5, threads: 2) == 3)
         // The overhead that makes the schedule last as long as it did, the idle tail left out.
-        let batches = (0..<8).map { [Double](repeating: $0 == 0 ? 0.4 : 0.1, count: 10) }
+        let batches = (0..<8).map { costs([Double](repeating: $0 == 0 ? 0.4 : 0.1, count: 10)) }
         let wall = SweepEstimate.wallSeconds(of: batches, perUnit: 0.1, setup: 0.05, threads: 2)
         let overhead = SweepEstimate.overhead(of: batches, setup: 0.05, wall: wall, threads: 2)
         #expect(abs(overhead - 0.1) < 1e-6, "\(overhead)")

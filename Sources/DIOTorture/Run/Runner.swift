@@ -63,6 +63,9 @@ public struct RunBatch: Sendable {
         return Self.ranges(cutting: cases.count, into: count).map { RunBatch(target: target, cases: Array(cases[$0]), options: options) }
     }
 
+    /// Its cases' expected cost (`UnitWeight`).
+    var weight: Int { cases.reduce(0) { $0 + UnitWeight.of($1) } }
+
     /// `total` items cut into at most `count` consecutive ranges, the first ones one longer.
     static func ranges(cutting total: Int, into count: Int) -> [Range<Int>] {
         let count = max(1, min(count, total))
@@ -81,12 +84,15 @@ final class RunTally: @unchecked Sendable {
     private var done = 0
     private var failures = 0
     private var next = 0
+    private let order: [Int]
     private var perBatch: [[CaseRecord]]
 
-    init(total: Int, batches: Int, progress: @escaping (Progress) -> Void) {
+    /// `order`: the batches' indices in the order the threads take them.
+    init(total: Int, order: [Int], progress: @escaping (Progress) -> Void) {
         self.total = total
         self.progress = progress
-        perBatch = Array(repeating: [], count: batches)
+        self.order = order
+        perBatch = Array(repeating: [], count: order.count)
     }
 
     var interrupted: Bool { InterruptCleanup.interruptingSignal != nil }
@@ -99,9 +105,9 @@ final class RunTally: @unchecked Sendable {
 
     func nextBatch() -> Int? {
         locked {
-            guard next < perBatch.count else { return nil }
+            guard next < order.count else { return nil }
             next += 1
-            return next - 1
+            return order[next - 1]
         }
     }
 
@@ -141,9 +147,9 @@ public enum Runner {
 
     /// Runs each batch's cases on its target; up to `jobs` targets are made and used at once,
     /// each removed when its cases are done, a batch cut into parts when there are few
-    /// (`partsPerBatch`). The kernel log and taint are watched around every
-    /// case. Several at once needs case processes (each case's own phases and log) and no
-    /// scratch device (`concurrentTargets`). After a SIGINT/SIGTERM (see
+    /// (`partsPerBatch`), the costliest taken first (`takingOrder`). The kernel log and taint
+    /// are watched around every case. Several at once needs case processes (each case's own
+    /// phases and log) and no scratch device (`concurrentTargets`). After a SIGINT/SIGTERM (see
     /// `InterruptCleanup.stopGracefully`) no case starts and the report is marked incomplete.
     public static func run(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsolation, jobs: Int = 1,
                            progress: @escaping (Progress) -> Void = { _ in }) -> RunReport {
@@ -153,7 +159,8 @@ public enum Runner {
         let threads = concurrentTargets(jobs: jobs, scratchDevice: scratchDevice, isolation: isolation)
         let cut = batches.count
         let batches = batches.flatMap { $0.parts(partsPerBatch(batches: cut, threads: threads)) }
-        let tally = RunTally(total: batches.reduce(0) { $0 + $1.cases.count }, batches: batches.count, progress: progress)
+        let tally = RunTally(total: batches.reduce(0) { $0 + $1.cases.count },
+                             order: takingOrder(weights: batches.map(\.weight), threads: threads), progress: progress)
         // Loop images and the run's cache; not root, there is neither.
         let images = try? ImageStore()
         let cache = try? images?.newDirectory("cache")
@@ -191,6 +198,15 @@ public enum Runner {
     /// userfaultfd delays leaves room for another. One thread takes each batch whole.
     public static func partsPerBatch(batches: Int, threads: Int) -> Int {
         threads > 1 ? max(1, (4 * threads + batches - 1) / max(1, batches)) : 1
+    }
+
+    /// The order `threads` take batches of these weights in: the costliest first, so that the
+    /// last to start are short and no thread idles long while another ends a long one (the
+    /// quick suite's parts in the catalogue's order left one CPU idle for its last second and a
+    /// half). Ties, and one thread, keep the batches' order; the records keep it always.
+    static func takingOrder(weights: [Int], threads: Int) -> [Int] {
+        guard threads > 1 else { return Array(weights.indices) }
+        return weights.indices.sorted { (weights[$0], $1) > (weights[$1], $0) }
     }
 
     /// Makes the batch's target, runs its cases there and removes it: the batch's records.

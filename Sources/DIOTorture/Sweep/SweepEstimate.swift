@@ -54,14 +54,14 @@ public struct SweepEstimate: Sendable {
         }
         let report = run(batches)
         let setup = (report.profile?[Phase.target.rawValue] ?? 0) / Double(max(1, batches.count))
-        // Each batch's case seconds (the report keeps the batches' order), then the overhead.
+        // Each batch's case costs (the report keeps the batches' order), then the overhead.
         var remaining = report.cases[...]
-        let caseSeconds = batches.map { batch in
+        let caseCosts = batches.map { batch in
             defer { remaining = remaining.dropFirst(batch.cases.count) }
-            return remaining.prefix(batch.cases.count).map(\.durationSeconds)
+            return zip(batch.cases, remaining).map { CaseCost(seconds: $1.durationSeconds, weight: UnitWeight.of($0)) }
         }
         let sample = Sample(units: report.cases.count, wallSeconds: report.durationSeconds, setupSecondsPerBatch: setup,
-                            overheadSecondsPerUnit: overhead(of: caseSeconds, setup: setup, wall: report.durationSeconds, threads: jobs),
+                            overheadSecondsPerUnit: overhead(of: caseCosts, setup: setup, wall: report.durationSeconds, threads: jobs),
                             jobs: jobs)
         return SweepEstimate(units: all, kinds: kinds, model: CostModel(fitting: report.cases), sample: sample)
     }
@@ -87,7 +87,7 @@ public struct SweepEstimate: Sendable {
         var dealer = ShardDealer(count: count)
         // Per shard, its filesystems' units' seconds, in the order the shard first meets them.
         var positions = [[String: Int]](repeating: [:], count: count)
-        var batches = [[[Double]]](repeating: [], count: count)
+        var batches = [[[CaseCost]]](repeating: [], count: count)
         for unit in units {
             let shard = dealer.deal(unit.spec), key = "\(unit.filesystem)/\(unit.seed)"
             let position = positions[shard][key] ?? {
@@ -95,29 +95,36 @@ public struct SweepEstimate: Sendable {
                 batches[shard].append([])
                 return batches[shard].count - 1
             }()
-            batches[shard][position].append(model.seconds(unit.spec, filesystem: kinds[unit.filesystem]))
+            batches[shard][position].append(CaseCost(seconds: model.seconds(unit.spec, filesystem: kinds[unit.filesystem]),
+                                                     weight: UnitWeight.of(unit.spec)))
         }
         return batches.map { Self.wallSeconds(of: $0, perUnit: sample.overheadSecondsPerUnit, setup: sample.setupSecondsPerBatch, threads: sample.jobs) }
     }
 
-    /// The runner's wall time over batches of units of these seconds, each unit charged
-    /// `perUnit` more: cut into parts as the runner cuts few batches for its threads, each part
-    /// made anew (`setup`), each taken in order by the first of `threads` to be free.
-    static func wallSeconds(of batches: [[Double]], perUnit: Double, setup: Double, threads: Int) -> Double {
-        let parts = Runner.partsPerBatch(batches: batches.count, threads: threads)
-        let seconds = batches.flatMap { units in
-            RunBatch.ranges(cutting: units.count, into: parts).map { range in
-                setup + units[range].reduce(0, +) + perUnit * Double(range.count)
-            }
-        }
-        return wallSeconds(of: seconds, threads: threads)
+    /// A unit's seconds, projected or measured, and the weight the runner orders batches by.
+    struct CaseCost {
+        var seconds: Double
+        var weight: Int
+    }
+
+    /// The runner's wall time over batches of units of these costs, each unit charged `perUnit`
+    /// more: cut into parts as the runner cuts few batches for its threads, each part made anew
+    /// (`setup`), taken in the runner's order (`Runner.takingOrder`) by the first of `threads`
+    /// to be free.
+    static func wallSeconds(of batches: [[CaseCost]], perUnit: Double, setup: Double, threads: Int) -> Double {
+        let partsEach = Runner.partsPerBatch(batches: batches.count, threads: threads)
+        let parts = batches.flatMap { units in RunBatch.ranges(cutting: units.count, into: partsEach).map { units[$0] } }
+        let order = Runner.takingOrder(weights: parts.map { $0.reduce(0) { $0 + $1.weight } }, threads: threads)
+        return wallSeconds(of: order.map { index in
+            setup + parts[index].reduce(0) { $0 + $1.seconds } + perUnit * Double(parts[index].count)
+        }, threads: threads)
     }
 
     /// The time per unit outside cases and mkfs (processes, records, the runner): what makes the
     /// runner's schedule of the sample's batches (`wallSeconds`) last as long as the sample did.
     /// With several threads, dividing the threads' idle time by the units would count the last
     /// batch's tail, when one thread has nothing left to take, as overhead.
-    static func overhead(of batches: [[Double]], setup: Double, wall: Double, threads: Int) -> Double {
+    static func overhead(of batches: [[CaseCost]], setup: Double, wall: Double, threads: Int) -> Double {
         func scheduled(_ perUnit: Double) -> Double { wallSeconds(of: batches, perUnit: perUnit, setup: setup, threads: threads) }
         var (low, high) = (0.0, wall / Double(max(1, batches.reduce(0) { $0 + $1.count })))
         guard scheduled(low) < wall else { return 0 }
