@@ -46,13 +46,16 @@ public enum ChildExit: Sendable, Equatable {
     case exited(Int32)
     case signalled(Int32)
     case timedOut
+    /// Killed because the caller's `abandonIf` said so.
+    case abandoned
 }
 
 /// Runs a long-lived program (QEMU) with its output into `output`. It is killed after `timeout`,
-/// when this process is interrupted, and, through the parent-death signal `setpriv` sets before
+/// when `abandonIf` (asked twice a second) says so, when this process is interrupted, and, through the parent-death signal `setpriv` sets before
 /// exec, even when this process is killed outright. The calling thread must outlive the child:
 /// the parent-death signal fires when the thread that spawned it ends.
-public func runSupervised(_ arguments: [String], output: OpenFile, timeout: Duration) throws -> ChildExit {
+public func runSupervised(_ arguments: [String], output: OpenFile, timeout: Duration,
+                          abandonIf: () -> Bool = { false }) throws -> ChildExit {
     let process = Process()
     if let setpriv = findExecutable("setpriv") {
         process.executableURL = URL(fileURLWithPath: setpriv)
@@ -70,12 +73,16 @@ public func runSupervised(_ arguments: [String], output: OpenFile, timeout: Dura
     let token = InterruptCleanup.register { kill(pid, SIGKILL) }
     defer { InterruptCleanup.unregister(token) }
     let deadline = ContinuousClock.now + timeout
+    var nextAsk = ContinuousClock.now
     while process.isRunning {
-        if ContinuousClock.now >= deadline {
+        let now = ContinuousClock.now
+        let abandon = now >= nextAsk && abandonIf()
+        if now >= deadline || abandon {
             kill(pid, SIGKILL)
             process.waitUntilExit()
-            return .timedOut
+            return abandon ? .abandoned : .timedOut
         }
+        if now >= nextAsk { nextAsk = now + .milliseconds(500) }
         usleep(20_000)
     }
     return process.terminationReason == .uncaughtSignal ? .signalled(process.terminationStatus) : .exited(process.terminationStatus)

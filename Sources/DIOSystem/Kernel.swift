@@ -24,8 +24,13 @@ public enum Kernel {
         try writeControl("/proc/sys/vm/drop_caches", "1\n")
     }
 
-    /// Whether /dev/kvm opens for read and write; whether a guest then starts is QEMU's to find out.
-    public static var kvmOpens: Bool {
+    /// Whether KVM can run an ordinary kernel: /dev/kvm opens for read and write and the CPU has
+    /// VMX or SVM. Without them a /dev/kvm is a paravirtual hypervisor (PVM), which boots only
+    /// kernels built as its guests and spins or stops on any other. Whether a guest then starts
+    /// is still QEMU's to find out.
+    public static var kvmRunsOrdinaryGuests: Bool {
+        let flags = ((try? readTextFile("/proc/cpuinfo")) ?? "").split(separator: "\n").first { $0.hasPrefix("flags") }
+        guard let flags, !Set(flags.split(separator: " ")).isDisjoint(with: ["vmx", "svm"]) else { return false }
         let descriptor = open("/dev/kvm", O_RDWR | O_CLOEXEC)
         guard descriptor >= 0 else { return false }
         close(descriptor)

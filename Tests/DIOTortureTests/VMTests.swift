@@ -97,6 +97,28 @@ func qemuProcesses() -> [String] {
         #expect(GuestStatus(release: "6.12", progress: nil, elapsed: 5, finished: false).line == "6.12: booting, 5 s")
     }
 
+    @Test func aKVMGuestPausedOrNotBootingIsGivenUp() throws {
+        let console = try OpenFile.anonymous(in: NSTemporaryDirectory())
+        let watch = KVMFailureWatch(console: console)
+        #expect(!watch.guestFailed())
+        _ = try Array("\(GuestInit.bootedLine) 6.1 uptime 1.0\n".utf8).withUnsafeBytes { try console.write($0, at: 0) }
+        #expect(!watch.guestFailed())
+        _ = try Array("KVM internal error. Suberror: 1\n".utf8).withUnsafeBytes { try console.write($0, at: try console.size()) }
+        #expect(watch.guestFailed() && watch.failure?.contains("KVM internal error") == true)
+
+        let silent = KVMFailureWatch(console: try OpenFile.anonymous(in: NSTemporaryDirectory()),
+                                     started: .now - KVMFailureWatch.bootDeadline - .seconds(1))
+        #expect(silent.guestFailed() && silent.failure?.contains("did not boot") == true)
+    }
+
+    @Test func aSupervisedChildIsKilledWhenAbandoned() throws {
+        let output = try OpenFile.anonymous(in: NSTemporaryDirectory())
+        let started = ContinuousClock.now
+        let exit = try runSupervised(["sleep", "30"], output: output, timeout: .seconds(60)) { ContinuousClock.now - started > .seconds(1) }
+        #expect(exit == .abandoned)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
     @Test func kernelReleaseComesFromTheBzImageHeader() throws {
         #expect(throws: GuestError.self) { try GuestKernel.release(ofImage: "/etc/hostname") }
         try #require(FileManager.default.fileExists(atPath: bugKernel), "no test kernels in \(sharedKernels)")

@@ -163,6 +163,7 @@ enum CaseProcess {
         case .exited(let status): "exited \(status)"
         case .signalled(let signalNumber): "was killed by signal \(signalNumber) (\(String(cString: strsignal(signalNumber))))"
         case .timedOut: "timed out"
+        case .abandoned: "was abandoned"
         }
         return broken(job, "the case process \(how)\(lastLine)", started: started)
     }

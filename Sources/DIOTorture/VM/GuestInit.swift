@@ -6,6 +6,8 @@ import DIOSystem
 /// with `GuestInit.marker`, which the host reads back from the console.
 enum GuestInit {
     static let marker = "dio-torture-guest:"
+    /// The console line's start once the guest's kernel runs /init.
+    static let bootedLine = marker + " booted"
     /// 9p mount tags: the host's root (read-only) and the directory results come back through.
     static let hostTag = "diot-host"
     static let outputTag = "diot-out"

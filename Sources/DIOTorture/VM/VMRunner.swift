@@ -144,7 +144,9 @@ public enum VMRunner {
                 while let index = queue.take() {
                     let kernel = options.kernels[index]
                     events("booting \(kernel.release)")
-                    let run = runGuest(kernel, index: index, options: options, store: store) { queue.started(index, release: kernel.release, output: $0) }
+                    let run = runGuest(kernel, index: index, options: options, store: store, events: events) {
+                        queue.started(index, release: kernel.release, output: $0)
+                    }
                     events("\(kernel.release): \(run.record.outcome.rawValue) after \(Int(run.record.wallSeconds)) s")
                     queue.put(run, at: index)
                 }
@@ -158,7 +160,7 @@ public enum VMRunner {
     }
 
     static func runGuest(_ kernel: GuestKernel, index: Int, options: VMOptions, store: ImageStore,
-                         started onStart: (String) -> Void = { _ in }) -> GuestRun {
+                         events: (String) -> Void = { _ in }, started onStart: (String) -> Void = { _ in }) -> GuestRun {
         let started = Date()
         var record = GuestRecord(kernelImage: kernel.image, release: kernel.release, accelerator: "tcg", outcome: .died,
                                  status: nil, bootSeconds: nil, wallSeconds: 0, missingModules: [], failedModules: [], consoleTail: [])
@@ -172,16 +174,23 @@ public enum VMRunner {
             try buildInitramfs(modules: modules, kernel: kernel, command: options.guestCommand(kernelIndex: index), into: initramfs)
             let output = try store.newDirectory("guest-\(index)")
             onStart(output)
-            for accelerator in usableAccelerators {
+            let accelerators = usableAccelerators
+            for accelerator in accelerators {
                 let disk = try store.newImage(size: options.diskSize)
                 let console = try store.newImage(size: 0)
                 record.accelerator = accelerator
+                let watch = accelerator == "kvm" ? KVMFailureWatch(console: console) : nil
                 let exit = try runSupervised(qemuArguments(kernel: kernel, initramfs: initramfs, disk: disk, output: output,
                                                            accelerator: accelerator, options: options),
-                                             output: console, timeout: options.timeout)
+                                             output: console, timeout: options.timeout) { watch?.guestFailed() ?? false }
+                if exit == .abandoned, let failure = watch?.failure {
+                    KVMFailureWatch.recordFailure()
+                    events("\(kernel.release): \(failure); again under TCG, as every later guest")
+                    continue
+                }
                 let text = String(decoding: try console.contents(), as: UTF8.self)
-                let booted = text.contains("\(GuestInit.marker) booted")
-                if !booted && accelerator != usableAccelerators.last && exit != .timedOut { continue }
+                let booted = text.contains(GuestInit.bootedLine)
+                if !booted && accelerator != accelerators.last && exit != .timedOut { continue }
                 return finish(&record, exit: exit, console: text, output: output, opsLogDirectory: options.opsLogDirectory, started: started)
             }
         } catch {
@@ -247,9 +256,10 @@ public enum VMRunner {
         return lines[(start + 1)..<end].filter { !$0.hasPrefix("[") }.joined(separator: "\n")
     }
 
-    /// KVM first when /dev/kvm opens, then TCG: a KVM start that fails before the guest boots
-    /// (as on this project's development VM) falls back to TCG.
-    static var usableAccelerators: [String] { Kernel.kvmOpens ? ["kvm", "tcg"] : ["tcg"] }
+    /// KVM first when it runs ordinary kernels here and no guest of this process has failed under it, then TCG:
+    /// a KVM guest that does not boot, or that QEMU pauses on an emulation failure
+    /// (`KVMFailureWatch`), is run again under TCG.
+    static var usableAccelerators: [String] { Kernel.kvmRunsOrdinaryGuests && !KVMFailureWatch.kvmFailed ? ["kvm", "tcg"] : ["tcg"] }
 
     static func qemuArguments(kernel: GuestKernel, initramfs: OpenFile, disk: OpenFile, output: String,
                               accelerator: String, options: VMOptions) -> [String] {
