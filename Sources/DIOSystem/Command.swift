@@ -15,27 +15,29 @@ public func runCommand(_ arguments: [String]) throws {
     _ = try runCommandCapturing(arguments)
 }
 
-/// Runs an external tool to completion and returns what it printed (stdout and stderr).
+/// Runs an external tool to completion and returns what it printed (stdout, then stderr). It is
+/// spawned and waited for through a pidfd (`ChildProcess`): Foundation's `Process` notices an
+/// exit only on its run loop's next 50 ms tick, which a run of a dozen mkfs felt.
 public func runCommandCapturing(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    let text = String(decoding: output, as: UTF8.self)
-    guard process.terminationStatus == 0 else {
-        throw CommandError(command: arguments, status: process.terminationStatus, output: text)
+    guard let tool = arguments.first, let executable = findExecutable(tool) else {
+        throw CommandError(command: arguments, status: 127, output: "\(arguments.first ?? ""): command not found")
     }
-    return text
+    let child = try ChildProcess(executable: executable, arguments: Array(arguments.dropFirst()), input: [])
+    var exit: ChildExit?
+    while exit == nil { exit = child.wait(for: .seconds(3600)) }
+    let text = String(decoding: try child.standardOutput() + child.standardError(), as: UTF8.self)
+    switch exit {
+    case .exited(0): return text
+    case .exited(let status): throw CommandError(command: arguments, status: status, output: text)
+    case .signalled(let signalNumber): throw CommandError(command: arguments, status: 128 + signalNumber, output: text)
+    default: throw CommandError(command: arguments, status: -1, output: text)
+    }
 }
 
-/// Where `tool` is on PATH (plus the sbin directories a non-login root shell may lack), or nil.
+/// Where `tool` is on PATH (plus the sbin directories a non-login root shell may lack), or nil;
+/// a path (with a slash) is its own answer if it is executable.
 public func findExecutable(_ tool: String) -> String? {
+    if tool.contains("/") { return FileManager.default.isExecutableFile(atPath: tool) ? tool : nil }
     let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
     let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
     return directories.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
