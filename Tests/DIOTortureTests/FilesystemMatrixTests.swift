@@ -93,7 +93,9 @@ extension OnTheRealKernel {
                 let xfs = try inGuest(kernel, fs: "xfs", programs)
                 let nfs = try inGuest(kernel, fs: "nfs4.2", ["nfs-mapping-laundered-over-direct-write"])
                 print("findings in C, \(URL(fileURLWithPath: kernel).lastPathComponent):\n\(gfs2)\n\(nfs)")
-                #expect(count(in: gfs2, "reads short before EOF") == (old ? 20 : 0), "\(gfs2)")
+                // Most iterations on 6.1, not always all 20 (19 of 20 has been seen on 6.1.0-57).
+                let reads = try #require(count(in: gfs2, "reads short before EOF"), "\(gfs2)")
+                #expect(old ? reads > 0 : reads == 0, "\(gfs2)")
                 let writes = try #require(count(in: gfs2, "writes short"), "\(gfs2)")
                 #expect(old ? writes > 0 : writes == 0, "\(gfs2)")
                 #expect(gfs2.contains("HANG: pread has not returned after 10 s"), "\(gfs2)")
