@@ -53,8 +53,9 @@ public enum ChildExit: Sendable, Equatable {
 }
 
 /// Runs a long-lived program (QEMU) with its output into `output`. It is killed after `timeout`,
-/// when `abandonIf` (asked twice a second) says so, when this process is interrupted, and, through the parent-death signal `setpriv` sets before
-/// exec, even when this process is killed outright. The calling thread must outlive the child:
+/// when `abandonIf` (asked twice a second) says so, when this process is interrupted, and,
+/// through the parent-death signal `setpriv` sets before exec, even when this process is killed
+/// outright. The calling thread must outlive the child:
 /// the parent-death signal fires when the thread that spawned it ends.
 public func runSupervised(_ arguments: [String], output: OpenFile, timeout: Duration,
                           abandonIf: () -> Bool = { false }) throws -> ChildExit {
@@ -78,13 +79,16 @@ public func runSupervised(_ arguments: [String], output: OpenFile, timeout: Dura
     var nextAsk = ContinuousClock.now
     while process.isRunning {
         let now = ContinuousClock.now
-        let abandon = now >= nextAsk && abandonIf()
+        var abandon = false
+        if now >= nextAsk {
+            abandon = abandonIf()
+            nextAsk = now + .milliseconds(500)
+        }
         if now >= deadline || abandon {
             kill(pid, SIGKILL)
             process.waitUntilExit()
             return abandon ? .abandoned : .timedOut
         }
-        if now >= nextAsk { nextAsk = now + .milliseconds(500) }
         usleep(20_000)
     }
     return process.terminationReason == .uncaughtSignal ? .signalled(process.terminationStatus) : .exited(process.terminationStatus)
