@@ -48,6 +48,10 @@ extension OnTheRealKernel {
             let projected = lines.filter { $0.contains(" shard") && !$0.hasPrefix("Projected") }
             #expect(projected.count == 3, "\(result.stdout)")
             #expect(lines.contains { $0.hasPrefix("  first-page-only ") && $0.contains(" per page") }, "\(result.stdout)")
+            // Two classes (two patterns, depth 1), costliest first: between them, every unit.
+            let shares = lines.drop { !$0.hasPrefix("Where the case time goes") }.dropFirst().prefix { !$0.hasPrefix("Projected") }
+            #expect(shares.count == 2 && shares.compactMap { Int($0.split(separator: " ").dropLast().last ?? "") }.reduce(0, +) == listed,
+                    "\(result.stdout)")
             let one = try runTool(["sweep", sweep, "--estimate", "--estimate-shards", "2", "--shard", "2/2"])
             #expect(one.status == 0 && one.stdout.contains("  shard 2/2: "), "\(one.stdout)")
             guard FileManager.default.fileExists(atPath: fixedKernel) else { return print("SKIP the kernel sweep's refusal: no \(fixedKernel)") }

@@ -101,6 +101,18 @@ public struct SweepEstimate: Sendable {
         return batches.map { Self.wallSeconds(of: $0, perUnit: sample.overheadSecondsPerUnit, setup: sample.setupSecondsPerBatch, threads: sample.jobs) }
     }
 
+    /// The sweep's projected case seconds summed per class of cost, costliest first: which axes to
+    /// cut when a sweep is too long.
+    var classSeconds: [(key: String, seconds: Double, units: Int)] {
+        var seconds: [String: Double] = [:], counts: [String: Int] = [:]
+        for unit in units {
+            let key = CostModel.key(unit.spec, filesystem: kinds[unit.filesystem])
+            seconds[key, default: 0] += model.seconds(unit.spec, filesystem: kinds[unit.filesystem])
+            counts[key, default: 0] += 1
+        }
+        return seconds.map { (key: $0.key, seconds: $0.value, units: counts[$0.key]!) }.sorted { $0.seconds > $1.seconds }
+    }
+
     /// A unit's seconds, projected or measured, and the weight the runner orders batches by.
     struct CaseCost {
         var seconds: Double
@@ -154,6 +166,10 @@ public struct SweepEstimate: Sendable {
                          + "mkfs and mount \(String(format: "%.2f", sample.setupSecondsPerBatch)) s per filesystem, "
                          + "\(String(format: "%.3f", sample.overheadSecondsPerUnit)) s per unit for processes and records; per case, by class:"]
         lines += model.lines
+        lines.append("Where the case time goes (the classes costing most, of \(Self.duration(classSeconds.reduce(0) { $0 + $1.seconds })) in all):")
+        lines += classSeconds.prefix(8).map { share in
+            "  \(share.key.padding(toLength: 34)) \(Self.duration(share.seconds).padding(toLength: 14)) \(share.units) units"
+        }
         lines.append("Projected wall time on machines like this one, each shard on its own with --jobs \(sample.jobs):")
         for count in shards {
             let each = shardSeconds(count: count)
