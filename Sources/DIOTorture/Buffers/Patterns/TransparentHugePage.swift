@@ -17,11 +17,14 @@ struct TransparentHugePage: BufferPattern {
         let pages = context.pages
         let region = try MappedRegion(anonymousLength: 2 * huge, alignment: huge)
         try region.advise(pageRange: 0..<(2 * huge / pageSize), .hugePage)
-        memset(region.base, Int32(context.poison), huge)
+        let start = huge - (pages / 2) * pageSize
+        // The first touch faults in the whole huge page (the kernel zeroes all 2 MiB); only the
+        // buffer's own pages need the poison.
+        memset(region.base + start, Int32(context.poison), huge - start)
         var buffer = PreparedBuffer(region: region, plan: (0..<pages).map {
             $0 < pages / 2 ? PagePlan(resident: true, prior: .fill(context.poison)) : PagePlan(resident: false, prior: .zeros)
         })
-        buffer.start = huge - (pages / 2) * pageSize
+        buffer.start = start
         buffer.hugePageBytesNeeded = huge
         return buffer
     }
@@ -35,7 +38,7 @@ struct TransparentHugePage: BufferPattern {
         mapping_length = 3 * HUGE;
         unsigned char *aligned = (unsigned char *)(((unsigned long)raw + HUGE - 1) & ~(unsigned long)(HUGE - 1));
         madvise(aligned, 2 * HUGE, MADV_HUGEPAGE);
-        memset(aligned, POISON, HUGE);
+        memset(aligned + HUGE - (long)(pages / 2) * PAGE, POISON, (long)(pages / 2) * PAGE);
         for (int p = 0; p < pages; p++) resident[p] = p < pages / 2;
         return aligned + HUGE - (long)(pages / 2) * PAGE;
     }
