@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Testing
 @testable import DIOSystem
@@ -26,6 +27,35 @@ import Testing
     @Test func thePayloadNeverChanges() {
         let words = stamped(512, at: 8192, stamp: stamp).withUnsafeBytes { Array($0.bindMemory(to: UInt64.self)) }
         #expect(words[4] == 0x6EF9_F1D2_FAFE_6D10 && words[5] == 0x03C2_73B5_86A6_D5CA)
+    }
+
+    /// A read into a cold-file-mmap buffer writes into the file it maps: once the buffer is gone,
+    /// the same file is lent to the next buffer stamped afresh and uncached, and two buffers alive
+    /// at once never share one.
+    @Test func aColdSourceLentAgainIsStampedAfreshAndUncached() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("diot-cold-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        guard filesystemType(of: directory) != "tmpfs" else { return print("SKIP cold sources: \(directory) is on tmpfs, whose pages cannot be dropped") }
+        let files = CaseFiles(case: stamp, writeSources: false)
+        let first: OpenFile
+        var lease: AnyObject
+        (first, lease) = try files.coldSource(pages: 4, directory: directory)
+        let other = try files.coldSource(pages: 4, directory: directory)
+        #expect(other.file !== first)
+        do {
+            let read = try MappedRegion(file: first, offset: 0, length: 4 * pageSize)
+            read.bytes.initializeMemory(as: UInt8.self, repeating: 0xDB)
+        }
+        lease = other.lease
+        let again = try files.coldSource(pages: 4, directory: directory)
+        #expect(again.file === first)
+        let mapping = try MappedRegion(file: again.file, offset: 0, length: 4 * pageSize)
+        #expect(try mapping.residency() == [false, false, false, false])
+        var fileModel = FileModel()
+        fileModel.write(0..<4 * pageSize, stamp: files.coldSourceStamp)
+        #expect(verify(Array(UnsafeRawBufferPointer(mapping.bytes)), at: 0, model: fileModel).isClean)
+        withExtendedLifetime(lease) {}
     }
 
     @Test func stampedDataVerifiesAndCarriesItsHeader() {

@@ -99,12 +99,16 @@ public struct BufferContext {
 
 /// Files a case's buffers use in every iteration, made once: their contents are the case's, and
 /// each iteration puts them back in the state its pattern needs (and proves it). They close with
-/// the case. Only a write's sources are kept: a read into a mapping of such a file changes it.
+/// the case. A write's sources are only read from, so one file of each size serves them all; a
+/// read into a mapping of such a file changes it, so a read's buffer has a file of its own while
+/// it lives, written and synced afresh before it is lent again (an overwrite and fdatasync cost
+/// half of a new file's create, fsync and unlink).
 public final class CaseFiles {
     /// What the mapped-file patterns' other file holds: the case's, not an iteration's.
     let coldSourceStamp: DataStamp
     private let keepsSources: Bool
-    private var coldSources: [Int: OpenFile] = [:]
+    /// Files no buffer holds, by their size in pages.
+    private var idleSources: [Int: [OpenFile]] = [:]
 
     /// `writeSources`: the buffers are only read from (a write case's sources).
     public init(case stamp: DataStamp, writeSources: Bool) {
@@ -113,19 +117,40 @@ public final class CaseFiles {
     }
 
     /// A file of `pages` stamped pages for the mapped-file patterns, its pages dropped from the
-    /// page cache: written and synced afresh, or the case's own again for a write's source.
-    func coldSource(pages: Int, directory: String) throws -> OpenFile {
-        let stamp = coldSourceStamp
-        let file = try (keepsSources ? coldSources[pages] : nil) ?? {
-            let file = try OpenFile.scratch(at: directory + "/cold-\(stamp.fileID)-\(pages).dat")
-            try writeStamped(file, range: 0..<pages * pageSize, stamp: stamp)
+    /// page cache, and what lends it: the buffer keeps the lease, and the file is idle again
+    /// once the buffer is gone.
+    func coldSource(pages: Int, directory: String) throws -> (file: OpenFile, lease: AnyObject) {
+        let file: OpenFile
+        if let idle = idleSources[pages]?.popLast() {
+            file = idle
+            if !keepsSources {
+                try writeStamped(file, range: 0..<pages * pageSize, stamp: coldSourceStamp)
+                try file.dataSync()
+            }
+        } else {
+            file = try OpenFile.scratch(at: directory + "/cold-\(coldSourceStamp.fileID)-\(pages).dat")
+            try writeStamped(file, range: 0..<pages * pageSize, stamp: coldSourceStamp)
             try file.sync()
-            if keepsSources { coldSources[pages] = file }
-            return file
-        }()
+        }
         try file.dropCache()
-        return file
+        if keepsSources { idleSources[pages, default: []].append(file) }
+        return (file, ColdSourceLease(file: file, pages: pages, returningTo: keepsSources ? nil : self))
     }
+
+    fileprivate func returned(_ file: OpenFile, pages: Int) { idleSources[pages, default: []].append(file) }
+}
+
+/// A read buffer's hold on a cold source: the file is idle again when the buffer lets go.
+private final class ColdSourceLease {
+    let file: OpenFile
+    let pages: Int
+    let owner: CaseFiles?
+
+    init(file: OpenFile, pages: Int, returningTo owner: CaseFiles?) {
+        (self.file, self.pages, self.owner) = (file, pages, owner)
+    }
+
+    deinit { owner?.returned(file, pages: pages) }
 }
 
 public struct BufferSetupError: Error, CustomStringConvertible {

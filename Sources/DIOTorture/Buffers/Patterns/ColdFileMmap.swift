@@ -10,10 +10,10 @@ struct ColdFileMmap: BufferPattern {
     static func prepare(_ context: BufferContext) throws -> PreparedBuffer {
         let pages = context.pages
         let stamp = context.caseFiles.coldSourceStamp
-        let file = try context.caseFiles.coldSource(pages: pages, directory: context.directory)
+        let (file, lease) = try context.caseFiles.coldSource(pages: pages, directory: context.directory)
         var buffer = PreparedBuffer(region: try MappedRegion(file: file, offset: 0, length: pages * pageSize),
                                     plan: (0..<pages).map { PagePlan(resident: false, prior: .stamped(stamp, fileOffset: $0 * pageSize)) })
-        buffer.owned = [file]
+        buffer.owned = [lease]
         return buffer
     }
 
