@@ -67,6 +67,18 @@ extension OnTheRealKernel {
             }
         }
 
+        /// A write case reads every way back into one memory, so what the last read left there
+        /// must not pass for the next one's bytes: each use starts all poison, never zeros.
+        @Test func readBackMemoryStartsAllPoisonEveryTime() throws {
+            let memory = ReadbackMemory()
+            let first = try memory.bytes(3 * pageSize)
+            first.initializeMemory(as: UInt8.self, repeating: 0)
+            let again = try memory.bytes(2 * pageSize + 1)
+            #expect(again.baseAddress == first.baseAddress, "reused, not mapped afresh")
+            #expect(again.allSatisfy { $0 == ReadbackMemory.poison } && ReadbackMemory.poison != 0)
+            #expect(try memory.bytes(8 * pageSize).allSatisfy { $0 == ReadbackMemory.poison })
+        }
+
         /// xfs and ext4 fail a direct write from a source with a PROT_NONE page with EFAULT after
         /// putting the bytes before the page in the file (iomap reports the error, not the
         /// progress): legal because of the page, and nothing outside the range may change.

@@ -12,6 +12,7 @@ struct WriteCase: IteratedCase {
     let shape: WriteShape
     let area: WorkArea
     let options: RunOptions
+    let readbackMemory = ReadbackMemory()
 
     init(spec: CaseSpec, area: WorkArea, options: RunOptions) {
         self.spec = spec
@@ -66,7 +67,7 @@ struct WriteCase: IteratedCase {
         progress.residencyRetries += retries
         let buffer = proved[0].buffer
         // Cached or mapped only now: a source mapping the same file drops its cache as it is made.
-        let primed = try PhaseClock.measure(.buffers) { try CachePriming(shape.target, file: target.file, length: target.model.size) }
+        let primed = try PhaseClock.measure(.buffers) { try CachePriming(shape.target, file: target.file, length: target.model.size, memory: readbackMemory) }
         let held = try proved[0].held && primed.held && buffer.holdsPlan(found: buffer.foundResidency())
         progress.residencies[proved[0].found.residencyMap, default: 0] += 1
         progress.plannedResidency = buffer.plannedResidency.residencyMap
@@ -86,7 +87,7 @@ struct WriteCase: IteratedCase {
         // A source mapping the written range carries the file's own bytes there, hole or data.
         let carried = shape.pattern.traits.mapsTheTransferredRange ? expected.held(offset..<offset + shape.length) : buffer.plannedContent(memory)
         let written = WrittenFile(target: target, expected: expected, offset: offset, source: carried,
-                                  mapping: primed.mapping)
+                                  mapping: primed.mapping, memory: readbackMemory)
         let misaligned = try shape.alignment?.misaligned(length: shape.length, offset: offset, statx: target.file.dioAlignment(),
                                                          blockSize: target.file.preferredBlockSize()) ?? false
         let contract = WriteContract(length: shape.length, path: shape.path, inaccessibleOffset: buffer.inaccessibleOffset.map { $0 - shape.memoryOffset },

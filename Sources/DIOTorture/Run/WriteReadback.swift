@@ -8,21 +8,19 @@ struct CachePriming {
     var mapping: MappedRegion?
     var held = true
 
-    init(_ target: WriteTarget, file: OpenFile, length: Int) throws {
+    init(_ target: WriteTarget, file: OpenFile, length: Int, memory: ReadbackMemory) throws {
         let span = length.roundedUp(to: pageSize)
         switch target {
         case .cached:
             let cached = try file.reopened(.readOnly)
             try cached.adviseRandomAccess()
-            let scratch = try MappedRegion(anonymousLength: span)
-            _ = try readFully(cached, into: scratch.bytes)
+            _ = try readFully(cached, into: try memory.bytes(span))
             held = try MappedRegion(readOnly: file, length: span).residency().allSatisfy { $0 }
         case .mapped:
             let mapping = try MappedRegion(file: file, offset: 0, length: span)
             // Its own pages only: read-ahead would also cache what a source maps further on.
             try mapping.advise(pageRange: 0..<span / pageSize, .random)
-            let scratch = try MappedRegion(anonymousLength: span)
-            _ = mapping.copyOut(at: 0, into: scratch.bytes)
+            _ = mapping.copyOut(at: 0, into: try memory.bytes(span))
             held = try mapping.residency().allSatisfy { $0 }
             self.mapping = mapping
         default:
@@ -42,6 +40,25 @@ private func readFully(_ file: OpenFile, into buffer: UnsafeMutableRawBufferPoin
     return total
 }
 
+/// The memory a write case reads its files back into, kept from one read to the next: a fresh
+/// mapping per read faults in every page again (the kernel clears each one), which in a TCG
+/// guest costs more than the read. It is poisoned before each use, so that a read which leaves
+/// part of it unfilled shows there even where the file holds zeros, as a fresh mapping would not.
+final class ReadbackMemory {
+    private var region: MappedRegion?
+    /// Not zero, which a hole reads as.
+    static let poison: UInt8 = 0xA5
+
+    /// `length` bytes of it (grown when too small), each set to `poison`.
+    func bytes(_ length: Int) throws -> UnsafeMutableRawBufferPointer {
+        let region = try self.region.flatMap { $0.length >= length ? $0 : nil } ?? MappedRegion(anonymousLength: max(length, 1).roundedUp(to: pageSize))
+        self.region = region
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: region.bytes[0..<length])
+        bytes.initializeMemory(as: UInt8.self, repeating: Self.poison)
+        return bytes
+    }
+}
+
 /// A target after the write: what it must hold, and its read-back every way.
 struct WrittenFile {
     var target: PreparedTarget
@@ -51,58 +68,57 @@ struct WrittenFile {
     var source: [UInt8]
     /// The target's own mapping, made before the write (`mapped`).
     var mapping: MappedRegion?
+    var memory: ReadbackMemory
 
     /// One way of reading the file back, judged.
     struct Readback {
         var way: String
         var judgement: Judgement
         var differences: [BadRange] = []
+        /// What the page cache showed, which a short write's report diagnoses; empty for the other ways.
         var bytes: [UInt8] = []
     }
 
     /// The whole file read back through O_DIRECT, the page cache, a new shared mapping and the
-    /// target's own mapping, each judged against `expected`. `corrupting` flips one byte of the
-    /// direct read-back in the written range (the harness's self-test).
+    /// target's own mapping, each judged against `expected` in `memory` before the next reads.
+    /// `corrupting` flips one byte of the direct read-back in the written range (the harness's
+    /// self-test).
     func readBack(corrupting: Bool) -> [Readback] {
-        // Each way, what it reads and how much of the file it can show: a mapping made before
-        // the write covers the file as long as it was then.
-        var ways: [(String, Result<[UInt8], any Error>, Int)] = [
-            ("O_DIRECT", Result { try read(target.file, span: expected.size.roundedUp(to: pageSize) + pageSize) }, expected.size),
-            ("page cache", Result { try read(try target.file.reopened(.readOnly), span: expected.size + pageSize) }, expected.size),
-            ("new mapping", Result { try readMapped(try MappedRegion(file: target.file, offset: 0, length: max(pageSize, try mappedSpan()))) },
-             expected.size),
+        var readbacks = [
+            judged("O_DIRECT", shows: expected.size, corrupting: corrupting) {
+                try read(target.file, span: expected.size.roundedUp(to: pageSize) + pageSize)
+            },
+            judged("page cache", shows: expected.size, keepingBytes: true) { try read(try target.file.reopened(.readOnly), span: expected.size + pageSize) },
+            judged("new mapping", shows: expected.size) { try readMapped(try MappedRegion(file: target.file, offset: 0, length: max(pageSize, try mappedSpan()))) },
         ]
+        // A mapping made before the write covers the file as long as it was then.
         if let mapping {
-            ways.append(("the mapping made before the write", Result { try readMapped(mapping) }, min(expected.size, mapping.length)))
+            readbacks.append(judged("the mapping made before the write", shows: min(expected.size, mapping.length)) { try readMapped(mapping) })
         }
-        if corrupting, case .success(var bytes) = ways[0].1, offset + source.count / 2 < bytes.count {
-            bytes[offset + source.count / 2] ^= 0xFF
-            ways[0].1 = .success(bytes)
-        }
-        return ways.map { way, result, shows in
-            switch result {
-            case .failure(let error):
-                return Readback(way: way, judgement: Oracle.judgeReadback(way, error: error))
-            case .success(let bytes):
-                let differences = bytes.withUnsafeBytes { expected.differences($0) }
-                return Readback(way: way, judgement: Oracle.judgeReadback(way, foundSize: bytes.count, expectedSize: shows, differences: differences),
-                                differences: differences, bytes: bytes)
-            }
-        }
+        return readbacks
     }
 
-    private func read(_ file: OpenFile, span: Int) throws -> [UInt8] {
-        let buffer = try MappedRegion(anonymousLength: span.roundedUp(to: pageSize))
-        let count = try readFully(file, into: buffer.bytes)
-        return Array(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count]))
+    /// One way, read by `read` and judged as it lies in memory; `shows` is how much of the file it can show.
+    private func judged(_ way: String, shows: Int, corrupting: Bool = false, keepingBytes: Bool = false,
+                        _ read: () throws -> UnsafeMutableRawBufferPointer) -> Readback {
+        let found: UnsafeMutableRawBufferPointer
+        do { found = try read() } catch { return Readback(way: way, judgement: Oracle.judgeReadback(way, error: error)) }
+        if corrupting, offset + source.count / 2 < found.count { found[offset + source.count / 2] ^= 0xFF }
+        let differences = expected.differences(UnsafeRawBufferPointer(found))
+        return Readback(way: way, judgement: Oracle.judgeReadback(way, foundSize: found.count, expectedSize: shows, differences: differences),
+                        differences: differences, bytes: keepingBytes ? Array(found) : [])
+    }
+
+    /// The bytes `file` reads from offset 0, until EOF or `span` bytes.
+    private func read(_ file: OpenFile, span: Int) throws -> UnsafeMutableRawBufferPointer {
+        let buffer = try memory.bytes(span.roundedUp(to: pageSize))
+        return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(try readFully(file, into: buffer))])
     }
 
     /// The file's bytes up to its EOF as a mapping shows them (a mapping cannot show a size).
-    private func readMapped(_ mapping: MappedRegion) throws -> [UInt8] {
-        let size = min(try target.file.size(), mapping.length)
-        var bytes = [UInt8](repeating: 0, count: size)
-        let copied = bytes.withUnsafeMutableBytes { mapping.copyOut(at: 0, into: $0) }
-        return Array(bytes[0..<(try copied.get())])
+    private func readMapped(_ mapping: MappedRegion) throws -> UnsafeMutableRawBufferPointer {
+        let buffer = try memory.bytes(min(try target.file.size(), mapping.length))
+        return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(try mapping.copyOut(at: 0, into: buffer).get())])
     }
 
     private func mappedSpan() throws -> Int { try target.file.size().roundedUp(to: pageSize) }
