@@ -307,6 +307,45 @@ extension OnTheRealKernel {
             }
         }
 
+        /// What `ops` found in the kernel matrix, from the shrunk logs in docs/findings made into C
+        /// by `repro`: the xfs EIO after a punch past EOF here and in Debian's 6.1 and 6.12 (ext4
+        /// and btrfs whole beside it); the btrfs EUCLEAN from fdatasync in Debian's 6.12 only (xfs
+        /// whole beside it).
+        @Test(.enabled(if: findExecutable("gcc") != nil, "needs gcc to build the reproducers"))
+        func theMatrixOpsFindingsReproduceInCWhereTheBugsAre() throws {
+            let directory = NSTemporaryDirectory() + "dio-torture-ops-findings-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let (punch, fdatasync) = ("xfs-punch-past-eof-dio-eio", "btrfs-6.12-mmap-dirty-fdatasync-euclean")
+            for program in [punch, fdatasync] {
+                let log = repository.appendingPathComponent("docs/findings/\(program).opslog").path
+                let written = try runTool(["repro", log, "-o", "\(directory)/\(program).c"])
+                #expect(written.status == 0, "\(written.stderr)")
+                try runCommand(["gcc", "-Wall", "-Werror", "\(directory)/\(program).c", "-o", "\(directory)/\(program)", "-luring", "-lpthread"])
+            }
+            let eio = "operation 3 (read 499712 24576 uring-read): read failed: Input/output error (expected 7821 bytes)"
+            let euclean = "operation 5 (fdatasync): failed: Structure needs cleaning"
+            let (punchWhole, fdatasyncWhole) = ("all 4 operations kept their promises", "all 6 operations kept their promises")
+            /// Both programs on a scratch `fs`, here or in a guest of `kernel`.
+            func both(_ fs: String, in kernel: String? = nil) throws -> String {
+                let script = [punch, fdatasync].map { "echo \"== \($0)\"; \(directory)/\($0) \"$1\"" }.joined(separator: "; ")
+                let exec = ["exec", "--fs", fs, "--", "/bin/sh", "-c", script, "sh", "{}"]
+                return try runTool(kernel.map { ["vm", "--kernel", $0, "--"] + exec } ?? exec).stdout
+            }
+            func check(_ release: String, xfs: String, btrfs: String) {
+                print("ops findings in C on \(release):\n\(xfs)\n\(btrfs)")
+                #expect(xfs.contains(eio) && xfs.contains(fdatasyncWhole), "\(release) xfs:\n\(xfs)")
+                #expect(btrfs.contains(punchWhole), "\(release) btrfs:\n\(btrfs)")
+                #expect(btrfs.contains(release.hasPrefix("6.12.") ? euclean : fdatasyncWhole), "\(release) btrfs:\n\(btrfs)")
+            }
+            check(Kernel.release, xfs: try both("xfs"), btrfs: try both("btrfs"))
+            #expect(try both("ext4").contains(punchWhole))
+            for kernel in wideKernels {
+                let release = URL(fileURLWithPath: kernel).lastPathComponent.replacingOccurrences(of: "vmlinuz-", with: "")
+                check(release, xfs: try both("xfs", in: kernel), btrfs: try both("btrfs", in: kernel))
+            }
+        }
+
         @Test func panicAndHangAreBrokenWithTheConsole() throws {
             let (panic, panicked) = try runVM(["--kernel", fixedKernel, "--append", "rdinit=/nonexistent", "--", "run", "--fs", "btrfs"])
             #expect(panic.status == 1)
