@@ -65,7 +65,9 @@ public final class DetachedMount {
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(context, $0.baseAddress, $0.count) }
             if count <= 0 { break }
-            let line = String(decoding: buffer[..<count], as: UTF8.self)
+            // "e message": the level, then the message, which some kernels end with a newline.
+            var line = String(decoding: buffer[..<count], as: UTF8.self)
+            while line.last?.isNewline == true { line.removeLast() }
             lines.append(line.count > 2 ? String(line.dropFirst(2)) : line)
         }
         return lines
