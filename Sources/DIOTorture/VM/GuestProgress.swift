@@ -9,6 +9,8 @@ public struct GuestProgress: Sendable, Equatable {
     public var failures: Int
 
     static let fileName = "progress"
+    /// Seconds between rewrites of the file.
+    public static let interval: TimeInterval = 0.5
 
     public init(_ progress: Progress) {
         (done, total, failures) = (progress.done, progress.total, progress.failures)
