@@ -11,14 +11,9 @@ func runCases(_ batches: [RunBatch], scratchDevice: String?, isolation: CaseIsol
     InterruptCleanup.stopGracefully()
     let showProgress = ThisProcess.isTerminal(.standardError)
     let started = Date()
-    var progressWritten = Date.distantPast
+    let guestProgress = progressFile.map(GuestProgressFile.init(path:))
     let report = Runner.run(batches, scratchDevice: scratchDevice, isolation: isolation, jobs: jobs) { progress in
-        // A guest's progress file is on its 9p share, where each rewrite costs round trips to
-        // the host: the host's display needs no more than a few a second.
-        if let progressFile, progress.done == progress.total || Date().timeIntervalSince(progressWritten) >= GuestProgress.interval {
-            GuestProgress(progress).write(to: progressFile)
-            progressWritten = Date()
-        }
+        guestProgress?.record(progress)
         guard showProgress else { return }
         let elapsed = Date().timeIntervalSince(started)
         let eta = progress.done > 0 ? " ETA \(Int(elapsed / Double(progress.done) * Double(progress.total - progress.done)))s" : ""

@@ -97,6 +97,18 @@ func qemuProcesses() -> [String] {
         #expect(GuestStatus(release: "6.12", progress: nil, elapsed: 5, finished: false).line == "6.12: booting, 5 s")
     }
 
+    /// Cases finishing in quick succession rewrite a guest's progress file once, and the last one always.
+    @Test func aGuestsProgressFileIsRewrittenSeldomButAtTheEnd() throws {
+        let output = try scratchFile("progress", Data()).replacingOccurrences(of: "/progress", with: "")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let file = GuestProgressFile(path: output + "/progress")
+        file.record(Progress(done: 1, total: 3, failures: 0, current: ""))
+        file.record(Progress(done: 2, total: 3, failures: 1, current: ""))
+        #expect(GuestProgress.read(output: output)?.done == 1)
+        file.record(Progress(done: 3, total: 3, failures: 1, current: ""))
+        #expect(GuestProgress.read(output: output)?.done == 3 && GuestProgress.read(output: output)?.failures == 1)
+    }
+
     @Test func aKVMGuestPausedOrNotBootingIsGivenUp() throws {
         let console = try OpenFile.anonymous(in: NSTemporaryDirectory())
         let watch = KVMFailureWatch(console: console)

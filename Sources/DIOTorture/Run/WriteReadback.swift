@@ -77,6 +77,8 @@ struct WrittenFile {
         var differences: [BadRange] = []
         /// What the page cache showed, which a short write's report diagnoses; empty for the other ways.
         var bytes: [UInt8] = []
+
+        static let pageCache = "page cache"
     }
 
     /// The whole file read back through O_DIRECT, the page cache, a new shared mapping and the
@@ -88,7 +90,7 @@ struct WrittenFile {
             judged("O_DIRECT", shows: expected.size, corrupting: corrupting) {
                 try read(target.file, span: expected.size.roundedUp(to: pageSize) + pageSize)
             },
-            judged("page cache", shows: expected.size, keepingBytes: true) { try read(try target.file.reopened(.readOnly), span: expected.size + pageSize) },
+            judged(Readback.pageCache, shows: expected.size, keepingBytes: true) { try read(try target.file.reopened(.readOnly), span: expected.size + pageSize) },
             judged("new mapping", shows: expected.size) { try readMapped(try MappedRegion(file: target.file, offset: 0, length: max(pageSize, try mappedSpan()))) },
         ]
         // A mapping made before the write covers the file as long as it was then.
@@ -133,7 +135,7 @@ struct WrittenFile {
         record.note = ([judgement.note].compactMap { $0 } + otherNotes).joined(separator: "; ")
         (record.firstBadOffset, record.badRanges) = (failing?.differences.first?.offset, failing?.differences ?? [])
         record.extentsAfter = FailureRecord.extents(of: target.file, in: area, after: result)
-        if case .completed(let count) = result, count < length, let cached = readback.first(where: { $0.way == "page cache" }) {
+        if case .completed(let count) = result, count < length, let cached = readback.first(where: { $0.way == Readback.pageCache }) {
             record.unfilledTail = cached.bytes.withUnsafeBytes {
                 expected.unwritten(offset + count..<offset + length, found: $0)
             }

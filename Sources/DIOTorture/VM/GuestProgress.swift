@@ -9,8 +9,6 @@ public struct GuestProgress: Sendable, Equatable {
     public var failures: Int
 
     static let fileName = "progress"
-    /// Seconds between rewrites of the file.
-    public static let interval: TimeInterval = 0.5
 
     public init(_ progress: Progress) {
         (done, total, failures) = (progress.done, progress.total, progress.failures)
@@ -30,6 +28,23 @@ public struct GuestProgress: Sendable, Equatable {
 
     static func read(output: String) -> GuestProgress? {
         (try? String(contentsOfFile: output + "/" + fileName, encoding: .utf8)).flatMap(GuestProgress.init(text:))
+    }
+}
+
+/// A run's progress file in a guest, rewritten as cases finish: at most every `interval` and
+/// always at the end, for it is on the guest's 9p share, where every rewrite is a create, a
+/// write and a rename on the host. The host's display needs no more.
+public final class GuestProgressFile {
+    let path: String
+    private var written = Date.distantPast
+    static let interval: TimeInterval = 0.5
+
+    public init(path: String) { self.path = path }
+
+    public func record(_ progress: Progress) {
+        guard progress.done == progress.total || Date().timeIntervalSince(written) >= Self.interval else { return }
+        GuestProgress(progress).write(to: path)
+        written = Date()
     }
 }
 
