@@ -57,7 +57,8 @@ uninstall:
 	rm -rf $(SHARE_DIR)
 
 # The kernel matrix: the quick suite inside every test kernel of ../shared/kernels and Debian's
-# 6.1 and 6.12, two guests at a time; then, in Debian's two kernels (which have the modules), every
+# 6.1 and 6.12, one guest per CPU (each kernel's run in shards when the kernels alone would leave
+# a CPU idle at the end); then, in Debian's two kernels (which have the modules), every
 # other kind of filesystem at 5 iterations a case; one merged report and matrix. The quick suite's
 # cases share one process per guest (each guest is isolated anyway); the other kinds run in case
 # processes, for a case that hangs (gfs2) ends only its own process.

@@ -115,3 +115,11 @@ extension ScratchKind: ExpressibleByArgument {
     public init?(argument: String) { self.init(named: argument) }
     public static var allValueStrings: [String] { choiceNames }
 }
+
+/// "K/N", one shard of a plan or a sweep, as `run --shard` and `sweep --shard` take it.
+extension Shard {
+    static func parsed(_ text: String) throws -> Shard {
+        guard let shard = Shard(text) else { throw ValidationError("expected K/N with 1 <= K <= N") }
+        return shard
+    }
+}

@@ -59,6 +59,10 @@ struct Run: ParsableCommand {
             transform: { try QueueDepth.list($0) })
     var queueDepth: [QueueDepth]?
 
+    @Option(help: ArgumentHelp("Run only shard K of N of the cases (1-based; each case to the shard with the least expected cost so far): N runs of the same plan and seed, one per shard, run it all.", valueName: "K/N"),
+            transform: { try Shard.parsed($0) })
+    var shard: Shard = .whole
+
     @Option(name: .long, help: "Iterations per case.")
     var iterations: Int = 20
 
@@ -105,9 +109,11 @@ struct Run: ParsableCommand {
     func run() throws {
         let (plan, note) = try makePlan()
         if let note { printError("dio-torture: \(note)\n") }
-        let total = plan.cases.count * plan.targets.count
-        printError("dio-torture: \(total) cases x \(plan.options.iterations) iterations on \(plan.targets.map(\.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
-        let report = runCases(plan.batches, scratchDevice: plan.scratchDevice, isolation: try isolation.mode(caseTimeout: caseTimeout), jobs: isolation.jobs,
+        let batches = plan.batches
+        let total = batches.reduce(0) { $0 + $1.cases.count }
+        let part = plan.shard == .whole ? "" : " (shard \(plan.shard) of \(plan.cases.count * plan.targets.count))"
+        printError("dio-torture: \(total) cases\(part) x \(plan.options.iterations) iterations on \(batches.map(\.target.description).joined(separator: ", ")), seed \(plan.options.seed)\n")
+        let report = runCases(batches, scratchDevice: plan.scratchDevice, isolation: try isolation.mode(caseTimeout: caseTimeout), jobs: isolation.jobs,
                                 progressFile: progress.progressFile)
         try finish(report, outputs: outputs)
     }
@@ -127,6 +133,7 @@ struct Run: ParsableCommand {
         request.paths = ioPath
         request.queueDepths = queueDepth
         request.writeTargets = writeTarget
+        request.shard = shard
         do {
             request.fstests = try fstestsConfig.map { try FstestsConfig(file: $0, section: section) }
             return try request.plan()

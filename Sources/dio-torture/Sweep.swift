@@ -19,8 +19,8 @@ struct Sweep: ParsableCommand {
     @Argument(help: "The sweep file (YAML).")
     var file: String
 
-    @Option(help: ArgumentHelp("Run only shard K of N (1-based).", valueName: "K/N"))
-    var shard: String = "1/1"
+    @Option(help: ArgumentHelp("Run only shard K of N (1-based).", valueName: "K/N"), transform: { try Shard.parsed($0) })
+    var shard: Shard = .whole
 
     @Option(help: ArgumentHelp("Write this shard's JSON report into this directory, as NAME-shard-K-of-N.json.", valueName: "dir"))
     var out: String?
@@ -55,14 +55,13 @@ struct Sweep: ParsableCommand {
     @OptionGroup var artifacts: ArtifactOption
 
     func validate() throws {
-        if Shard(shard) == nil { throw ValidationError("--shard \(shard): expected K/N with 1 <= K <= N") }
         if estimate && listOnly { throw ValidationError("--estimate and --list are exclusive") }
         if estimateSample < 1 { throw ValidationError("--estimate-sample must be at least 1") }
     }
 
     func run() throws {
         let plan: ShardPlan
-        do { plan = try ShardPlan(path: file, shard: Shard(shard)!) } catch let error as SweepError { throw UsageError(error.description) }
+        do { plan = try ShardPlan(path: file, shard: shard) } catch let error as SweepError { throw UsageError(error.description) }
         if listOnly {
             plan.listing.forEach { print($0) }
             return
@@ -75,7 +74,7 @@ struct Sweep: ParsableCommand {
                     runCases(batches, scratchDevice: scratchDevice, isolation: mode, jobs: jobs)
                 }
             } catch let error as SweepError { throw UsageError(error.description) }
-            print(projection.text(name: plan.sweep.name, shards: estimateShards, shard: shard == "1/1" ? nil : Shard(shard)), terminator: "")
+            print(projection.text(name: plan.sweep.name, shards: estimateShards, shard: shard == .whole ? nil : shard), terminator: "")
             return
         }
         var report: RunReport

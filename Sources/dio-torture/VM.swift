@@ -13,7 +13,9 @@ struct VM: ParsableCommand {
         initramfs; the guest mounts this machine's root read-only over 9p and runs this same binary \
         with the command after `--` (default: `run`), scratch filesystems on a virtio disk. Debian \
         kernels need their modules: --modules DIR, or found as ROOT/lib/modules/RELEASE beside \
-        ROOT/boot/vmlinuz-RELEASE. Needs root, qemu-system-x86 and busybox-static.
+        ROOT/boot/vmlinuz-RELEASE. A kernel's `run` is split into shards, a guest each, when the \
+        kernels alone would leave a CPU idle (one kernel on two CPUs; see --parts); the matrix \
+        shows it as one kernel. Needs root, qemu-system-x86 and busybox-static.
         Example: dio-torture vm --kernel bzImage-btrfs-nowait-bug -- run --fs btrfs --iterations 100
         Exit status as for `run`; a guest that fails to boot, panics or hangs is BROKEN (1).
         """)
@@ -26,6 +28,9 @@ struct VM: ParsableCommand {
 
     @Option(name: .long, help: "Guests at once (one vCPU each); default: the number of CPUs.")
     var jobs: Int?
+
+    @Option(name: .long, help: "Guests per kernel, each running one shard of the `run` (run --shard K/N), all with one seed; default: the fewest that keep every CPU busy to the end.")
+    var parts: Int?
 
     @Option(name: .long, help: "Guest memory in MiB.")
     var memory: Int = 2048
@@ -47,6 +52,7 @@ struct VM: ParsableCommand {
         if kernel.isEmpty { throw ValidationError("give at least one --kernel") }
         if timeout < 1 || memory < 256 { throw ValidationError("--timeout must be at least 1 and --memory at least 256") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let parts, parts < 1 { throw ValidationError("--parts must be at least 1") }
         if let problem = GuestCommand.problem(guestCommand) { throw ValidationError(problem) }
         // The guest would only fail on what the host can reject now: the same parser checks it.
         let parsed: ParsableCommand
@@ -57,6 +63,9 @@ struct VM: ParsableCommand {
         }
         if let run = parsed as? Run {
             do { _ = try run.makePlan() } catch let error as UsageError { throw ValidationError("guest command: \(error)") }
+            if (parts ?? 1) > 1 && run.shard != .whole { throw ValidationError("--parts splits the guests' run into shards; the guest command already runs shard \(run.shard)") }
+        } else if (parts ?? 1) > 1 {
+            throw ValidationError("--parts splits a guest command of `run`, not '\(GuestCommand.normalized(guestCommand)[0])'")
         }
         if let sweep = parsed as? Sweep {
             do { _ = try SweepFile(contentsOf: sweep.file) } catch let error as SweepError { throw ValidationError("guest command: \(error)") }
@@ -79,19 +88,29 @@ struct VM: ParsableCommand {
         if command.first == "sweep", command.count > 1, !command[1].hasPrefix("-") {
             command[1] = URL(fileURLWithPath: command[1]).standardizedFileURL.path
         }
-        let options = VMOptions(kernels: kernels, command: command, jobs: jobs ?? ProcessInfo.processInfo.activeProcessorCount,
-                                memoryMiB: memory, timeout: .seconds(timeout),
+        let jobs = jobs ?? ProcessInfo.processInfo.activeProcessorCount
+        let options = VMOptions(kernels: kernels, command: command, jobs: jobs, memoryMiB: memory, timeout: .seconds(timeout),
                                 kernelArguments: kernelArguments.map { $0.split(separator: " ").map(String.init) } ?? [],
-                                opsLogDirectory: artifacts.directory)
+                                opsLogDirectory: artifacts.directory, partsPerKernel: try partsPerKernel(kernels: kernels.count, jobs: jobs))
         InterruptCleanup.install()
         let started = Date()
-        printError("dio-torture vm: \(kernels.count) kernel(s), \(options.jobs) at once: \(kernels.map(\.release).joined(separator: ", "))\n")
+        let split = options.partsPerKernel > 1 ? ", each kernel's run in \(options.partsPerKernel) shards" : ""
+        printError("dio-torture vm: \(kernels.count) kernel(s)\(split), \(options.jobs) guests at once: \(kernels.map(\.release).joined(separator: ", "))\n")
         let runs = try runGuests(options, prefix: "dio-torture vm")
         guard options.runsCatalogue else {
-            for run in runs { print("== \(run.record.release) (\(run.record.outcome.rawValue))\n\(run.output)") }
+            print(TextReport.guestOutputs(runs), terminator: "")
             throw ExitCode(runs.allSatisfy { $0.record.status == 0 } ? 0 : 1)
         }
         let report = RunReport(merging: runs, startedAt: started, seed: nil, iterations: nil)
         throw ExitCode(try outputs.emit(report).exitCode)
+    }
+
+    /// --parts, or the default for the guests' `run`, never more than its target and case pairs
+    /// (a shard without cases would have nothing to run); 1 for other commands.
+    private func partsPerKernel(kernels: Int, jobs: Int) throws -> Int {
+        guard let run = try DIOTortureCommand.parseAsRoot(GuestCommand.normalized(guestCommand)) as? Run, run.shard == .whole else { return 1 }
+        let plan = try run.makePlan().plan
+        let units = plan.cases.count * plan.targets.count
+        return max(1, min(parts ?? VMOptions.defaultPartsPerKernel(kernels: kernels, jobs: jobs, units: units), units))
     }
 }

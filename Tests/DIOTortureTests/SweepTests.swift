@@ -77,6 +77,29 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         #expect(gate.kernels.map { URL(fileURLWithPath: $0.image).lastPathComponent } == ["bzImage-btrfs-nowait-fixed", "bzImage-btrfs-nowait-bug"])
     }
 
+    /// A run's shards (what `vm` gives a kernel's guests) are disjoint, hold every target and case
+    /// pair of the whole run between them, and are within 5% of each other in expected cost.
+    @Test func aRunsShardsPartitionItsPlanEvenly() {
+        var plan = RunPlan(targets: ScratchKind.defaults.map { .scratch(ScratchOptions(kind: $0)) }, scenarios: catalogue,
+                           selection: Selection(), options: RunOptions(iterations: 20, seed: 1))
+        func units(_ batches: [RunBatch]) -> [String] { batches.flatMap { batch in batch.cases.map { "\(batch.target) \($0.id)" } } }
+        let whole = units(plan.batches)
+        for count in [2, 3] {
+            let shards = (1...count).map { index in
+                plan.shard = Shard(index: index, count: count)
+                return plan.batches
+            }
+            #expect(shards.reduce(0) { $0 + units($1).count } == whole.count)
+            #expect(Set(shards.flatMap(units)) == Set(whole))
+            let weights = shards.map { $0.reduce(0) { $0 + $1.weight } }
+            #expect(Double(weights.max()!) / Double(weights.min()!) < 1.05, "\(count) shards: \(weights)")
+        }
+        // A shard that deals a target none of its cases makes no filesystem for it.
+        plan.scenarios = [scenario(named: "ops")!]
+        plan.shard = Shard(index: 2, count: 4)
+        #expect(plan.batches.map(\.target.description) == ["xfs"])
+    }
+
     /// Four shards of the lab sweep are disjoint, cover the whole matrix, and differ in expected
     /// cost by at most the costliest unit; exclude rules really prune.
     @Test func labSweepShardsPartitionTheMatrix() throws {

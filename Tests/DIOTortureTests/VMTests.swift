@@ -76,35 +76,89 @@ func qemuProcesses() -> [String] {
     @Test func guestRunReportsThroughTheShareOnTheVirtioDisk() {
         let options = VMOptions(kernels: [], command: ["--fs", "btrfs"], jobs: 1, timeout: .seconds(1))
         // The guest reports raw verdicts; the host applies the known kernel bugs.
-        #expect(options.guestCommand(kernelIndex: 0) == ["run", "--fs", "btrfs", "--json", "/diot-out/report.json", "--no-color",
+        #expect(options.guestCommand(VMGuest(kernel: 0, part: .whole)) == ["run", "--fs", "btrfs", "--json", "/diot-out/report.json", "--no-color",
                                                          "--no-known-bugs", "--progress-file", "/diot-out/progress", "--scratch-device", "/dev/vda"])
-        #expect(VMOptions(kernels: [], command: ["probe"], jobs: 1, timeout: .seconds(1)).guestCommand(kernelIndex: 0) == ["probe"])
+        #expect(VMOptions(kernels: [], command: ["probe"], jobs: 1, timeout: .seconds(1)).guestCommand(VMGuest(kernel: 0, part: .whole)) == ["probe"])
+        // A split run's guests run one shard each, of one seed: vm's unless the command names one.
+        let split = VMOptions(kernels: [], command: ["run"], jobs: 2, timeout: .seconds(1), partsPerKernel: 2)
+        #expect(split.guestCommand(VMGuest(kernel: 0, part: Shard(index: 2, count: 2))).prefix(5) == ["run", "--shard", "2/2", "--seed", "\(split.partSeed)"])
+        let seeded = VMOptions(kernels: [], command: ["run", "--seed=7"], jobs: 2, timeout: .seconds(1), partsPerKernel: 2)
+        #expect(seeded.guestCommand(VMGuest(kernel: 0, part: Shard(index: 1, count: 2))).prefix(4) == ["run", "--seed=7", "--shard", "1/2"])
         // A sweep's guest runs its own kernel's part of the matrix, named by the sweep's index.
         let sweep = VMOptions(kernels: [], command: ["sweep", "/s.yaml", "--shard", "2/4"], jobs: 1, timeout: .seconds(1), kernelIndices: [3, 5])
-        #expect(sweep.guestCommand(kernelIndex: 1) == ["sweep", "/s.yaml", "--shard", "2/4", "--kernel-index", "5", "--json",
+        #expect(sweep.guestCommand(VMGuest(kernel: 1, part: .whole)) == ["sweep", "/s.yaml", "--shard", "2/4", "--kernel-index", "5", "--json",
                                                        "/diot-out/report.json", "--no-color", "--no-known-bugs", "--progress-file", "/diot-out/progress",
                                                        "--scratch-device", "/dev/vda"])
+    }
+
+    /// Each kernel's run is split so that the guests fill every CPU to the end: 1 kernel on 2
+    /// CPUs in 2 shards, 5 in 2 each, 2 or 4 whole; never into more shards than the run has cases.
+    @Test func aKernelsRunIsSplitSoNoCPUIdlesAtTheEnd() {
+        let parts = { (kernels: Int, jobs: Int) in VMOptions.defaultPartsPerKernel(kernels: kernels, jobs: jobs, units: 1000) }
+        #expect([1, 2, 3, 4, 5].map { parts($0, 2) } == [2, 1, 2, 1, 2])
+        #expect([1, 2, 3, 6].map { parts($0, 4) } == [4, 2, 4, 2])
+        #expect(parts(3, 1) == 1)
+        #expect(VMOptions.defaultPartsPerKernel(kernels: 1, jobs: 4, units: 3) == 3)
+        let options = VMOptions(kernels: [], command: ["run"], jobs: 2, timeout: .seconds(1), partsPerKernel: 2)
+        #expect(options.guests.isEmpty)
+    }
+
+    /// A split run's guests are one row of the matrix per kernel: the worst outcome, the longest
+    /// boot, and its parts' cases counted together.
+    @Test func aSplitKernelIsOneRowOfTheMatrix() {
+        func guest(_ part: String, _ outcome: GuestOutcome, boot: Double) -> GuestRecord {
+            GuestRecord(kernelImage: "K", release: "6.1.192", part: part, accelerator: "tcg", outcome: outcome, status: 0, bootSeconds: boot,
+                        wallSeconds: 60, missingModules: ["f2fs"], failedModules: [], consoleTail: outcome == .completed ? [] : ["hung"])
+        }
+        let rows = TextReport.byKernel([guest("1/2", .completed, boot: 3.5), guest("2/2", .timedOut, boot: 4.0)])
+        #expect(rows.count == 1)
+        #expect(rows.first?.outcome == .timedOut && rows.first?.bootSeconds == 4.0 && rows.first?.missingModules == ["f2fs"])
+    }
+
+    /// A guest that never brings its report back is a BROKEN case naming the case it was in, and
+    /// the operation log that case left on the share comes back to the host beside the others.
+    @Test func aStuckGuestNamesItsCaseAndBringsItsLogBack() throws {
+        let output = try scratchFile("progress", Data()).replacingOccurrences(of: "/progress", with: "")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        try FileManager.default.createDirectory(atPath: output + "/ops-logs", withIntermediateDirectories: true)
+        for name in ["6.12.0-btrfs-ops_mixed", "6.12.0-xfs-ops_mixed"] { try Data().write(to: URL(fileURLWithPath: output + "/ops-logs/\(name).opslog")) }
+        let host = output + "/host"
+        let log = VMRunner.bringBackStrandedLogs(from: output, to: host, running: "btrfs ops/mixed")
+        #expect(log == host + "/6.12.0-btrfs-ops_mixed.opslog")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: host).sorted() == ["6.12.0-btrfs-ops_mixed.opslog", "6.12.0-xfs-ops_mixed.opslog"])
+        #expect(VMRunner.bringBackStrandedLogs(from: output, to: host, running: "btrfs fault-patterns/16K/thp/pread") == nil)
+
+        var stuck = GuestRecord(kernelImage: "K", release: "6.12.0", part: "2/2", accelerator: "tcg", outcome: .timedOut, status: nil, bootSeconds: 3,
+                                wallSeconds: 1200, missingModules: [], failedModules: [], consoleTail: ["INFO: task dio-torture:335 blocked for more than 120 seconds."])
+        stuck.lastCase = "btrfs ops/mixed"
+        let report = RunReport(merging: [GuestRun(record: stuck, report: nil, output: "", lastCaseLog: log)], startedAt: Date(), seed: 5, iterations: 20)
+        let broken = try #require(report.cases.first)
+        #expect(broken.id == "vm/6.12.0/shard-2-of-2" && broken.verdict == .broken && broken.operationLog == log)
+        #expect(broken.reason == "guest still running after the timeout, killed after 1200 s while running btrfs ops/mixed: INFO: task dio-torture:335 blocked for more than 120 seconds.")
     }
 
     @Test func aGuestsProgressReadsBackWithItsETA() throws {
         let output = try scratchFile("progress", Data()).replacingOccurrences(of: "/progress", with: "")
         defer { try? FileManager.default.removeItem(atPath: output) }
         #expect(GuestProgress.read(output: output) == nil)
-        GuestProgress(Progress(done: 30, total: 120, failures: 2, current: "")).write(to: output + "/progress")
+        GuestProgress(Progress(done: 30, total: 120, failures: 2, current: "btrfs ops/mixed")).write(to: output + "/progress")
         let progress = try #require(GuestProgress.read(output: output))
-        let status = GuestStatus(release: "6.1.192", progress: progress, elapsed: 60, finished: false)
+        #expect(progress.current == "btrfs ops/mixed")
+        let status = GuestStatus(name: "6.1.192", progress: progress, elapsed: 60, finished: false)
         #expect(status.line == "6.1.192: 30/120 cases, 2 failed, 60 s, ETA 180 s")
-        #expect(GuestStatus(release: "6.12", progress: nil, elapsed: 5, finished: false).line == "6.12: booting, 5 s")
+        #expect(GuestStatus(name: "6.12", progress: nil, elapsed: 5, finished: false).line == "6.12: booting, 5 s")
     }
 
-    /// Cases finishing in quick succession rewrite a guest's progress file once, and the last one always.
+    /// Cases finishing in quick succession rewrite a guest's progress file once; what that held
+    /// back lands an interval later (the case a stuck guest is in), and the last one at once.
     @Test func aGuestsProgressFileIsRewrittenSeldomButAtTheEnd() throws {
         let output = try scratchFile("progress", Data()).replacingOccurrences(of: "/progress", with: "")
         defer { try? FileManager.default.removeItem(atPath: output) }
         let file = GuestProgressFile(path: output + "/progress")
-        file.record(Progress(done: 1, total: 3, failures: 0, current: ""))
-        file.record(Progress(done: 2, total: 3, failures: 1, current: ""))
-        #expect(GuestProgress.read(output: output)?.done == 1)
+        file.record(Progress(done: 1, total: 3, failures: 0, current: "xfs ops/mixed"))
+        file.record(Progress(done: 2, total: 3, failures: 1, current: "ext4 ops/mixed"))
+        #expect(GuestProgress.read(output: output)?.current == "xfs ops/mixed")
+        #expect(settles({ GuestProgress.read(output: output)?.current == "ext4 ops/mixed" }, within: 3))
         file.record(Progress(done: 3, total: 3, failures: 1, current: ""))
         #expect(GuestProgress.read(output: output)?.done == 3 && GuestProgress.read(output: output)?.failures == 1)
     }
@@ -220,7 +274,7 @@ extension OnTheRealKernel {
             let report = try #require(decoded, "\(result.stderr)")
             print(TextReport.kernelMatrix(report, colour: false))
             #expect(result.status == 1)
-            #expect(report.guests?.count == kernels.count)
+            #expect(Set(report.guests?.map(\.release) ?? []).count == kernels.count)
             // Not on a terminal, each guest's progress comes once a minute, from its own count.
             let statusLines = result.stderr.split(separator: "\n").filter { $0.contains(" cases, ") && $0.contains(" failed, ") }
             #expect(!statusLines.isEmpty && statusLines.allSatisfy { $0.hasPrefix("dio-torture vm: ") }, "\(result.stderr)")
@@ -245,16 +299,25 @@ extension OnTheRealKernel {
             }
         }
 
-        /// The upgrade gate: a baseline from the fixed twin, the bug kernel as the candidate.
+        /// The upgrade gate: a baseline from the fixed twin, the bug kernel as the candidate, each
+        /// kernel's run split over two guests.
         @Test func compareNamesTheMariaDBCaseUnlessExpunged() throws {
             let directory = NSTemporaryDirectory() + "dio-torture-gate-\(getpid())"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             for (name, kernel) in [("baseline", fixedKernel), ("current", bugKernel)] {
-                let result = try runTool(["vm", "--kernel", kernel, "--no-known-bugs", "--json", "\(directory)/\(name).json", "--", "run", "--fs", "btrfs",
-                                          "--scenario", "nowait-partial-fault", "--pattern", "first-page-only,all-resident"])
+                let result = try runTool(["vm", "--kernel", kernel, "--parts", "2", "--no-known-bugs", "--json", "\(directory)/\(name).json", "--",
+                                          "run", "--fs", "btrfs", "--scenario", "nowait-partial-fault", "--pattern", "first-page-only,all-resident"])
                 #expect(result.status == (name == "baseline" ? 0 : 1), "\(result.stderr)")
+                #expect(result.stdout.split(separator: "\n").filter { $0.hasPrefix("6.1.192-diot-") && $0.contains(" tcg ") }.count == 1,
+                        "one matrix row for the kernel: \(result.stdout)")
             }
+            // The two shards hold the whole run between them, once each, of one seed.
+            let baseline = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: "\(directory)/baseline.json")))
+            #expect(baseline.guests?.map(\.part) == ["1/2", "2/2"])
+            let plan = NowaitPartialFault().cases(Selection(patterns: [.firstPageOnly, FaultPattern(rawValue: "all-resident")!]))
+            #expect(baseline.cases.map(\.id).sorted() == plan.map(\.id).sorted())
+            #expect(baseline.cases.allSatisfy { $0.seed == Seeds.forCase(run: baseline.seed, id: $0.id) && $0.verdict == .pass })
             let gate = try runTool(["compare", "\(directory)/baseline.json", "\(directory)/current.json"])
             #expect(gate.status == 1)
             #expect(gate.stdout.contains("6.1.192-diot-bug btrfs \(mariadbCase):"), "\(gate.stdout)")
@@ -365,12 +428,13 @@ extension OnTheRealKernel {
             #expect(panicked?.cases.first?.verdict == .broken && panicked?.cases.first?.reason?.contains("Kernel panic") == true)
             #expect(panic.stdout.contains("last console lines"))
 
+            // Killed 20 s in, each shard's guest is in one of its first btrfs cases, and says which.
             let started = Date()
-            let (hang, hung) = try runVM(["--kernel", fixedKernel, "--timeout", "8", "--", "run"])
-            #expect(Date().timeIntervalSince(started) < 30)
+            let (hang, hung) = try runVM(["--kernel", fixedKernel, "--timeout", "20", "--", "run"])
+            #expect(Date().timeIntervalSince(started) < 45)
             #expect(hang.status == 1)
-            #expect(hung?.guests?.first?.outcome == .timedOut)
-            #expect(hung?.cases.first?.verdict == .broken)
+            #expect(hung?.guests?.allSatisfy { $0.outcome == .timedOut && $0.lastCase?.hasPrefix("btrfs ") == true } == true, "\(hung?.guests ?? [])")
+            #expect(hung?.cases.first?.verdict == .broken && hung?.cases.first?.reason?.contains(" while running btrfs ") == true)
         }
 
         @Test func interruptedVMLeavesNoQEMU() throws {

@@ -62,12 +62,19 @@ struct OperationCase {
         }
     }
 
+    /// The name a log saved as `base` (KERNEL-FILESYSTEM-CASE) gets.
+    static func logFileName(_ base: String) -> String { fileNameSafe(base) + ".opslog" }
+
+    /// `text` with the characters a file name would trip over made "_".
+    static func fileNameSafe(_ text: String) -> String {
+        String(text.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" })
+    }
+
     /// Writes the log where the run keeps artifacts; returns its path.
     private func save(_ log: OperationLog) -> String? {
         guard let directory = options.artifactDirectory else { return nil }
         let label = TextReport.filesystemLabel(area.filesystem).replacingOccurrences(of: " ", with: "_")
-        let name = "\(area.kernel)-\(label)-\(spec.id)".map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." ? $0 : "_" }
-        let path = directory + "/" + String(name) + ".opslog"
+        let path = directory + "/" + Self.logFileName("\(area.kernel)-\(label)-\(spec.id)")
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try log.text.write(toFile: path, atomically: true, encoding: .utf8)

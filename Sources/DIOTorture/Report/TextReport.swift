@@ -60,7 +60,7 @@ public enum TextReport {
             return colour && counts[verdict, default: 0] > 0 ? paint(text, verdict) : text
         }
         let transfers = report.cases.reduce(0) { $0 + $1.outcomes.values.reduce(0, +) }
-        return (report.complete ? "" : "INCOMPLETE: ") + "\(report.cases.count) cases, \(transfers) transfers judged in \(String(format1: report.durationSeconds)) s on \(report.guests.map { $0.map(\.release).joined(separator: ", ") } ?? report.hostKernel), seed \(report.seed): "
+        return (report.complete ? "" : "INCOMPLETE: ") + "\(report.cases.count) cases, \(transfers) transfers judged in \(String(format1: report.durationSeconds)) s on \(report.guests.map { byKernel($0).map(\.release).joined(separator: ", ") } ?? report.hostKernel), seed \(report.seed): "
             + parts.joined(separator: ", ") + "\n"
     }
 
@@ -74,10 +74,10 @@ public enum TextReport {
         }
         let header = ["KERNEL", "ACCEL", "GUEST", "BOOT"] + columns + ["FIRST FAIL"]
         var rows: [[String]] = [], worst: [[Verdict?]] = []
-        for guest in guests {
-            let cases = report.cases.filter { $0.kernel == guest.release }
+        for kernel in byKernel(guests) {
+            let cases = report.cases.filter { $0.kernel == kernel.release }
             let broken = cases.first { $0.filesystem.origin == "vm" }
-            var row = [guest.release, guest.accelerator, guest.outcome.rawValue, guest.bootSeconds.map { String(format1: $0) + " s" } ?? "-"]
+            var row = [kernel.release, kernel.accelerator, kernel.outcome.rawValue, kernel.bootSeconds.map { String(format1: $0) + " s" } ?? "-"]
             var verdicts: [Verdict?] = [nil, nil, broken == nil ? nil : .broken, nil]
             for column in columns {
                 let cell = cases.filter { filesystemLabel($0.filesystem) == column }
@@ -108,16 +108,47 @@ public enum TextReport {
         var output = line(header, Array(repeating: nil, count: header.count)) + "\n"
         for (row, verdicts) in zip(rows, worst) { output += line(row, verdicts) + "\n" }
         for guest in guests where !guest.consoleTail.isEmpty {
-            output += "\n\(guest.release): \(guest.outcome.rawValue); last console lines:\n"
+            output += "\n\(guest.release)\(guest.part.map { " (shard \($0))" } ?? ""): \(guest.outcome.rawValue); last console lines:\n"
             output += guest.consoleTail.suffix(12).map { "  | " + $0 }.joined(separator: "\n") + "\n"
         }
-        for guest in guests where !guest.missingModules.isEmpty {
-            output += "\(guest.release): no module for \(guest.missingModules.joined(separator: ", ")) (neither built in nor shipped)\n"
-        }
-        for guest in guests where !guest.failedModules.isEmpty {
-            output += "\(guest.release): modules failed to load: \(guest.failedModules.joined(separator: ", "))\n"
+        for kernel in byKernel(guests) {
+            if !kernel.missingModules.isEmpty {
+                output += "\(kernel.release): no module for \(kernel.missingModules.joined(separator: ", ")) (neither built in nor shipped)\n"
+            }
+            if !kernel.failedModules.isEmpty { output += "\(kernel.release): modules failed to load: \(kernel.failedModules.joined(separator: ", "))\n" }
         }
         return output
+    }
+
+    /// What a command other than `run` and `sweep` printed in each guest, and the last console
+    /// lines of a guest that did not complete (a hang's or a panic's, with its kernel's stacks).
+    public static func guestOutputs(_ runs: [GuestRun]) -> String {
+        runs.map { run in
+            let guest = run.record
+            let tail = guest.consoleTail.isEmpty ? "" : "last console lines:\n" + guest.consoleTail.map { "  | " + $0 + "\n" }.joined()
+            return "== \(guest.release)\(guest.part.map { " (shard \($0))" } ?? "") (\(guest.outcome.rawValue))\n\(run.output)\n" + tail
+        }.joined()
+    }
+
+    /// The guests as the matrix's rows: a kernel whose run was split over several guests (or
+    /// booted by several joined reports) is one row, with the worst of their outcomes, the
+    /// longest boot and every module any of them missed.
+    static func byKernel(_ guests: [GuestRecord]) -> [GuestRecord] {
+        var kernels: [GuestRecord] = []
+        for guest in guests {
+            guard let index = kernels.firstIndex(where: { $0.release == guest.release }) else {
+                kernels.append(guest)
+                continue
+            }
+            var kernel = kernels[index]
+            if kernel.outcome == .completed { kernel.outcome = guest.outcome }
+            if !kernel.accelerator.split(separator: ",").contains(Substring(guest.accelerator)) { kernel.accelerator += "," + guest.accelerator }
+            kernel.bootSeconds = [kernel.bootSeconds, guest.bootSeconds].compactMap { $0 }.max()
+            kernel.missingModules += guest.missingModules.filter { !kernel.missingModules.contains($0) }
+            kernel.failedModules += guest.failedModules.filter { !kernel.failedModules.contains($0) }
+            kernels[index] = kernel
+        }
+        return kernels
     }
 
     static func filesystemLabel(_ filesystem: FilesystemRecord) -> String {

@@ -21,6 +21,7 @@ public struct RunRequest: Sendable {
     public var writeTargets: [WriteTarget]?
     /// A lab's fstests configuration: its TEST_DIR and SCRATCH_DEV are the targets.
     public var fstests: FstestsConfig?
+    public var shard: Shard = .whole
     public var options: RunOptions
 
     public init(options: RunOptions) { self.options = options }
@@ -43,7 +44,7 @@ public struct RunRequest: Sendable {
         return (RunPlan(targets: targets, scenarios: scenarios?.map(\.scenario) ?? catalogue,
                         selection: Selection(patterns: patterns, paths: paths, queueDepths: queueDepths?.map(\.value),
                                              writeTargets: writeTargets),
-                        options: options, scratchDevice: device), note)
+                        options: options, scratchDevice: device, shard: shard), note)
     }
 
     private func targets() throws -> ([TargetSpec], String?) {

@@ -22,20 +22,34 @@ public struct RunPlan: Sendable {
     /// A whole block device that every disk-backed scratch filesystem is made on in turn,
     /// instead of loop devices (a test VM's virtio disk). Overwritten.
     public var scratchDevice: String?
+    /// The part of the plan to run: N runs of one plan, shards 1/N to N/N, run it whole between
+    /// them (`dio-torture vm` splits a kernel's run over its guests so).
+    public var shard: Shard
 
     public init(targets: [TargetSpec], scenarios: [any Scenario], selection: Selection, options: RunOptions,
-                scratchDevice: String? = nil) {
+                scratchDevice: String? = nil, shard: Shard = .whole) {
         self.targets = targets
         self.scenarios = scenarios
         self.selection = selection
         self.options = options
         self.scratchDevice = scratchDevice
+        self.shard = shard
     }
 
     public var cases: [CaseSpec] { scenarios.flatMap { $0.cases(selection) } }
 
-    /// Every case on every target.
-    public var batches: [RunBatch] { targets.map { RunBatch(target: $0, cases: cases, options: options) } }
+    /// Every case on every target; of a shard, the ones `ShardDealer` deals it, the plan's units
+    /// (target by target, case by case) each going to the shard with the least weight so far. A
+    /// target none of whose cases are the shard's is not made.
+    public var batches: [RunBatch] {
+        let cases = self.cases
+        guard shard.count > 1 else { return targets.map { RunBatch(target: $0, cases: cases, options: options) } }
+        var dealer = ShardDealer(count: shard.count)
+        return targets.compactMap { target in
+            let mine = cases.filter { dealer.deal($0) == shard.index - 1 }
+            return mine.isEmpty ? nil : RunBatch(target: target, cases: mine, options: options)
+        }
+    }
 }
 
 /// Cases that run on one target, made once for them.

@@ -42,10 +42,14 @@ public struct VMOptions: Sendable {
     public var kernelIndices: [Int]?
     /// Where the operation logs the guests save are brought back to (for `dio-torture replay`).
     public var opsLogDirectory: String?
+    /// Guests per kernel, each running one shard of a `run` (`run --shard K/N`).
+    public var partsPerKernel: Int
+    /// The seed the guests of a split run share, so that their shards are one run's.
+    public var partSeed: UInt64
 
     public init(kernels: [GuestKernel], command: [String], jobs: Int, memoryMiB: Int = 2048,
                 timeout: Duration, kernelArguments: [String] = [], diskSize: Int = 1 << 30, kernelIndices: [Int]? = nil,
-                opsLogDirectory: String? = nil) {
+                opsLogDirectory: String? = nil, partsPerKernel: Int = 1) {
         self.kernels = kernels
         self.command = command
         self.jobs = jobs
@@ -55,16 +59,43 @@ public struct VMOptions: Sendable {
         self.diskSize = diskSize
         self.kernelIndices = kernelIndices
         self.opsLogDirectory = opsLogDirectory
+        self.partsPerKernel = partsPerKernel
+        partSeed = UInt64.random(in: 1...UInt64.max)
     }
 
-    /// The command as the guest of `kernels[index]` runs it: `run` and `sweep` report their JSON
-    /// and save their operation logs through the output share (a sweep runs that kernel's part of
-    /// its matrix), and they and `exec` make their scratch filesystems on the guest's virtio disk.
-    func guestCommand(kernelIndex: Int) -> [String] {
+    /// How many guests share each kernel's `run` by default: the fewest (at most one per CPU)
+    /// that make the guests a multiple of the `jobs` at once, so that no CPU idles while the
+    /// last kernel's one guest finishes alone, and no more than the run's `units` (target and
+    /// case pairs).
+    public static func defaultPartsPerKernel(kernels: Int, jobs: Int, units: Int) -> Int {
+        let parts = (1...max(1, jobs)).first { kernels * $0 % jobs == 0 } ?? 1
+        return max(1, min(parts, units))
+    }
+
+    /// Every guest to boot: each kernel's, one per part, kernel by kernel.
+    public var guests: [VMGuest] {
+        kernels.indices.flatMap { kernel in
+            (1...partsPerKernel).map { VMGuest(kernel: kernel, part: Shard(index: $0, count: partsPerKernel)) }
+        }
+    }
+
+    /// The guest as the run's messages name it: its kernel's release, and its shard when split.
+    func name(of guest: VMGuest) -> String {
+        kernels[guest.kernel].release + (guest.part == .whole ? "" : " (\(guest.part))")
+    }
+
+    /// The command as `guest` runs it: `run` and `sweep` report their JSON and save their
+    /// operation logs through the output share (a sweep runs that kernel's part of its matrix, a
+    /// split `run` its shard), and they and `exec` make their scratch filesystems on the guest's
+    /// virtio disk.
+    func guestCommand(_ guest: VMGuest) -> [String] {
         var command = GuestCommand.normalized(command)
         if command[0] == "exec" { return ["exec", "--scratch-device", GuestInit.scratchDisk] + command.dropFirst() }
         guard runsCatalogue else { return command }
-        if command[0] == "sweep" { command += ["--kernel-index", "\(kernelIndices?[kernelIndex] ?? kernelIndex)"] }
+        if command[0] == "sweep" { command += ["--kernel-index", "\(kernelIndices?[guest.kernel] ?? guest.kernel)"] }
+        if guest.part != .whole {
+            command += ["--shard", guest.part.description] + (command.contains { $0 == "--seed" || $0.hasPrefix("--seed=") } ? [] : ["--seed", "\(partSeed)"])
+        }
         // The guest reports what it saw; the host decides which failures known bugs explain.
         command += ["--json", GuestInit.outputDirectory + "/report.json", "--no-color", "--no-known-bugs",
                     "--progress-file", GuestInit.outputDirectory + "/" + GuestProgress.fileName]
@@ -75,6 +106,12 @@ public struct VMOptions: Sendable {
 
     /// Whether the guests bring back a report (run, sweep) rather than only their output.
     public var runsCatalogue: Bool { ["run", "sweep"].contains(GuestCommand.normalized(command)[0]) }
+}
+
+/// One guest of a `vm` run: a kernel and the shard of the run it runs (`.whole` unless split).
+public struct VMGuest: Sendable, Equatable {
+    public var kernel: Int
+    public var part: Shard
 }
 
 /// How a guest ended, as the host saw it.
@@ -91,6 +128,8 @@ public enum GuestOutcome: String, Codable, Sendable {
 public struct GuestRecord: Codable, Sendable {
     public var kernelImage: String
     public var release: String
+    /// "K/N" when the kernel's run was split over N guests and this one ran shard K.
+    public var part: String?
     public var accelerator: String
     public var outcome: GuestOutcome
     /// dio-torture's exit status inside the guest.
@@ -104,6 +143,9 @@ public struct GuestRecord: Codable, Sendable {
     public var failedModules: [String]
     /// The end of the console, kept when the guest did not complete.
     public var consoleTail: [String]
+    /// The case it was running ("TARGET CASE-ID", from its progress file) when it ended
+    /// without a report: the one a hang or panic is in.
+    public var lastCase: String? = nil
 }
 
 /// A guest's record, its dio-torture report (for `run`), and what the tool printed inside.
@@ -111,6 +153,8 @@ public struct GuestRun: Sendable {
     public var record: GuestRecord
     public var report: RunReport?
     public var output: String
+    /// For a guest without a report, the host's copy of the operation log its last case saved.
+    public var lastCaseLog: String? = nil
 }
 
 public enum VMRunner {
@@ -130,24 +174,25 @@ public enum VMRunner {
         return nil
     }
 
-    /// Boots every kernel (up to `jobs` at once) and runs the command in each. `events` hears of
+    /// Boots every guest (up to `jobs` at once) and runs the command in each. `events` hears of
     /// each boot and end; `status`, every `statusInterval` while guests run, gets every started
     /// guest's progress as its run reports it through the output share.
     public static func run(_ options: VMOptions, statusInterval: Duration = .seconds(5), events: @escaping (String) -> Void = { _ in },
                            status: @escaping ([GuestStatus]) -> Void = { _ in }) throws -> [GuestRun] {
         let store = try ImageStore()
-        let queue = GuestQueue(count: options.kernels.count)
+        let guests = options.guests
+        let queue = GuestQueue(count: guests.count)
         let group = DispatchGroup()
-        for _ in 0..<max(1, min(options.jobs, options.kernels.count)) {
+        for _ in 0..<max(1, min(options.jobs, guests.count)) {
             group.enter()
             Thread.detachNewThread {
                 while let index = queue.take() {
-                    let kernel = options.kernels[index]
-                    events("booting \(kernel.release)")
-                    let run = runGuest(kernel, index: index, options: options, store: store, events: events) {
-                        queue.started(index, release: kernel.release, output: $0)
+                    let name = options.name(of: guests[index])
+                    events("booting \(name)")
+                    let run = runGuest(guests[index], index: index, options: options, store: store, events: events) {
+                        queue.started(index, name: name, output: $0)
                     }
-                    events("\(kernel.release): \(run.record.outcome.rawValue) after \(Int(run.record.wallSeconds)) s")
+                    events("\(name): \(run.record.outcome.rawValue) after \(Int(run.record.wallSeconds)) s")
                     queue.put(run, at: index)
                 }
                 group.leave()
@@ -159,10 +204,13 @@ public enum VMRunner {
         return queue.results
     }
 
-    static func runGuest(_ kernel: GuestKernel, index: Int, options: VMOptions, store: ImageStore,
+    /// `index`: the guest's place among the run's guests, which names its output share.
+    static func runGuest(_ guest: VMGuest, index: Int, options: VMOptions, store: ImageStore,
                          events: (String) -> Void = { _ in }, started onStart: (String) -> Void = { _ in }) -> GuestRun {
         let started = Date()
-        var record = GuestRecord(kernelImage: kernel.image, release: kernel.release, accelerator: "tcg", outcome: .died,
+        let kernel = options.kernels[guest.kernel]
+        var record = GuestRecord(kernelImage: kernel.image, release: kernel.release, part: guest.part == .whole ? nil : guest.part.description,
+                                 accelerator: "tcg", outcome: .died,
                                  status: nil, bootSeconds: nil, wallSeconds: 0, missingModules: [], failedModules: [], consoleTail: [])
         do {
             let (modules, missing) = kernel.modules?.loadOrder(essentialModules + wantedModules) ?? ([], [])
@@ -171,7 +219,7 @@ public enum VMRunner {
                 throw GuestError("kernel \(kernel.release) has no \(absent), neither built in nor as a module")
             }
             let initramfs = try store.newImage(size: 0)
-            try buildInitramfs(modules: modules, kernel: kernel, command: options.guestCommand(kernelIndex: index), into: initramfs)
+            try buildInitramfs(modules: modules, kernel: kernel, command: options.guestCommand(guest), into: initramfs)
             let output = try store.newDirectory("guest-\(index)")
             onStart(output)
             let accelerators = usableAccelerators
@@ -185,7 +233,7 @@ public enum VMRunner {
                                              output: console, timeout: options.timeout) { watch?.guestFailed() ?? false }
                 if exit == .abandoned, let failure = watch?.failure {
                     KVMFailureWatch.recordFailure()
-                    events("\(kernel.release): \(failure); again under TCG, as every later guest")
+                    events("\(options.name(of: guest)): \(failure); again under TCG, as every later guest")
                     continue
                 }
                 let text = String(decoding: try console.contents(), as: UTF8.self)
@@ -225,8 +273,15 @@ public enum VMRunner {
         }
         if record.outcome != .completed { record.consoleTail = Array(lines.filter { !$0.isEmpty }.suffix(25)) }
         var report = (try? Data(contentsOf: URL(fileURLWithPath: output + "/report.json"))).flatMap { try? RunReport.decode($0) }
-        if let opsLogDirectory, report != nil { bringBackOperationLogs(of: &report!, from: output, to: opsLogDirectory) }
-        return GuestRun(record: record, report: report, output: toolOutput(lines))
+        var run = GuestRun(record: record, report: nil, output: toolOutput(lines))
+        if report == nil {
+            run.record.lastCase = GuestProgress.read(output: output).flatMap { $0.current.isEmpty ? nil : $0.current }
+            if let opsLogDirectory { run.lastCaseLog = bringBackStrandedLogs(from: output, to: opsLogDirectory, running: run.record.lastCase) }
+        } else if let opsLogDirectory {
+            bringBackOperationLogs(of: &report!, from: output, to: opsLogDirectory)
+        }
+        run.report = report
+        return run
     }
 
     /// Copies the operation logs a guest saved on its output share to `directory` and points the
@@ -235,16 +290,36 @@ public enum VMRunner {
         let prefix = GuestInit.opsLogDirectory + "/"
         for index in report.cases.indices {
             guard let guestPath = report.cases[index].operationLog, guestPath.hasPrefix(prefix) else { continue }
-            let name = String(guestPath.dropFirst(prefix.count))
-            let hostPath = directory + "/" + name
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                try? FileManager.default.removeItem(atPath: hostPath)
-                try FileManager.default.copyItem(atPath: output + "/" + GuestInit.opsLogSubdirectory + "/" + name, toPath: hostPath)
-                report.cases[index].operationLog = hostPath
-            } catch {
-                continue
+            if let copy = copyLog(String(guestPath.dropFirst(prefix.count)), from: output, to: directory) { report.cases[index].operationLog = copy }
+        }
+    }
+
+    /// Copies every operation log a guest that brought no report back left on its share (the
+    /// cases before a hang, and the hung case's own when it is a step scenario's); returns the
+    /// copy of `running`'s ("TARGET CASE-ID"), if there is one.
+    static func bringBackStrandedLogs(from output: String, to directory: String, running: String?) -> String? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: output + "/" + GuestInit.opsLogSubdirectory)) ?? []
+        let parts = running?.split(separator: " ", maxSplits: 1).map(String.init) ?? []
+        var runningLog: String?
+        for name in names.sorted() {
+            guard let copy = copyLog(name, from: output, to: directory) else { continue }
+            if parts.count == 2, name.hasSuffix(OperationCase.logFileName("-" + parts[1])), name.contains(OperationCase.fileNameSafe(parts[0]) + "-") {
+                runningLog = copy
             }
+        }
+        return runningLog
+    }
+
+    /// Copies the log `name` from the guest's share to `directory`; the copy's path, or nil.
+    private static func copyLog(_ name: String, from output: String, to directory: String) -> String? {
+        let hostPath = directory + "/" + name
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try? FileManager.default.removeItem(atPath: hostPath)
+            try FileManager.default.copyItem(atPath: output + "/" + GuestInit.opsLogSubdirectory + "/" + name, toPath: hostPath)
+            return hostPath
+        } catch {
+            return nil
         }
     }
 
@@ -338,20 +413,20 @@ private final class GuestQueue: @unchecked Sendable {
         runs[index] = run
     }
 
-    private var starts: [Int: (release: String, output: String, at: Date)] = [:]
+    private var starts: [Int: (name: String, output: String, at: Date)] = [:]
 
-    func started(_ index: Int, release: String, output: String) {
+    func started(_ index: Int, name: String, output: String) {
         lock.lock(); defer { lock.unlock() }
-        starts[index] = (release, output, Date())
+        starts[index] = (name, output, Date())
     }
 
-    /// Every started guest, in kernel order, with what its output share says of its progress.
+    /// Every started guest, in order, with what its output share says of its progress.
     func statuses() -> [GuestStatus] {
         lock.lock(); defer { lock.unlock() }
         return starts.keys.sorted().map { index in
             let start = starts[index]!
             let finished = runs[index] != nil
-            return GuestStatus(release: start.release, progress: finished ? nil : GuestProgress.read(output: start.output),
+            return GuestStatus(name: start.name, progress: finished ? nil : GuestProgress.read(output: start.output),
                                elapsed: finished ? runs[index]!.record.wallSeconds : Date().timeIntervalSince(start.at), finished: finished)
         }
     }
@@ -365,7 +440,8 @@ private final class GuestQueue: @unchecked Sendable {
 extension CaseRecord {
     static let guestRecordPrefix = "vm/"
 
-    /// The record of a guest that brought no cases back (`vm/RELEASE`): its cases never ran.
+    /// The record of a guest that brought no cases back (`vm/RELEASE`, `vm/RELEASE/shard-K-of-N`
+    /// for one of a split run's guests): its cases never ran.
     public var isGuestRecord: Bool { id.hasPrefix(Self.guestRecordPrefix) }
 }
 
@@ -373,14 +449,12 @@ extension RunReport {
     /// One report for a kernel matrix: every guest's cases, and a BROKEN case for each guest that
     /// did not bring a report back (boot failure, panic, hang), with its last console line.
     public init(merging runs: [GuestRun], startedAt: Date, seed: UInt64?, iterations: Int?) {
-        var cases: [CaseRecord] = []
-        for run in runs {
-            if let report = run.report { cases += report.cases }
-            guard let reason = Self.brokenReason(run) else { continue }
-            cases.append(CaseRecord(id: CaseRecord.guestRecordPrefix + run.record.release, kernel: run.record.release,
-                                    filesystem: FilesystemRecord(type: "-", origin: "vm", location: nil, mkfsOptions: [], mountOptions: []),
-                                    scenario: "vm", seed: seed ?? 0, iterations: 0, verdict: .broken, reason: reason,
-                                    failures: 0, outcomes: [:], failureDetails: [], durationSeconds: run.record.wallSeconds))
+        var cases: [CaseRecord] = [], releases: [String] = []
+        for release in runs.map(\.record.release) where !releases.contains(release) { releases.append(release) }
+        for release in releases {
+            let guests = runs.filter { $0.record.release == release }
+            cases += Self.inRunOrder(guests.flatMap { $0.report?.cases ?? [] })
+            cases += guests.compactMap { Self.brokenRecord($0, seed: seed) }
         }
         self.init(startedAt: ISO8601DateFormatter().string(from: startedAt), hostKernel: Kernel.release,
                   seed: seed ?? runs.compactMap(\.report?.seed).first ?? 0,
@@ -389,17 +463,45 @@ extension RunReport {
                   durationSeconds: Date().timeIntervalSince(startedAt), cases: cases, guests: runs.map(\.record))
     }
 
+    /// A kernel's cases in the order one whole run gives them, when shards of it ran in several
+    /// guests: filesystem by filesystem, scenario by scenario (each as first met), the shards'
+    /// cases in turn within. A kernel run whole keeps its order.
+    private static func inRunOrder(_ cases: [CaseRecord]) -> [CaseRecord] {
+        var filesystems: [String: Int] = [:], scenarios: [String: Int] = [:]
+        for record in cases {
+            if filesystems[TextReport.filesystemLabel(record.filesystem)] == nil { filesystems[TextReport.filesystemLabel(record.filesystem)] = filesystems.count }
+            if scenarios[record.scenario] == nil { scenarios[record.scenario] = scenarios.count }
+        }
+        func key(_ item: (offset: Int, element: CaseRecord)) -> [Int] {
+            [filesystems[TextReport.filesystemLabel(item.element.filesystem)]!, scenarios[item.element.scenario]!, item.offset]
+        }
+        return cases.enumerated().sorted { key($0).lexicographicallyPrecedes(key($1)) }.map(\.element)
+    }
+
+    /// The BROKEN case of a guest that brought no report back.
+    private static func brokenRecord(_ run: GuestRun, seed: UInt64?) -> CaseRecord? {
+        guard let reason = brokenReason(run) else { return nil }
+        let shard = run.record.part.map { "/shard-" + $0.replacingOccurrences(of: "/", with: "-of-") } ?? ""
+        var record = CaseRecord(id: CaseRecord.guestRecordPrefix + run.record.release + shard, kernel: run.record.release,
+                                filesystem: FilesystemRecord(type: "-", origin: "vm", location: nil, mkfsOptions: [], mountOptions: []),
+                                scenario: "vm", seed: seed ?? 0, iterations: 0, verdict: .broken, reason: reason,
+                                failures: 0, outcomes: [:], failureDetails: [], durationSeconds: run.record.wallSeconds)
+        record.operationLog = run.lastCaseLog
+        return record
+    }
+
     private static func brokenReason(_ run: GuestRun) -> String? {
         let record = run.record
+        let running = record.lastCase.map { " while running \($0)" } ?? ""
         let last = record.consoleTail.last.map { ": \($0)" } ?? ""
         switch record.outcome {
         case .completed where run.report == nil:
-            return "dio-torture exited \(record.status.map(String.init) ?? "?") in the guest without a report"
+            return "dio-torture exited \(record.status.map(String.init) ?? "?") in the guest without a report" + running
                 + (run.output.split(separator: "\n").last.map { ": \($0)" } ?? "")
         case .completed: return nil
-        case .panicked: return "guest kernel panicked" + (record.consoleTail.first { $0.contains("Kernel panic") }.map { ": \($0)" } ?? last)
-        case .timedOut: return "guest still running after the timeout, killed after \(Int(record.wallSeconds)) s" + last
-        case .died: return "guest ended before dio-torture finished" + last
+        case .panicked: return "guest kernel panicked" + running + (record.consoleTail.first { $0.contains("Kernel panic") }.map { ": \($0)" } ?? last)
+        case .timedOut: return "guest still running after the timeout, killed after \(Int(record.wallSeconds)) s" + running + last
+        case .died: return "guest ended before dio-torture finished" + running + last
         }
     }
 }
