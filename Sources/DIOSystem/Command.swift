@@ -15,19 +15,31 @@ public func runCommand(_ arguments: [String]) throws {
     _ = try runCommandCapturing(arguments)
 }
 
-/// Runs an external tool to completion and returns what it printed (stdout, then stderr). It is
-/// spawned and waited for through a pidfd (`ChildProcess`): Foundation's `Process` notices an
-/// exit only on its run loop's next 50 ms tick, which a run of a dozen mkfs felt.
+/// Runs an external tool to completion and returns what it printed (stdout, then stderr).
 public func runCommandCapturing(_ arguments: [String]) throws -> String {
+    let child = try completedChild(arguments)
+    return String(decoding: try child.standardOutput() + child.standardError(), as: UTF8.self)
+}
+
+/// Runs an external tool to completion and returns its standard output byte for byte (a
+/// decompressor's, say).
+public func runCommandOutput(_ arguments: [String]) throws -> [UInt8] {
+    try completedChild(arguments).standardOutput()
+}
+
+/// The tool, spawned and waited for through a pidfd (`ChildProcess`): Foundation's `Process`
+/// notices an exit only on its run loop's next 50 ms tick, which a run of a dozen mkfs felt.
+/// Throws with what it printed unless it exited 0.
+private func completedChild(_ arguments: [String]) throws -> ChildProcess {
     guard let tool = arguments.first, let executable = findExecutable(tool) else {
         throw CommandError(command: arguments, status: 127, output: "\(arguments.first ?? ""): command not found")
     }
     let child = try ChildProcess(executable: executable, arguments: Array(arguments.dropFirst()), input: [])
     var exit: ChildExit?
     while exit == nil { exit = child.wait(for: .seconds(3600)) }
-    let text = String(decoding: try child.standardOutput() + child.standardError(), as: UTF8.self)
+    if exit == .exited(0) { return child }
+    let text = String(decoding: ((try? child.standardOutput()) ?? []) + ((try? child.standardError()) ?? []), as: UTF8.self)
     switch exit {
-    case .exited(0): return text
     case .exited(let status): throw CommandError(command: arguments, status: status, output: text)
     case .signalled(let signalNumber): throw CommandError(command: arguments, status: 128 + signalNumber, output: text)
     default: throw CommandError(command: arguments, status: -1, output: text)

@@ -364,14 +364,29 @@ public enum VMRunner {
         archive.file("/bin/busybox", data: try readBytes(busybox), executable: true)
         var inArchive: [String] = []
         for (number, module) in modules.enumerated() {
-            let name = "/modules/\(number)-" + URL(fileURLWithPath: module).lastPathComponent
-            archive.file(name, data: try readBytes(kernel.modules!.directory + "/" + module))
-            inArchive.append(name)
+            let (name, data) = try moduleImage(kernel.modules!.directory + "/" + module)
+            archive.file("/modules/\(number)-" + name, data: data)
+            inArchive.append("/modules/\(number)-" + name)
         }
         let binary = try ThisProcess.executablePath()
         archive.file("/init", data: Array(GuestInit.script(modules: inArchive, command: [binary] + command).utf8), executable: true)
         let bytes = archive.finished()
         _ = try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+    }
+
+    /// Compressed modules' suffixes and the tools that unpack them.
+    static let decompressors = [".xz": "xz", ".zst": "zstd", ".gz": "gzip"]
+
+    /// A module as the initramfs carries it, and its name there: unpacked here when the tool for
+    /// its compression is installed, since under TCG the guest's busybox took seconds to unpack
+    /// each large one at every boot; else as it is, for the guest to unpack.
+    private static func moduleImage(_ path: String) throws -> (name: String, data: [UInt8]) {
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        if let (suffix, tool) = decompressors.first(where: { name.hasSuffix($0.key) }), findExecutable(tool) != nil,
+           let data = try? runCommandOutput([tool, "-dc", path]) {
+            return (String(name.dropLast(suffix.count)), data)
+        }
+        return (name, try readBytes(path))
     }
 
     private static func readBytes(_ path: String) throws -> [UInt8] {
