@@ -105,12 +105,10 @@ struct VM: ParsableCommand {
         throw ExitCode(try outputs.emit(report).exitCode)
     }
 
-    /// --parts, or the default for the guests' `run`, never more than its target and case pairs
-    /// (a shard without cases would have nothing to run); 1 for other commands.
+    /// Guests per kernel for the guests' `run` (`VMOptions.partsPerKernel`); 1 for other commands.
     private func partsPerKernel(kernels: Int, jobs: Int) throws -> Int {
         guard let run = try DIOTortureCommand.parseAsRoot(GuestCommand.normalized(guestCommand)) as? Run, run.shard == .whole else { return 1 }
         let plan = try run.makePlan().plan
-        let units = plan.cases.count * plan.targets.count
-        return max(1, min(parts ?? VMOptions.defaultPartsPerKernel(kernels: kernels, jobs: jobs, units: units), units))
+        return VMOptions.partsPerKernel(requested: parts, kernels: kernels, jobs: jobs, units: plan.cases.count * plan.targets.count)
     }
 }

@@ -94,11 +94,12 @@ func qemuProcesses() -> [String] {
     /// Each kernel's run is split so that the guests fill every CPU to the end: 1 kernel on 2
     /// CPUs in 2 shards, 5 in 2 each, 2 or 4 whole; never into more shards than the run has cases.
     @Test func aKernelsRunIsSplitSoNoCPUIdlesAtTheEnd() {
-        let parts = { (kernels: Int, jobs: Int) in VMOptions.defaultPartsPerKernel(kernels: kernels, jobs: jobs, units: 1000) }
+        let parts = { (kernels: Int, jobs: Int) in VMOptions.partsPerKernel(kernels: kernels, jobs: jobs, units: 1000) }
         #expect([1, 2, 3, 4, 5].map { parts($0, 2) } == [2, 1, 2, 1, 2])
         #expect([1, 2, 3, 6].map { parts($0, 4) } == [4, 2, 4, 2])
         #expect(parts(3, 1) == 1)
-        #expect(VMOptions.defaultPartsPerKernel(kernels: 1, jobs: 4, units: 3) == 3)
+        #expect(VMOptions.partsPerKernel(kernels: 1, jobs: 4, units: 3) == 3)
+        #expect(VMOptions.partsPerKernel(requested: 5, kernels: 1, jobs: 2, units: 3) == 3 && VMOptions.partsPerKernel(requested: 1, kernels: 1, jobs: 2, units: 9) == 1)
         let options = VMOptions(kernels: [], command: ["run"], jobs: 2, timeout: .seconds(1), partsPerKernel: 2)
         #expect(options.guests.isEmpty)
     }

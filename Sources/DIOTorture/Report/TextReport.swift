@@ -108,7 +108,7 @@ public enum TextReport {
         var output = line(header, Array(repeating: nil, count: header.count)) + "\n"
         for (row, verdicts) in zip(rows, worst) { output += line(row, verdicts) + "\n" }
         for guest in guests where !guest.consoleTail.isEmpty {
-            output += "\n\(guest.release)\(guest.part.map { " (shard \($0))" } ?? ""): \(guest.outcome.rawValue); last console lines:\n"
+            output += "\n\(guest.name): \(guest.outcome.rawValue); last console lines:\n"
             output += guest.consoleTail.suffix(12).map { "  | " + $0 }.joined(separator: "\n") + "\n"
         }
         for kernel in byKernel(guests) {
@@ -126,7 +126,7 @@ public enum TextReport {
         runs.map { run in
             let guest = run.record
             let tail = guest.consoleTail.isEmpty ? "" : "last console lines:\n" + guest.consoleTail.map { "  | " + $0 + "\n" }.joined()
-            return "== \(guest.release)\(guest.part.map { " (shard \($0))" } ?? "") (\(guest.outcome.rawValue))\n\(run.output)\n" + tail
+            return "== \(guest.name) (\(guest.outcome.rawValue))\n\(run.output)\n" + tail
         }.joined()
     }
 

@@ -63,12 +63,12 @@ public struct VMOptions: Sendable {
         partSeed = UInt64.random(in: 1...UInt64.max)
     }
 
-    /// How many guests share each kernel's `run` by default: the fewest (at most one per CPU)
-    /// that make the guests a multiple of the `jobs` at once, so that no CPU idles while the
-    /// last kernel's one guest finishes alone, and no more than the run's `units` (target and
-    /// case pairs).
-    public static func defaultPartsPerKernel(kernels: Int, jobs: Int, units: Int) -> Int {
-        let parts = (1...max(1, jobs)).first { kernels * $0 % jobs == 0 } ?? 1
+    /// How many guests share each kernel's `run`: `requested`, or by default the fewest (at
+    /// most one per CPU) that make the guests a multiple of the `jobs` at once, so that no CPU
+    /// idles while the last kernel's one guest finishes alone; never more than the run's `units`
+    /// (target and case pairs), for a shard without cases would have nothing to run.
+    public static func partsPerKernel(requested: Int? = nil, kernels: Int, jobs: Int, units: Int) -> Int {
+        let parts = requested ?? (1...max(1, jobs)).first { kernels * $0 % jobs == 0 } ?? 1
         return max(1, min(parts, units))
     }
 
@@ -79,9 +79,9 @@ public struct VMOptions: Sendable {
         }
     }
 
-    /// The guest as the run's messages name it: its kernel's release, and its shard when split.
+    /// The guest as the run's messages name it (`GuestRecord.name`).
     func name(of guest: VMGuest) -> String {
-        kernels[guest.kernel].release + (guest.part == .whole ? "" : " (\(guest.part))")
+        GuestRecord.name(release: kernels[guest.kernel].release, part: guest.part == .whole ? nil : guest.part.description)
     }
 
     /// The command as `guest` runs it: `run` and `sweep` report their JSON and save their
@@ -146,6 +146,11 @@ public struct GuestRecord: Codable, Sendable {
     /// The case it was running ("TARGET CASE-ID", from its progress file) when it ended
     /// without a report: the one a hang or panic is in.
     public var lastCase: String? = nil
+
+    /// The guest as messages and reports name it: its kernel's release, and its shard when split.
+    public var name: String { Self.name(release: release, part: part) }
+
+    static func name(release: String, part: String?) -> String { release + (part.map { " (shard \($0))" } ?? "") }
 }
 
 /// A guest's record, its dio-torture report (for `run`), and what the tool printed inside.
