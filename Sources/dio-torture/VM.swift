@@ -89,9 +89,11 @@ struct VM: ParsableCommand {
             command[1] = URL(fileURLWithPath: command[1]).standardizedFileURL.path
         }
         let jobs = jobs ?? ProcessInfo.processInfo.activeProcessorCount
+        let plan = try guestPlan()
         let options = VMOptions(kernels: kernels, command: command, jobs: jobs, memoryMiB: memory, timeout: .seconds(timeout),
                                 kernelArguments: kernelArguments.map { $0.split(separator: " ").map(String.init) } ?? [],
-                                opsLogDirectory: artifacts.directory, partsPerKernel: try partsPerKernel(kernels: kernels.count, jobs: jobs))
+                                opsLogDirectory: artifacts.directory, partsPerKernel: partsPerKernel(plan, kernels: kernels.count, jobs: jobs),
+                                filesystemModules: plan?.kernelModules ?? RunPlan.everyKernelModule)
         InterruptCleanup.install()
         let started = Date()
         let split = options.partsPerKernel > 1 ? ", each kernel's run in \(options.partsPerKernel) shards" : ""
@@ -105,10 +107,15 @@ struct VM: ParsableCommand {
         throw ExitCode(try outputs.emit(report).exitCode)
     }
 
-    /// Guests per kernel for the guests' `run` (`VMOptions.partsPerKernel`); 1 for other commands.
-    private func partsPerKernel(kernels: Int, jobs: Int) throws -> Int {
-        guard let run = try DIOTortureCommand.parseAsRoot(GuestCommand.normalized(guestCommand)) as? Run, run.shard == .whole else { return 1 }
-        let plan = try run.makePlan().plan
+    /// The plan of the guests' command when it is `run`; nil for the others.
+    private func guestPlan() throws -> RunPlan? {
+        try (DIOTortureCommand.parseAsRoot(GuestCommand.normalized(guestCommand)) as? Run)?.makePlan().plan
+    }
+
+    /// Guests per kernel for the guests' `run` (`VMOptions.partsPerKernel`); 1 for other commands
+    /// and for a `run` that is already one shard.
+    private func partsPerKernel(_ plan: RunPlan?, kernels: Int, jobs: Int) -> Int {
+        guard let plan, plan.shard == .whole else { return 1 }
         return VMOptions.partsPerKernel(requested: parts, kernels: kernels, jobs: jobs, units: plan.cases.count * plan.targets.count)
     }
 }

@@ -73,6 +73,24 @@ func qemuProcesses() -> [String] {
         #expect(throws: GuestError.self) { try ModuleTree(directory: root, release: "6.12.0-other") }
     }
 
+    /// A guest loads only what its run's filesystems and scenarios need: under TCG each module
+    /// costs boot time (Debian's NFS stack alone about 3.5 s), and a Debian guest loads them at
+    /// every boot. A stacked kind needs the filesystem beneath it too.
+    @Test func aGuestLoadsTheModulesOfItsRunOnly() throws {
+        func modules(_ filesystems: String, _ scenarios: String) throws -> [String] {
+            RunPlan(targets: try ScratchKind.list(filesystems).map { .scratch(ScratchOptions(kind: $0)) },
+                    scenarios: RunRequest.names(scenarios).compactMap(scenario(named:)), selection: Selection(),
+                    options: RunOptions(iterations: 1, seed: 1)).kernelModules
+        }
+        #expect(try modules("btrfs,xfs,ext4,tmpfs", "nowait-partial-fault,writeback-error,file-backed-consumers")
+                == ["btrfs", "xfs", "ext4", "loop", "dm_flakey", "erofs"])
+        #expect(try modules("tmpfs", "nowait-partial-fault").isEmpty)
+        #expect(try modules("nfs4.2,overlay,fuse", "direct-write") == ["nfsd", "nfsv4", "xfs", "overlay", "fuse", "ext4"])
+        let every = Set(RunPlan.everyKernelModule)
+        #expect(every.isSuperset(of: ["nfsv3", "gfs2", "f2fs", "exfat", "jfs", "nls_utf8", "fuse", "overlay", "erofs", "dm_flakey", "loop"]))
+        #expect(VMOptions(kernels: [], command: ["probe"], jobs: 1, timeout: .seconds(1)).filesystemModules == RunPlan.everyKernelModule)
+    }
+
     @Test func guestRunReportsThroughTheShareOnTheVirtioDisk() {
         let options = VMOptions(kernels: [], command: ["--fs", "btrfs"], jobs: 1, timeout: .seconds(1))
         // The guest reports raw verdicts; the host applies the known kernel bugs.

@@ -10,8 +10,8 @@ public enum KCIDB {
 
     public static func document(_ report: RunReport) throws -> Data {
         let run = sanitized(report.startedAt) + "-" + String(report.seed)
-        let releases = orderedUnique(report.cases.map(\.kernel))
-        let knownBugs = orderedUnique(report.cases.compactMap { $0.knownBug?.entry })
+        let releases = report.cases.map(\.kernel).uniqued()
+        let knownBugs = report.cases.compactMap { $0.knownBug?.entry }.uniqued()
         let document = Document(
             checkouts: releases.map { Checkout(id: id("checkout", $0), origin: origin, comment: "Linux \($0)", valid: true) },
             builds: releases.map { release in
@@ -81,11 +81,6 @@ public enum KCIDB {
 
     private static func sanitized(_ text: String) -> String {
         String(text.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") ? $0 : "_" })
-    }
-
-    private static func orderedUnique(_ values: [String]) -> [String] {
-        var seen = Set<String>()
-        return values.filter { seen.insert($0).inserted }
     }
 
     struct Document: Encodable {

@@ -38,6 +38,17 @@ public struct RunPlan: Sendable {
 
     public var cases: [CaseSpec] { scenarios.flatMap { $0.cases(selection) } }
 
+    /// The kernel modules its targets and scenarios need, each once, in the order first needed.
+    public var kernelModules: [String] {
+        let kinds = targets.compactMap { if case .scratch(let options) = $0 { options.kind } else { nil } }
+        return (kinds.flatMap(\.maker.kernelModules) + scenarios.flatMap(\.kernelModules)).uniqued()
+    }
+
+    /// What every kind and scenario needs: the modules of a plan that could be anything.
+    public static var everyKernelModule: [String] {
+        (ScratchKind.all.flatMap(\.maker.kernelModules) + catalogue.flatMap(\.kernelModules)).uniqued()
+    }
+
     /// Every case on every target; of a shard, the ones `ShardDealer` deals it, the plan's units
     /// (target by target, case by case) each going to the shard with the least weight so far. A
     /// target none of whose cases are the shard's is not made.

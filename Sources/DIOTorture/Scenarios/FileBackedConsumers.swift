@@ -11,6 +11,7 @@ import Glibc
 public struct FileBackedConsumers: Scenario {
     public let name = "file-backed-consumers"
     public let summary = "EROFS file-backed and ext4-on-loop (buffered, direct-io) images on the filesystem: every file mounts and hashes as recorded, cold and warm cache"
+    public var kernelModules: [String] { ["erofs", "loop"] + ScratchKind.ext4.maker.kernelModules }
 
     public enum Consumer: String, CaseIterable, Sendable {
         case erofs = "erofs-file-backed"

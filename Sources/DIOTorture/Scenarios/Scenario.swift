@@ -116,6 +116,12 @@ public protocol Scenario: Sendable {
     /// The scenario's cases for `selection`, in a stable order.
     func cases(_ selection: Selection) -> [CaseSpec]
     func run(_ spec: CaseSpec, in area: WorkArea, options: RunOptions) -> CaseRecord
+    /// Kernel modules its cases need besides their filesystem's (`FilesystemMaker.kernelModules`).
+    var kernelModules: [String] { get }
+}
+
+extension Scenario {
+    public var kernelModules: [String] { [] }
 }
 
 /// The scenarios whose cases are reads of a laid-out file: `ReadCase` runs them all.

@@ -20,6 +20,7 @@ import Glibc
 public struct WritebackError: Scenario {
     public let name = "writeback-error"
     public let summary = "writeback fails (loop over a full tmpfs; dm-flakey error_writes): fsync reports it to every descriptor, no silent loss, mapped pages stay sane"
+    public var kernelModules: [String] { ["loop", "dm_flakey"] }
 
     /// The filesystem's image: large enough for every mkfs (xfs needs 300 MiB), on a tmpfs as
     /// large, which has room for whatever mkfs writes (gfs2 writes across the whole device) until

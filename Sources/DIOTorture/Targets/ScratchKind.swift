@@ -17,6 +17,10 @@ public protocol FilesystemMaker: Sendable {
     var unavailableReason: String? { get }
     /// Namespaces of its own that it must be made in (by a helper process, `NamespacedFilesystem`).
     var ownNamespaces: OwnNamespaces { get }
+    /// The kernel modules it needs where the kernel has them as modules (a Debian kernel's guest
+    /// loads them at boot, their modules.dep dependencies first), the filesystem beneath a
+    /// stacked kind's included.
+    var kernelModules: [String] { get }
     /// Makes it on `device` (given when `needsBlockDevice`) and mounts it detached: everything it
     /// made goes when the result is released.
     func make(_ options: ScratchOptions, device: String?) throws -> MadeFilesystem

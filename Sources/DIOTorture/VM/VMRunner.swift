@@ -46,10 +46,13 @@ public struct VMOptions: Sendable {
     public var partsPerKernel: Int
     /// The seed the guests of a split run share, so that their shards are one run's.
     public var partSeed: UInt64
+    /// The modules the guests' command needs for its filesystems and scenarios
+    /// (`RunPlan.kernelModules`); by default every one any plan may need. Each costs boot time.
+    public var filesystemModules: [String]
 
     public init(kernels: [GuestKernel], command: [String], jobs: Int, memoryMiB: Int = 2048,
                 timeout: Duration, kernelArguments: [String] = [], diskSize: Int = 1 << 30, kernelIndices: [Int]? = nil,
-                opsLogDirectory: String? = nil, partsPerKernel: Int = 1) {
+                opsLogDirectory: String? = nil, partsPerKernel: Int = 1, filesystemModules: [String] = RunPlan.everyKernelModule) {
         self.kernels = kernels
         self.command = command
         self.jobs = jobs
@@ -60,6 +63,7 @@ public struct VMOptions: Sendable {
         self.kernelIndices = kernelIndices
         self.opsLogDirectory = opsLogDirectory
         self.partsPerKernel = partsPerKernel
+        self.filesystemModules = filesystemModules
         partSeed = UInt64.random(in: 1...UInt64.max)
     }
 
@@ -163,14 +167,12 @@ public struct GuestRun: Sendable {
 }
 
 public enum VMRunner {
-    /// Modules a guest cannot do without, then the ones the catalogue's filesystems use. The
-    /// checksum algorithms come first: the filesystems ask for them by alias when they load (soft
-    /// dependencies, absent from modules.dep), and the guest has no modprobe to answer.
+    /// Modules a guest cannot do without.
     static let essentialModules = ["virtio_pci", "virtio_blk", "9pnet_virtio", "9p"]
-    static let wantedModules = ["crc32c_generic", "crc32c_intel", "crc32_generic", "blake2b_generic", "xxhash_generic", "sha256_generic",
-                                "nls_utf8",
-                                "loop", "dm_flakey", "ext4", "xfs", "btrfs", "erofs", "f2fs", "gfs2", "exfat", "jfs", "fuse", "overlay",
-                                "nfsd", "nfsv3", "nfsv4"]
+    /// The checksum algorithms, loaded before the filesystems: these ask for them by alias when
+    /// they load (soft dependencies, absent from modules.dep), and the guest has no modprobe to
+    /// answer. Small, so every guest loads them all.
+    static let checksumModules = ["crc32c_generic", "crc32c_intel", "crc32_generic", "blake2b_generic", "xxhash_generic", "sha256_generic"]
 
     /// Why VMs cannot run here, or nil.
     public static var unavailableReason: String? {
@@ -218,7 +220,7 @@ public enum VMRunner {
                                  accelerator: "tcg", outcome: .died,
                                  status: nil, bootSeconds: nil, wallSeconds: 0, missingModules: [], failedModules: [], consoleTail: [])
         do {
-            let (modules, missing) = kernel.modules?.loadOrder(essentialModules + wantedModules) ?? ([], [])
+            let (modules, missing) = kernel.modules?.loadOrder(essentialModules + checksumModules + options.filesystemModules) ?? ([], [])
             record.missingModules = missing
             if let absent = missing.first(where: essentialModules.contains) {
                 throw GuestError("kernel \(kernel.release) has no \(absent), neither built in nor as a module")

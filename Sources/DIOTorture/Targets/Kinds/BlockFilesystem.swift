@@ -9,6 +9,10 @@ struct BlockFilesystem: FilesystemMaker {
     /// (slow, and pointless on a fresh sparse image); the device goes last.
     let mkfs: [String]
     var traits = FilesystemTraits()
+    var kernelModules: [String] { [name] + extraModules }
+    /// Modules its mount may ask the kernel for by name (the utf8 table of an iocharset), which
+    /// a guest cannot load on demand.
+    var extraModules: [String] = []
 
     var needsBlockDevice: Bool { true }
     var takesMkfsOptions: Bool { true }

@@ -18,6 +18,7 @@ struct FuseFilesystem: FilesystemMaker {
     var needsBlockDevice: Bool { true }
     /// They go to the backing ext4; mount options go to the FUSE mount.
     var takesMkfsOptions: Bool { true }
+    var kernelModules: [String] { ["fuse"] + Self.backing.maker.kernelModules }
 
     var unavailableReason: String? {
         if !Kernel.supportsFilesystem("fuse") { return "the kernel has no fuse (not in /proc/filesystems, no module)" }

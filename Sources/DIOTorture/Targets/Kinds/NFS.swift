@@ -22,6 +22,7 @@ struct NFSFilesystem: FilesystemMaker {
     /// They go to the exported xfs; mount options go to the NFS client.
     var takesMkfsOptions: Bool { true }
     var ownNamespaces: OwnNamespaces { .mountAndNetwork }
+    var kernelModules: [String] { ["nfsd", version == "3" ? "nfsv3" : "nfsv4"] + Self.export.maker.kernelModules }
 
     var unavailableReason: String? {
         for module in ["nfsd", "nfs"] where !Kernel.supportsFilesystem(module) {

@@ -13,6 +13,7 @@ struct OverlayFilesystem: FilesystemMaker {
     var takesMkfsOptions: Bool { true }
 
     static let upper = ScratchKind.xfs
+    var kernelModules: [String] { ["overlay"] + Self.upper.maker.kernelModules }
 
     /// Before Linux 6.15 overlayfs takes no layer from a detached mount: the upper filesystem is
     /// attached, in a mount namespace of its own.

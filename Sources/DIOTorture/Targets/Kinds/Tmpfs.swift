@@ -9,6 +9,7 @@ struct Tmpfs: FilesystemMaker {
     var needsBlockDevice: Bool { false }
     var takesMkfsOptions: Bool { false }
     var unavailableReason: String? { nil }
+    var kernelModules: [String] { [] }
 
     func make(_ options: ScratchOptions, device: String?) throws -> MadeFilesystem {
         MadeFilesystem(try DetachedMount(fsType: "tmpfs", source: "dio-torture", options: ["size=\(options.imageSize)"] + options.mountOptions))
