@@ -73,9 +73,8 @@ func qemuProcesses() -> [String] {
         #expect(throws: GuestError.self) { try ModuleTree(directory: root, release: "6.12.0-other") }
     }
 
-    /// A guest loads only what its run's filesystems and scenarios need: under TCG each module
-    /// costs boot time (Debian's NFS stack alone about 3.5 s), and a Debian guest loads them at
-    /// every boot. A stacked kind needs the filesystem beneath it too.
+    /// A guest loads only what its run's filesystems and scenarios need: under TCG a large
+    /// module takes seconds to load, at every boot. A stacked kind needs the filesystem beneath it too.
     @Test func aGuestLoadsTheModulesOfItsRunOnly() throws {
         func modules(_ filesystems: String, _ scenarios: String) throws -> [String] {
             RunPlan(targets: try ScratchKind.list(filesystems).map { .scratch(ScratchOptions(kind: $0)) },
