@@ -439,6 +439,37 @@ extension OnTheRealKernel {
             }
         }
 
+        /// What `ops` found in the quick suite on 6.18: btrfs's direct read returns stale data
+        /// after a GUP write (process_vm_writev) into a shared mapping of its range. Its plain C
+        /// program here and in the shared 6.1.192, xfs and ext4 the controls; the shrunk log's C
+        /// program here.
+        @Test(.enabled(if: findExecutable("gcc") != nil, "needs gcc to build the C programs"))
+        func theBtrfsStaleDirectReadAfterAGUPMappedWriteReproducesInC() throws {
+            let directory = NSTemporaryDirectory() + "dio-torture-gup-finding-\(getpid())"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let finding = repository.appendingPathComponent("docs/findings/btrfs-gup-mapped-write-stale-dio-read").path
+            try runCommand(["gcc", "-Wall", "-Werror", "-O2", "\(finding).c", "-o", "\(directory)/stale"])
+            #expect(try runTool(["repro", "\(finding).opslog", "-o", "\(directory)/log.c"]).status == 0)
+            try runCommand(["gcc", "-Wall", "-Werror", "\(directory)/log.c", "-o", "\(directory)/log", "-luring", "-lpthread"])
+            let stale = "O_DIRECT read of page 5 after its mapped write: STALE (4096 of 4096 bytes not 'B', first 'A')"
+            let (right, fsynced) = ("O_DIRECT read of page 5 after its mapped write: ok", "the same read after fsync: ok")
+            func program(on fs: String, in kernel: String? = nil) throws -> String {
+                let exec = ["exec", "--fs", fs, "--", "\(directory)/stale", "{}"]
+                return try runTool(kernel.map { ["vm", "--kernel", $0, "--"] + exec } ?? exec).stdout
+            }
+            let here = try program(on: "btrfs")
+            print("btrfs GUP finding in C on \(Kernel.release): \(here)")
+            if Kernel.release.hasPrefix("6.18.") { #expect(here.contains(stale) && here.contains(fsynced), "\(here)") }
+            for fs in ["xfs", "ext4"] { #expect(try program(on: fs).contains(right), "\(fs) control") }
+            let log = try runTool(["exec", "--fs", "btrfs", "--", "\(directory)/log", "{}"]).stdout
+            if Kernel.release.hasPrefix("6.18.") {
+                #expect(log.contains("operation 5 (read 290816 40960 pread): byte at file offset 311062: expected 0x6d, found 0x46"), "\(log)")
+            }
+            let guest = try program(on: "btrfs", in: fixedKernel)
+            #expect(guest.contains(stale) && guest.contains(fsynced), "6.1.192: \(guest)")
+        }
+
         @Test func panicAndHangAreBrokenWithTheConsole() throws {
             let (panic, panicked) = try runVM(["--kernel", fixedKernel, "--append", "rdinit=/nonexistent", "--", "run", "--fs", "btrfs"])
             #expect(panic.status == 1)
