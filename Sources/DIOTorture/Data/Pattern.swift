@@ -12,6 +12,11 @@ public struct DataStamp: Codable, Hashable, Sendable {
         self.generation = generation
         self.seed = seed
     }
+
+    /// What the file of a case (or of an iteration) of `caseSeed` holds.
+    init(caseSeed: UInt64) {
+        self.init(fileID: UInt32(truncatingIfNeeded: caseSeed >> 32) | 1, generation: 1, seed: caseSeed)
+    }
 }
 
 /// The header a sector carries: enough to tell where a misplaced or stale sector came from.

@@ -55,24 +55,13 @@ struct PreparedTarget {
     var keep: [OpenFile] = []
 
     /// Makes the file `target` needs from `layout`, fresh, in `area`, or takes the one laid out
-    /// ahead for it (`layOutAhead`).
+    /// ahead under `ahead` (`LayoutsAhead`).
     static func make(_ target: WriteTarget, layout: ExtentPlan, in area: WorkArea, stamp: DataStamp, name: String,
-                     laidOutAhead: LaidOutFile? = nil) throws -> PreparedTarget {
+                     ahead: String) throws -> PreparedTarget {
         guard let plan = target.plan(layout) else { return try unwritten(layout.fileSize, in: area, name: name) }
         guard target != .hole || layout.count >= 3 else { throw CaseStop.unsupported("\(target.rawValue) needs a layout of 3 extents or more") }
-        let laidOut = try laidOutAhead ?? LaidOutFile(plan, in: area, stamp: stamp, name: name)
+        let laidOut = try LayoutsAhead.shared.take(ahead, plan: plan, stamp: stamp, in: area) ?? LaidOutFile(plan, in: area, stamp: stamp, name: name)
         return PreparedTarget(file: laidOut.file, model: laidOut.model, check: laidOut.layout, layout: laidOut.record(plan), keep: laidOut.attempts)
-    }
-
-    /// Largest total a case's targets are laid out ahead for: beyond it, each iteration lays
-    /// out its own (a lab sweep's large layouts would fill the scratch filesystem).
-    static let aheadLimit = 16 << 20
-
-    /// The target files of a case's iterations laid out at once, one per stamp (`LaidOutFile.batch`);
-    /// empty where `target` has no extents to lay out or they would take too much room.
-    static func layOutAhead(_ target: WriteTarget, layout: ExtentPlan, in area: WorkArea, stamps: [DataStamp], names: [String]) throws -> [LaidOutFile?] {
-        guard let plan = target.plan(layout), target != .hole || layout.count >= 3, plan.fileSize * stamps.count <= aheadLimit else { return [] }
-        return try LaidOutFile.batch(plan, in: area, stamps: stamps, names: names)
     }
 
     /// A file of `size` bytes fallocated in one call: zeros on unwritten extents.

@@ -36,14 +36,17 @@ public struct CaseJob: Codable, Sendable {
         ThisProcess.dieWithParent()
         if ThisProcess.parentID != first.parent { return 2 }
         let watch = KernelWatch()
-        for job in jobs {
-            guard scenario(named: job.spec.scenario) != nil else { return 2 }
-            let record = watch.run(job.spec, in: job.area, options: job.options)
-            guard let encoded = try? JSONEncoder().encode(record) else { return 2 }
-            FileHandle.standardOutput.write(encoded + Data("\n".utf8))
-            if record.verdict == .hang { break }
+        // A child's jobs are one batch's: one area, one set of options.
+        return LayoutsAhead.expecting(jobs.map(\.spec), in: first.area, options: first.options) {
+            for job in jobs {
+                guard scenario(named: job.spec.scenario) != nil else { return 2 }
+                let record = watch.run(job.spec, in: job.area, options: job.options)
+                guard let encoded = try? JSONEncoder().encode(record) else { return 2 }
+                FileHandle.standardOutput.write(encoded + Data("\n".utf8))
+                if record.verdict == .hang { break }
+            }
+            return 0
         }
-        return 0
     }
 }
 

@@ -15,7 +15,10 @@ extension IteratedCase {
         let started = Date()
         let caseSeed = Seeds.forCase(run: options.seed, id: spec.id)
         var record = CaseRecord(spec, area: area, options: options, iterations: options.iterations)
-        record.run(since: started) { try execute(seed: caseSeed, started: started, into: &$0) }
+        // A case run alone still lays out its iterations' files together.
+        LayoutsAhead.expecting([spec], in: area, options: options) {
+            record.run(since: started) { try execute(seed: caseSeed, started: started, into: &$0) }
+        }
         return record
     }
 

@@ -19,7 +19,7 @@ struct ReadCase: IteratedCase {
 
     func execute(seed caseSeed: UInt64, started: Date, into record: inout CaseRecord) throws {
         let transfers = try transfers(shape.path, pattern: shape.pattern, depth: shape.queueDepth, fileCache: shape.fileCache)
-        let stamp = DataStamp(fileID: UInt32(truncatingIfNeeded: caseSeed >> 32) | 1, generation: 1, seed: caseSeed)
+        let stamp = DataStamp(caseSeed: caseSeed)
         let laidOut = try layOut(stamp: stamp, into: &record)
         var model = laidOut.model
         // A spare range past the data, for buffers that map another part of the same file.
@@ -48,9 +48,11 @@ struct ReadCase: IteratedCase {
         progress.finish(&record, layout: laidOut.layout.status, note: laidOut.layout.note)
     }
 
-    /// The file the case reads, laid out as planned, recorded.
+    /// The file the case reads, laid out as planned (ahead, with other cases' files, when it
+    /// was expected), recorded.
     private func layOut(stamp: DataStamp, into record: inout CaseRecord) throws -> LaidOutFile {
-        let laidOut = try LaidOutFile(shape.layout, in: area, stamp: stamp, name: "case-\(stamp.fileID)")
+        let laidOut = try LayoutsAhead.shared.take(spec.id, plan: shape.layout, stamp: stamp, in: area)
+            ?? LaidOutFile(shape.layout, in: area, stamp: stamp, name: "case-\(stamp.fileID)")
         if let alignment = laidOut.alignment { record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset] }
         record.layout = laidOut.record(shape.layout)
         return laidOut

@@ -271,10 +271,12 @@ public enum Runner {
         func next() -> CaseSpec? { ended < batch.cases.count ? batch.cases[ended] : nil }
         switch isolation {
         case .inProcess:
-            for spec in batch.cases where !interrupted() {
-                let record = watch.run(spec, in: area, options: batch.options)
-                ended += 1
-                each(record, next())
+            LayoutsAhead.expecting(batch.cases, in: area, options: batch.options) {
+                for spec in batch.cases where !interrupted() {
+                    let record = watch.run(spec, in: area, options: batch.options)
+                    ended += 1
+                    each(record, next())
+                }
             }
         case .childProcess(let executable, let deadline):
             let jobs = batch.cases.map { CaseJob(spec: $0, area: area, options: batch.options, parent: ThisProcess.id) }

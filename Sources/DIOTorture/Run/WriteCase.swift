@@ -25,16 +25,11 @@ struct WriteCase: IteratedCase {
         let transfers = try transfers(shape.path, pattern: shape.pattern, writeTarget: shape.target)
         var progress = CaseProgress(started: started)
         var layout: LayoutStatus?
-        let caseFiles = CaseFiles(case: Self.stamp(caseSeed), writeSources: true)
-        let seeds = (0..<options.iterations).map { Seeds.forIteration(case: caseSeed, $0) }
-        var ahead = try PreparedTarget.layOutAhead(shape.target, layout: shape.layout, in: area, stamps: seeds.map(Self.stamp),
-                                                   names: seeds.map { "write-\(Self.stamp($0).fileID)" })
-        for (iteration, seed) in seeds.enumerated() {
-            let laidOut = iteration < ahead.count ? ahead[iteration] : nil
-            if iteration < ahead.count { ahead[iteration] = nil }
+        let caseFiles = CaseFiles(case: DataStamp(caseSeed: caseSeed), writeSources: true)
+        for iteration in 0..<options.iterations {
             // A hung write still owns the ring and its buffer: nothing more can run in this case.
-            let (outcome, status) = try runIteration(iteration, seed: seed, laidOutAhead: laidOut, transfers: transfers, caseFiles: caseFiles,
-                                                     progress: &progress, record: &record)
+            let (outcome, status) = try runIteration(iteration, seed: Seeds.forIteration(case: caseSeed, iteration), transfers: transfers,
+                                                     caseFiles: caseFiles, progress: &progress, record: &record)
             layout = Self.worse(layout, status)
             if outcome == .hang { break }
         }
@@ -49,12 +44,12 @@ struct WriteCase: IteratedCase {
 
     /// One iteration; returns the outcome that counted (`.hang` ends the case) and the state its
     /// target file was found in.
-    private func runIteration(_ iteration: Int, seed: UInt64, laidOutAhead: LaidOutFile?, transfers: Transfers, caseFiles: CaseFiles,
+    private func runIteration(_ iteration: Int, seed: UInt64, transfers: Transfers, caseFiles: CaseFiles,
                               progress: inout CaseProgress, record: inout CaseRecord) throws -> (Outcome, LayoutStatus) {
-        let stamp = Self.stamp(seed)
+        let stamp = DataStamp(caseSeed: seed)
         let target = try PhaseClock.measure(.layout) {
             try PreparedTarget.make(shape.target, layout: shape.layout, in: area, stamp: stamp, name: "write-\(stamp.fileID)",
-                                    laidOutAhead: laidOutAhead)
+                                    ahead: LayoutsAhead.key(spec.id, iteration: iteration))
         }
         if record.layout == nil || target.check.status == .notReached { record.layout = target.layout }
         var model = target.model
@@ -138,11 +133,6 @@ struct WriteCase: IteratedCase {
             written.failure(write.iteration, seed: write.seed, result: write.result, judgement: failing, length: contract.length, readback: readback,
                             in: area)
         }
-    }
-
-    /// What a target file of `seed` (an iteration's) or the case's own files hold.
-    private static func stamp(_ seed: UInt64) -> DataStamp {
-        DataStamp(fileID: UInt32(truncatingIfNeeded: seed >> 32) | 1, generation: 1, seed: seed)
     }
 
     /// The target opened O_APPEND for the `append` target; a filesystem that refuses O_APPEND
