@@ -125,13 +125,14 @@ public final class CaseFiles {
             file = idle
             if !keepsSources {
                 try writeStamped(file, range: 0..<pages * pageSize, stamp: coldSourceStamp)
-                try file.dataSync()
+                try file.writeBack()
             }
         } else {
             file = try OpenFile.scratch(at: directory + "/cold-\(coldSourceStamp.fileID)-\(pages).dat")
             try writeStamped(file, range: 0..<pages * pageSize, stamp: coldSourceStamp)
-            try file.sync()
+            try file.writeBack()
         }
+        // Clean pages are what DONTNEED drops: written back is enough, durable is not needed.
         try file.dropCache()
         if keepsSources { idleSources[pages, default: []].append(file) }
         return (file, ColdSourceLease(file: file, pages: pages, returningTo: keepsSources ? nil : self))
