@@ -130,9 +130,10 @@ public final class CaseFiles {
         } else {
             file = try OpenFile.scratch(at: directory + "/cold-\(coldSourceStamp.fileID)-\(pages).dat")
             try writeStamped(file, range: 0..<pages * pageSize, stamp: coldSourceStamp)
-            try file.writeBack()
+            // A new file's pages, written back only, may not be released yet (btrfs in a TCG
+            // guest kept all of them resident through the retries): fsync waits for that too.
+            try file.sync()
         }
-        // Clean pages are what DONTNEED drops: written back is enough, durable is not needed.
         try file.dropCache()
         if keepsSources { idleSources[pages, default: []].append(file) }
         return (file, ColdSourceLease(file: file, pages: pages, returningTo: keepsSources ? nil : self))
