@@ -125,13 +125,11 @@ public final class CaseFiles {
             file = idle
             if !keepsSources {
                 try writeStamped(file, range: 0..<pages * pageSize, stamp: coldSourceStamp)
-                try file.writeBack()
+                try file.dataSync()
             }
         } else {
             file = try OpenFile.scratch(at: directory + "/cold-\(coldSourceStamp.fileID)-\(pages).dat")
             try writeStamped(file, range: 0..<pages * pageSize, stamp: coldSourceStamp)
-            // A new file's pages, written back only, may not be released yet (btrfs in a TCG
-            // guest kept all of them resident through the retries): fsync waits for that too.
             try file.sync()
         }
         try file.dropCache()

@@ -44,7 +44,7 @@ extension FaultPattern {
 func mapFileRange(_ context: BufferContext, offset: Int, stamp: DataStamp) throws -> PreparedBuffer {
     let pages = context.pages
     // An earlier read through such a mapping left these pages dirty; DONTNEED drops clean ones only.
-    try context.file.writeBack()
+    try context.file.sync()
     try context.file.dropCache()
     let filePages = min(pages, max(0, (try context.file.size() - offset + pageSize - 1) / pageSize))
     let region = try MappedRegion(anonymousLength: pages * pageSize)
