@@ -65,13 +65,13 @@ final class LayoutsAhead: @unchecked Sendable {
             guard !read.pattern.traits.mapsTheFileUnderTest,
                   Oracle.incompatibility(read.path, read.pattern, filesystem: area.filesystem.type, fileCache: read.fileCache) == nil else { return [] }
             let stamp = DataStamp(caseSeed: seed)
-            return [Upcoming(key: key(spec.id), plan: read.layout, stamp: stamp, name: "case-\(stamp.fileID)")]
+            return [Upcoming(key: key(spec.id), plan: read.layout, stamp: stamp, name: ReadCase.fileName(stamp))]
         }
         guard let write = spec.write, let plan = write.target.plan(write.layout),
               Oracle.incompatibility(write.path, write.pattern, filesystem: area.filesystem.type, writeTarget: write.target) == nil else { return [] }
         return (0..<options.iterations).map { iteration in
             let stamp = DataStamp(caseSeed: Seeds.forIteration(case: seed, iteration))
-            return Upcoming(key: key(spec.id, iteration: iteration), plan: plan, stamp: stamp, name: "write-\(stamp.fileID)")
+            return Upcoming(key: key(spec.id, iteration: iteration), plan: plan, stamp: stamp, name: WriteCase.targetName(stamp))
         }
     }
 

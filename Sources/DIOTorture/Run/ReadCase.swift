@@ -52,11 +52,14 @@ struct ReadCase: IteratedCase {
     /// was expected), recorded.
     private func layOut(stamp: DataStamp, into record: inout CaseRecord) throws -> LaidOutFile {
         let laidOut = try LayoutsAhead.shared.take(spec.id, plan: shape.layout, stamp: stamp, in: area)
-            ?? LaidOutFile(shape.layout, in: area, stamp: stamp, name: "case-\(stamp.fileID)")
+            ?? LaidOutFile(shape.layout, in: area, stamp: stamp, name: Self.fileName(stamp))
         if let alignment = laidOut.alignment { record.dioAlignment = ["memory": alignment.memory, "offset": alignment.offset] }
         record.layout = laidOut.record(shape.layout)
         return laidOut
     }
+
+    /// The name of the file a case of `stamp` reads (unlinked once open).
+    static func fileName(_ stamp: DataStamp) -> String { "case-\(stamp.fileID)" }
 
     /// One iteration: a buffer per read in flight, each set up afresh with the pattern and its
     /// residency proved (a buffer that missed it, because a page was read back in meanwhile, is

@@ -48,7 +48,7 @@ struct WriteCase: IteratedCase {
                               progress: inout CaseProgress, record: inout CaseRecord) throws -> (Outcome, LayoutStatus) {
         let stamp = DataStamp(caseSeed: seed)
         let target = try PhaseClock.measure(.layout) {
-            try PreparedTarget.make(shape.target, layout: shape.layout, in: area, stamp: stamp, name: "write-\(stamp.fileID)",
+            try PreparedTarget.make(shape.target, layout: shape.layout, in: area, stamp: stamp, name: Self.targetName(stamp),
                                     ahead: LayoutsAhead.key(spec.id, iteration: iteration))
         }
         if record.layout == nil || target.check.status == .notReached { record.layout = target.layout }
@@ -134,6 +134,9 @@ struct WriteCase: IteratedCase {
                             in: area)
         }
     }
+
+    /// The name of an iteration's target file of `stamp` (unlinked once open).
+    static func targetName(_ stamp: DataStamp) -> String { "write-\(stamp.fileID)" }
 
     /// The target opened O_APPEND for the `append` target; a filesystem that refuses O_APPEND
     /// with O_DIRECT at open (NFS: EINVAL) cannot take this target.
