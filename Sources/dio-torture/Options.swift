@@ -13,8 +13,8 @@ struct IsolationOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("process: each case in its own process, killed at the case timeout (a crash or hang stays with its case). none: all in this process; faster where starting a process is slow (a TCG guest), but a stuck case stops the run.", valueName: "mode"))
     var isolation: Mode = .process
 
-    @Option(name: .long, help: ArgumentHelp("Targets made and run at once, each with its own case processes; with few targets, each is cut into parts on filesystems of their own (default: the number of CPUs; 1 with --isolation none or a scratch device).", valueName: "n"))
-    var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .long, help: ArgumentHelp("Targets made and run at once, each with its own case processes; with few targets, each is cut into parts on filesystems of their own (default: two per CPU; 1 with --isolation none or a scratch device).", valueName: "n"))
+    var jobs: Int = Runner.defaultJobs
 
     func validate() throws {
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }

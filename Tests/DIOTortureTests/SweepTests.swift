@@ -143,6 +143,16 @@ func scratchFile(_ name: String, _ contents: Data) throws -> String {
         #expect(spread(dealtCost) < 0.001 && spread(everyEighthCost) > 0.1, "dealt \(spread(dealtCost)), every 8th \(spread(everyEighthCost))")
     }
 
+    /// `--jobs` targets really run at once, more than there are CPUs: each body waits until all
+    /// have started, which `DispatchQueue.concurrentPerform` (no more at once than CPUs) never let
+    /// happen. The timeout only ends a failing wait.
+    @Test func moreTargetsThanCPUsRunAtOnce() {
+        let count = 2 * ProcessInfo.processInfo.activeProcessorCount + 1
+        let gate = StartingGate(expected: count)
+        Runner.onThreads(count) { gate.arriveAndWait(timeout: 20) }
+        #expect(gate.arrived == count && gate.allMet)
+    }
+
     /// The runner's schedule: batches in its order, each to the first thread free.
     @Test func theProjectionSchedulesBatchesAsTheRunnerDoes() {
         #expect(SweepEstimate.wallSeconds(of: [4, 1, 1, 1, 1], threads: 2) == 4)
@@ -330,6 +340,27 @@ extension OnTheRealKernel {
             watch.caseEnded(&record)
             #expect(record.kernelLog?.contains { $0.contains(marker) } == true, "\(record.kernelLog ?? [])")
             #expect(record.verdict == .pass, "a finding alone does not change the verdict; taint does")
+        }
+    }
+}
+
+/// Threads that each wait until `expected` of them have arrived.
+private final class StartingGate: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let expected: Int
+    private(set) var arrived = 0
+    /// No waiter gave up before all had arrived.
+    private(set) var allMet = true
+
+    init(expected: Int) { self.expected = expected }
+
+    func arriveAndWait(timeout seconds: Double) {
+        condition.lock(); defer { condition.unlock() }
+        arrived += 1
+        condition.broadcast()
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while arrived < expected {
+            if !condition.wait(until: deadline) { allMet = false; return }
         }
     }
 }

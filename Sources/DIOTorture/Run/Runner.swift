@@ -191,7 +191,7 @@ public enum Runner {
         let cache = try? images?.newDirectory("cache")
         let concurrent = min(threads, max(1, batches.count))
         let logUnavailable = KernelWatch().logUnavailableReason
-        DispatchQueue.concurrentPerform(iterations: concurrent) { _ in
+        onThreads(concurrent) {
             while let index = tally.nextBatch(), !tally.interrupted {
                 let batch = batches[index]
                 tally.keep(runBatch(batch, kernel: kernel, device: scratchDevice, images: images, cache: cache, isolation: isolation,
@@ -210,6 +210,26 @@ public enum Runner {
         if batches.first?.options.profile == true { report.addProfile(runnerPhases: runnerPhases) }
         return report
     }
+
+    /// Runs `body` on `count` threads of its own at once and returns when all have ended.
+    /// Not `DispatchQueue.concurrentPerform`: it runs no more at once than there are CPUs, and
+    /// a target's thread mostly waits on its case process.
+    static func onThreads(_ count: Int, _ body: @escaping @Sendable () -> Void) {
+        // One runs here: in-process cases keep the main thread's larger stack.
+        if count == 1 { return body() }
+        let group = DispatchGroup()
+        for _ in 0..<count {
+            group.enter()
+            Thread.detachNewThread { body(); group.leave() }
+        }
+        group.wait()
+    }
+
+    /// Targets run at once by default: two per CPU. A case process waits on its device (loop
+    /// round trips, cold page faults, userfaultfd delays) a quarter to a third of its time, so one per
+    /// CPU left the quick suite's CPUs a third idle; two keep them busy, and more only add
+    /// contention and parts.
+    public static var defaultJobs: Int { 2 * ProcessInfo.processInfo.activeProcessorCount }
 
     /// Targets made and used at once for `jobs`: several need case processes and no scratch
     /// device (there is one).
