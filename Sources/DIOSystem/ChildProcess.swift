@@ -71,7 +71,7 @@ public final class ChildProcess {
         let deadline = ContinuousClock.now + timeout
         while true {
             let left = deadline - ContinuousClock.now
-            let milliseconds = max(0, Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+            let milliseconds = max(0, Int32(clamping: left.wholeMilliseconds))
             let ready = poll(&poller, 1, milliseconds)
             if ready > 0 { break }
             if ready == 0 || (ready < 0 && errno != EINTR) { return nil }

@@ -18,10 +18,6 @@ public enum RingTransfer: Sendable {
 /// as the applications it stands for use it.
 public let throughputRingFlags = UInt32(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN)
 
-/// A ring whose submissions a kernel thread polls for (IORING_SETUP_SQPOLL): no syscall per
-/// submission, and the transfer is issued from that thread rather than from the submitter.
-public let submissionPollingRingFlags = UInt32(IORING_SETUP_SQPOLL)
-
 /// One completion, exactly as the kernel posted it: `result` is bytes or -errno.
 public struct Completion: Sendable, Equatable {
     public var userData: UInt64
@@ -37,10 +33,20 @@ public final class Ring {
     /// Transfers queued and not yet reaped.
     public private(set) var inFlight = 0
 
-    public init(entries: UInt32 = 64, flags: UInt32 = 0) throws {
+    /// `pollingIdle`, when given, makes a ring whose submissions a kernel thread polls for
+    /// (IORING_SETUP_SQPOLL): the transfer is issued from that thread rather than from the
+    /// submitter. The thread polls that long after its last submission, then sleeps until a
+    /// submission wakes it (IORING_SQ_NEED_WAKEUP); the kernel's default is a second of polling.
+    public init(entries: UInt32 = 64, flags: UInt32 = 0, pollingIdle: Duration? = nil) throws {
         ring = .allocate(capacity: 1)
         ring.initialize(to: io_uring())
-        let rc = io_uring_queue_init(entries, ring, flags)
+        var parameters = io_uring_params()
+        parameters.flags = flags
+        if let pollingIdle {
+            parameters.flags |= UInt32(IORING_SETUP_SQPOLL)
+            parameters.sq_thread_idle = UInt32(clamping: max(1, pollingIdle.wholeMilliseconds))
+        }
+        let rc = io_uring_queue_init_params(entries, ring, &parameters)
         if rc < 0 {
             ring.deallocate()
             throw Errno(rawValue: -rc)

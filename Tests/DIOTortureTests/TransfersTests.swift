@@ -26,4 +26,20 @@ import Testing
         _ = try again.waitCompletion(timeout: .seconds(5))
         IdleAIOContexts.giveBack(fresh)
     }
+
+    /// An SQPOLL ring's thread sleeps once it has polled for `submissionPollingIdle` after a
+    /// submission: each transfer after such a pause must wake it and complete.
+    @Test func aSleepingSubmissionPollerIsWokenByTheNextTransfer() throws {
+        let file = try OpenFile.anonymous(in: "/var/tmp")
+        try file.truncate(to: 4096)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 4096)
+        defer { buffer.deallocate() }
+        let transfers = Transfers(timeout: .seconds(5))
+        let path = IOPath(.uringReadv, sqpoll: true)
+        try transfers.prepare(path)
+        for _ in 0..<3 {
+            #expect(try transfers.fire(path, file: file, buffers: [buffer], offset: 0) == [.completed(4096)])
+            usleep(useconds_t(Transfers.submissionPollingIdle.wholeMilliseconds * 20_000))
+        }
+    }
 }

@@ -11,6 +11,11 @@ final class Transfers {
     private let depth: Int
     private var ring: Ring?
     private var aio: AIOContext?
+    /// How long an SQPOLL ring's thread polls after a submission. A case submits once per
+    /// iteration, a millisecond or more apart: with the kernel's second the thread spun through
+    /// the whole case on a CPU the other cases needed. It sleeps between iterations instead, and
+    /// each submission wakes it; the transfer is still issued from that thread.
+    static let submissionPollingIdle: Duration = .milliseconds(1)
 
     /// A path this machine cannot submit on (no io_uring, no AIO): the reason, for a SKIP.
     struct Unavailable: Error, CustomStringConvertible {
@@ -34,7 +39,7 @@ final class Transfers {
     /// Makes what `path` submits through, so that a missing interface shows before any set-up.
     func prepare(_ path: IOPath) throws {
         if path.usesRing, ring == nil {
-            do { ring = try Ring(entries: UInt32(max(8, depth)), flags: path.sqpoll ? submissionPollingRingFlags : 0) } catch let error as Errno {
+            do { ring = try Ring(entries: UInt32(max(8, depth)), pollingIdle: path.sqpoll ? Self.submissionPollingIdle : nil) } catch let error as Errno {
                 throw Unavailable(description: "io_uring\(path.sqpoll ? " with SQPOLL" : "") unavailable: \(error.symbol)")
             }
         }
