@@ -226,8 +226,8 @@ public enum Runner {
     }
 
     /// Targets run at once by default: two per CPU. A case process waits on its device (loop
-    /// round trips, cold page faults, userfaultfd delays) a quarter to a third of its time, so one per
-    /// CPU left the quick suite's CPUs a third idle; two keep them busy, and more only add
+    /// round trips, cold page faults, userfaultfd delays) for a quarter to a third of its time,
+    /// so one per CPU left as much of the CPUs idle; two keep them busy, and more only add
     /// contention and parts.
     public static var defaultJobs: Int { 2 * ProcessInfo.processInfo.activeProcessorCount }
 
