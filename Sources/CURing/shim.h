@@ -173,11 +173,13 @@ static inline int diot_userfaultfd_copy(int fd, void *dst, const void *src, uint
 }
 
 // The new mount API (glibc 2.36 has no wrappers that coexist with <linux/mount.h>).
-enum { DIOT_FSCONFIG_SET_FLAG = 0, DIOT_FSCONFIG_SET_STRING = 1, DIOT_FSCONFIG_CMD_CREATE = 6 };
+enum { DIOT_FSCONFIG_SET_FLAG = 0, DIOT_FSCONFIG_SET_STRING = 1, DIOT_FSCONFIG_CMD_CREATE = 6, DIOT_FSCONFIG_CMD_RECONFIGURE = 7 };
 static inline int diot_fsopen(const char *fstype) { return (int)syscall(SYS_fsopen, fstype, 1 /* FSOPEN_CLOEXEC */); }
 static inline int diot_fsconfig(int fd, unsigned cmd, const char *key, const char *value) {
     return (int)syscall(SYS_fsconfig, fd, cmd, key, value, 0);
 }
+// The filesystem context of the mount whose root `mount_fd` is (FSPICK_CLOEXEC | FSPICK_EMPTY_PATH).
+static inline int diot_fspick(int mount_fd) { return (int)syscall(SYS_fspick, mount_fd, "", 0x1 | 0x8); }
 static inline int diot_fsmount(int fd, unsigned attributes) { return (int)syscall(SYS_fsmount, fd, 1 /* FSMOUNT_CLOEXEC */, attributes); }
 static inline int diot_move_mount_to(int mount_fd, const char *path) {
     return (int)syscall(SYS_move_mount, mount_fd, "", AT_FDCWD, path, 0x00000004 /* MOVE_MOUNT_F_EMPTY_PATH */);

@@ -206,9 +206,20 @@ public func renameFile(_ source: String, to destination: String) throws {
 
 /// The bytes an unprivileged writer can still allocate on the filesystem holding `path` (statvfs).
 public func availableBytes(at path: String) throws -> Int {
+    let info = try statistics(at: path)
+    return Int(info.f_bavail) * Int(info.f_frsize)
+}
+
+/// The bytes the filesystem at `path` holds: its size less what is free.
+public func usedBytes(at path: String) throws -> Int {
+    let info = try statistics(at: path)
+    return (Int(info.f_blocks) - Int(info.f_bfree)) * Int(info.f_frsize)
+}
+
+private func statistics(at path: String) throws -> statvfs {
     var info = statvfs()
     _ = try checked { statvfs(path, &info) }
-    return Int(info.f_bavail) * Int(info.f_frsize)
+    return info
 }
 
 /// The device number of `path` as "MAJOR:MINOR" (the form /proc/self/mountinfo uses) when it

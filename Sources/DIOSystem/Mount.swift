@@ -30,31 +30,44 @@ public final class DetachedMount {
         let context = diot_fsopen(fsType)
         guard context >= 0 else { throw MountError(step: "fsopen(\(fsType))", errno: Errno(rawValue: errno), log: []) }
         defer { close(context) }
-        func configure(_ command: Int, _ key: String?, _ value: String?, step: String) throws {
-            if diot_fsconfig(context, UInt32(command), key, value) != 0 {
-                let error = Errno(rawValue: errno)
-                throw MountError(step: step, errno: error, log: Self.drainLog(context))
-            }
-        }
-        if let source { try configure(DIOT_FSCONFIG_SET_STRING, "source", source, step: "source \(source)") }
-        var attributes: UInt32 = 0
-        for option in options where !option.isEmpty {
-            if let attribute = Self.mountAttributes[option] {
-                attributes |= attribute
-            } else if let equals = option.firstIndex(of: "=") {
-                let key = String(option[..<equals]), value = String(option[option.index(after: equals)...])
-                try configure(DIOT_FSCONFIG_SET_STRING, key, value, step: "option \(option)")
-            } else {
-                try configure(DIOT_FSCONFIG_SET_FLAG, option, nil, step: "option \(option)")
-            }
-        }
-        try configure(DIOT_FSCONFIG_CMD_CREATE, nil, nil, step: "mount \(fsType)")
+        if let source { try Self.configure(context, DIOT_FSCONFIG_SET_STRING, "source", source, step: "source \(source)") }
+        let attributes = options.reduce(UInt32(0)) { $0 | (Self.mountAttributes[$1] ?? 0) }
+        try Self.set(options.filter { Self.mountAttributes[$0] == nil }, in: context)
+        try Self.configure(context, DIOT_FSCONFIG_CMD_CREATE, nil, nil, step: "mount \(fsType)")
         let mount = diot_fsmount(context, attributes)
         guard mount >= 0 else { throw MountError(step: "fsmount", errno: Errno(rawValue: errno), log: Self.drainLog(context)) }
         descriptor = mount
     }
 
     deinit { close(descriptor) }
+
+    /// Sets filesystem options of the mounted filesystem, as `mount -o remount` would (tmpfs
+    /// takes a new size, which it refuses below what it holds: EINVAL).
+    public func reconfigure(_ options: [String]) throws {
+        let context = diot_fspick(descriptor)
+        guard context >= 0 else { throw MountError(step: "fspick", errno: Errno(rawValue: errno), log: []) }
+        defer { close(context) }
+        try Self.set(options, in: context)
+        try Self.configure(context, DIOT_FSCONFIG_CMD_RECONFIGURE, nil, nil, step: "reconfigure")
+    }
+
+    /// Each filesystem option ("key=value" or a bare flag) set in the fs_context.
+    private static func set(_ options: [String], in context: Int32) throws {
+        for option in options where !option.isEmpty {
+            if let equals = option.firstIndex(of: "=") {
+                let key = String(option[..<equals]), value = String(option[option.index(after: equals)...])
+                try configure(context, DIOT_FSCONFIG_SET_STRING, key, value, step: "option \(option)")
+            } else {
+                try configure(context, DIOT_FSCONFIG_SET_FLAG, option, nil, step: "option \(option)")
+            }
+        }
+    }
+
+    private static func configure(_ context: Int32, _ command: Int, _ key: String?, _ value: String?, step: String) throws {
+        guard diot_fsconfig(context, UInt32(command), key, value) != 0 else { return }
+        let error = Errno(rawValue: errno)
+        throw MountError(step: step, errno: error, log: drainLog(context))
+    }
 
     /// A path to the root of the mount that this process and its children can use.
     public var root: String { "/proc/\(getpid())/fd/\(descriptor)" }

@@ -83,6 +83,22 @@ extension OnTheRealKernel {
             }
         }
 
+        /// A detached tmpfs shrunk to 1 MiB more than it holds takes that MiB and then fails
+        /// writes with ENOSPC (writeback-error's full tmpfs); below what it holds it refuses.
+        @Test func aShrunkTmpfsIsFullAtItsNewSize() throws {
+            let tmpfs = try DetachedMount(fsType: "tmpfs", source: "dio-torture-shrink", options: ["size=64m"])
+            let file = try OpenFile(tmpfs.root + "/data", .readWrite, options: .create)
+            let chunk = [UInt8](repeating: 0x5A, count: 1 << 20)
+            for offset in stride(from: 0, to: 4 << 20, by: chunk.count) { _ = try chunk.withUnsafeBytes { try file.write($0, at: offset) } }
+            let used = try usedBytes(at: tmpfs.root)
+            #expect(used >= 4 << 20)
+            let refused = #expect(throws: MountError.self) { try tmpfs.reconfigure(["size=\(used - (1 << 20))"]) }
+            #expect(refused?.errno == .invalidArgument)
+            try tmpfs.reconfigure(["size=\(used + (1 << 20))"])
+            _ = try chunk.withUnsafeBytes { try file.write($0, at: 4 << 20) }
+            #expect(throws: Errno(rawValue: ENOSPC)) { _ = try chunk.withUnsafeBytes { try file.write($0, at: 5 << 20) } }
+        }
+
         @Test func directoryTargetLeavesNothingBehind() throws {
             let parent = FileManager.default.temporaryDirectory.appendingPathComponent("diot-dir-\(getpid())").path
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)

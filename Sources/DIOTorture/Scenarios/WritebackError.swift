@@ -24,7 +24,7 @@ public struct WritebackError: Scenario {
 
     /// The filesystem's image: large enough for every mkfs (xfs needs 300 MiB), on a tmpfs as
     /// large, which has room for whatever mkfs writes (gfs2 writes across the whole device) until
-    /// the failure fills it (`FailingDisk.startFailing`).
+    /// the failure shrinks it (`FailingDisk.startFailing`).
     static let imageSize = 512 << 20
     static let syncedBytes = 4 << 20
     /// The tmpfs room left when the failure starts: the page cache must hold far more.
@@ -94,8 +94,6 @@ private final class FailingDisk {
     /// Write requests completed by the device-mapper device, and by the loop device under it,
     /// once the failing table was live (the swap waits for writes in flight under the old one).
     private var writesAtFailure: (mapper: Int, loop: Int)?
-    /// What takes the full tmpfs's room from the failure on, but `WritebackError.tmpfsLeftFree`.
-    private var filler: OpenFile?
 
     init(_ injection: WritebackInjection) throws {
         self.injection = injection
@@ -114,19 +112,29 @@ private final class FailingDisk {
     /// As the kernel log names it.
     var kernelName: String { mapper?.kernelName ?? loop.kernelName }
 
-    /// From now on every write fails (dm-flakey); or the tmpfs is filled (fallocate, which
-    /// writes nothing) to a few MiB of its end, and the fill that follows makes writeback fail.
+    /// From now on every write fails (dm-flakey); or the tmpfs is shrunk to a few MiB more than
+    /// it holds, and the fill that follows makes writeback fail. Shrunk, not filled: filling it
+    /// allocated and cleared half a GiB of pages per case. A loop write landing between the
+    /// count and the shrink makes tmpfs refuse the size (EINVAL): it is counted again.
     func startFailing() throws {
         guard let mapper else {
-            let free = try availableBytes(at: tmpfs.root) - WritebackError.tmpfsLeftFree
-            guard free > 0 else { return }
-            filler = try OpenFile.anonymous(in: tmpfs.root)
-            try filler!.allocate(.allocate, offset: 0, length: free)
+            for attempt in 1...Self.shrinkAttempts {
+                let size = try usedBytes(at: tmpfs.root) + WritebackError.tmpfsLeftFree
+                guard size < WritebackError.imageSize else { return }
+                do {
+                    try tmpfs.reconfigure(["size=\(size)"])
+                    return
+                } catch let error as MountError where error.errno == .invalidArgument && attempt < Self.shrinkAttempts {
+                    continue
+                }
+            }
             return
         }
         try mapper.replaceTable(target: "flakey", parameters: "\(loop.path) 0 0 1 1 error_writes")
         writesAtFailure = (mapper.writesCompleted() ?? 0, BlockDeviceStatistics(kernelName: loop.kernelName)?.writes ?? 0)
     }
+
+    static let shrinkAttempts = 3
 
     /// Writes dm-flakey failed, and writes that reached the loop device all the same (0 when the
     /// injection is sound); nil for the full tmpfs, whose errors only the kernel log shows.
