@@ -275,6 +275,18 @@ extension OpenFile {
     /// The whole file from its start, whatever the descriptor's offset.
     public func contents() throws -> [UInt8] { try contents(from: 0) }
 
+    /// Reads from offset 0 until EOF or `buffer` is full; the bytes read. Into memory the caller
+    /// keeps: a fresh array per file faults in and clears every page again.
+    public func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var total = 0
+        while total < buffer.count {
+            let count = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]), at: total)
+            if count == 0 { break }
+            total += count
+        }
+        return total
+    }
+
     /// The file from `offset` to its end.
     public func contents(from offset: Int) throws -> [UInt8] {
         var data: [UInt8] = []

@@ -11,20 +11,20 @@ public enum StableHash {
 
     /// FNV-1a over 64-bit words, then the tail bytes: eight times fewer steps for file contents
     /// (a file-backed image's every file is hashed cold and warm, in guests under emulation too).
-    public static func fnv1a(words bytes: [UInt8]) -> UInt64 {
-        bytes.withUnsafeBytes { raw in
-            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-            var index = 0
-            while index + 8 <= raw.count {
-                hash = (hash ^ raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0x100_0000_01B3
-                index += 8
-            }
-            while index < raw.count {
-                hash = (hash ^ UInt64(raw[index])) &* 0x100_0000_01B3
-                index += 1
-            }
-            return hash
+    public static func fnv1a(words bytes: [UInt8]) -> UInt64 { bytes.withUnsafeBytes { fnv1a(words: $0) } }
+
+    public static func fnv1a(words raw: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        var index = 0
+        while index + 8 <= raw.count {
+            hash = (hash ^ raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* 0x100_0000_01B3
+            index += 8
         }
+        while index < raw.count {
+            hash = (hash ^ UInt64(raw[index])) &* 0x100_0000_01B3
+            index += 1
+        }
+        return hash
     }
 
     /// splitmix64's finaliser: spreads every input bit over the whole word.

@@ -14,7 +14,7 @@ struct CachePriming {
         case .cached:
             let cached = try file.reopened(.readOnly)
             try cached.adviseRandomAccess()
-            _ = try readFully(cached, into: try memory.bytes(span))
+            _ = try cached.readFully(into: try memory.bytes(span))
             held = try MappedRegion(readOnly: file, length: span).residency().allSatisfy { $0 }
         case .mapped:
             let mapping = try MappedRegion(file: file, offset: 0, length: span)
@@ -27,17 +27,6 @@ struct CachePriming {
             break
         }
     }
-}
-
-/// Reads `file` from offset 0 until EOF or `buffer` is full; the bytes read.
-private func readFully(_ file: OpenFile, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-    var total = 0
-    while total < buffer.count {
-        let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]), at: total)
-        if count == 0 { break }
-        total += count
-    }
-    return total
 }
 
 /// The memory a write case reads its files back into, kept from one read to the next: a fresh
@@ -114,7 +103,7 @@ struct WrittenFile {
     /// The bytes `file` reads from offset 0, until EOF or `span` bytes.
     private func read(_ file: OpenFile, span: Int) throws -> UnsafeMutableRawBufferPointer {
         let buffer = try memory.bytes(span.roundedUp(to: pageSize))
-        return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(try readFully(file, into: buffer))])
+        return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(try file.readFully(into: buffer))])
     }
 
     /// The file's bytes up to its EOF as a mapping shows them (a mapping cannot show a size).

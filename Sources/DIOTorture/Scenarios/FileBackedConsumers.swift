@@ -133,12 +133,14 @@ private struct ConsumerRun {
         try withBuiltImage(tree) { try copyFile($0, to: imagePath) }
         let image = try OpenFile(imagePath, .readOnly)
 
+        // Every file is read into this one buffer: its pages are faulted in once per case.
+        let buffer = try MappedRegion(anonymousLength: (ImageTree.sizes.max()! + 1).roundedUp(to: pageSize))
         var tallies: [CacheState: StateTally] = [.cold: StateTally(), .warm: StateTally()]
         for round in 0..<rounds {
             for state in [CacheState.cold, .warm] {
                 var tally = tallies[state]!
                 try prepare(image, state, round: round, into: &tally)
-                mountAndHash(imagePath, image: image, tree: tree, state: state, round: round, into: &tally)
+                mountAndHash(imagePath, tree: tree, round: round, buffer: buffer.bytes, into: &tally)
                 tallies[state] = tally
             }
         }
@@ -244,7 +246,7 @@ private struct ConsumerRun {
         }
     }
 
-    private func mountAndHash(_ imagePath: String, image: OpenFile, tree: ImageTree, state: CacheState, round: Int,
+    private func mountAndHash(_ imagePath: String, tree: ImageTree, round: Int, buffer: UnsafeMutableRawBufferPointer,
                               into tally: inout StateTally) {
         do {
             // The self-test filesystem fails the reads of uncached pages from here on.
@@ -264,7 +266,7 @@ private struct ConsumerRun {
             withExtendedLifetime(loop) {
                 for entry in tree.entries {
                     tally.filesHashed += 1
-                    if let problem = check(entry, at: mount.root + "/" + entry.name, tree: tree) {
+                    if let problem = check(entry, at: mount.root + "/" + entry.name, tree: tree, buffer: buffer) {
                         tally.mismatches.append("round \(round) \(entry.name): \(problem)")
                     }
                 }
@@ -276,13 +278,15 @@ private struct ConsumerRun {
         }
     }
 
-    /// What is wrong with the file at `path`, or nil when it has the recorded size and hash.
-    private func check(_ entry: ImageTree.Entry, at path: String, tree: ImageTree) -> String? {
-        let contents: [UInt8]
-        do { contents = try OpenFile(path, .readOnly).contents() } catch {
+    /// What is wrong with the file at `path`, or nil when it has the recorded size and hash. Read
+    /// into `buffer`, one page longer than the largest file, so that a longer one shows as longer.
+    private func check(_ entry: ImageTree.Entry, at path: String, tree: ImageTree, buffer: UnsafeMutableRawBufferPointer) -> String? {
+        let count: Int
+        do { count = try OpenFile(path, .readOnly).readFully(into: buffer) } catch {
             return "cannot read: \(error)"
         }
-        if contents.count != entry.size { return "size \(contents.count), recorded \(entry.size)" }
+        if count != entry.size { return "size \(count == buffer.count ? "over \(count - 1)" : "\(count)"), recorded \(entry.size)" }
+        let contents = UnsafeRawBufferPointer(rebasing: buffer[0..<count])
         let hash = StableHash.fnv1a(words: contents)
         if hash == entry.hash { return nil }
         let expected = tree.expected(entry)
