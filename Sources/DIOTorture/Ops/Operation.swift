@@ -36,14 +36,27 @@ public enum Operation: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .write(let offset, let length, let via): "write \(offset) \(length) \(via.name(.write))"
-        case .read(let offset, let length, let via): "read \(offset) \(length) \(via.name(.read))"
-        case .allocate(let kind, let offset, let length): "fallocate \(kind.rawValue) \(offset) \(length)"
-        case .truncate(let size): "truncate \(size)"
+        case .write(let offset, let length, let via): "\(verb) \(offset) \(length) \(via.name(.write))"
+        case .read(let offset, let length, let via): "\(verb) \(offset) \(length) \(via.name(.read))"
+        case .allocate(let kind, let offset, let length): "\(verb) \(kind.rawValue) \(offset) \(length)"
+        case .truncate(let size): "\(verb) \(size)"
+        case .startWriteback(let offset, let length), .dropCache(let offset, let length): "\(verb) \(offset) \(length)"
+        case .fsync, .fdatasync, .check, .probe: verb
+        }
+    }
+
+    /// The first word of its line. Counters take it for every operation run, so it is not cut
+    /// from `description`.
+    private var verb: String {
+        switch self {
+        case .write: "write"
+        case .read: "read"
+        case .allocate: "fallocate"
+        case .truncate: "truncate"
         case .fsync: "fsync"
         case .fdatasync: "fdatasync"
-        case .startWriteback(let offset, let length): "sync-file-range \(offset) \(length)"
-        case .dropCache(let offset, let length): "fadvise-dontneed \(offset) \(length)"
+        case .startWriteback: "sync-file-range"
+        case .dropCache: "fadvise-dontneed"
         case .check: "check"
         case .probe: "probe"
         }
@@ -55,10 +68,7 @@ public enum Operation: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// What counters count: the first word of its line, with the mode for fallocate.
-    public var name: String {
-        if let kind = allocateKind { return "fallocate \(kind.rawValue)" }
-        return String(description.prefix { $0 != " " })
-    }
+    public var name: String { allocateKind.map { "\(verb) \($0.rawValue)" } ?? verb }
 
     /// The end of the furthest byte the operation names.
     var reach: Int {
