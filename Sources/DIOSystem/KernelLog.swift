@@ -41,7 +41,7 @@ public final class KernelLog {
 extension Kernel {
     /// /proc/sys/kernel/tainted: one bit per taint flag (Documentation/admin-guide/tainted-kernels.rst).
     public static var taint: UInt64? {
-        (try? readTextFile("/proc/sys/kernel/tainted")).flatMap { UInt64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        (try? readTextFile("/proc/sys/kernel/tainted")).flatMap { UInt64($0.prefix { $0.isNumber }) }
     }
 
     /// The taint letters of `flags`, as an Oops line prints them ("G W" style, without the spaces).

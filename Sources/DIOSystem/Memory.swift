@@ -182,7 +182,9 @@ public func readTextFile(_ path: String) throws -> String {
     let descriptor = try checked { open(path, O_RDONLY | O_CLOEXEC) }
     defer { close(descriptor) }
     var data = [UInt8]()
-    var chunk = [UInt8](repeating: 0, count: 65536)
+    // A page, what a /proc or sysfs read gives at a time: the taint flags are read around every
+    // case, and clearing a larger chunk cost more than the read.
+    var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
         let count = try checked { chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) } }
         if count == 0 { break }
