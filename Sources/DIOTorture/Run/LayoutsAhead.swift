@@ -80,15 +80,16 @@ final class LayoutsAhead: @unchecked Sendable {
     /// before it and never took theirs are let go.
     func take(_ key: String, plan: ExtentPlan, stamp: DataStamp, in area: WorkArea) -> LaidOutFile? {
         lock.withLock { () -> LaidOutFile? in
-            guard var queue = queues[area.directory], let index = queue.coming.firstIndex(where: { $0.key == key }),
+            // Out of the table while it changes, or every change would copy the whole queue.
+            guard var queue = queues.removeValue(forKey: area.directory) else { return nil }
+            defer { queues[area.directory] = queue }
+            guard let index = queue.coming.firstIndex(where: { $0.key == key }),
                   queue.coming[index].plan == plan, queue.coming[index].stamp == stamp else { return nil }
             let mine = queue.coming[index]
             for passed in queue.coming[..<index] { queue.ready[passed.key] = nil }
             queue.coming.removeFirst(index + 1)
             if !queue.tried.contains(key) { queue.layOut([mine] + queue.next(like: mine), in: area) }
-            let file = queue.ready.removeValue(forKey: key)
-            queues[area.directory] = queue
-            guard var laidOut = file else { return nil }
+            guard var laidOut = queue.ready.removeValue(forKey: key) else { return nil }
             laidOut.layout = PhaseClock.measure(.fiemap) { LaidOutFile.check(laidOut.file, plan: plan, area: area) }
             return laidOut.layout.status == .notReached ? nil : laidOut
         }
