@@ -8,6 +8,7 @@
 // glibc header comes before liburing.h (which would define _GNU_SOURCE itself). What only
 // _GNU_SOURCE exposes is taken from the kernel's uapi headers or called as a raw syscall.
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

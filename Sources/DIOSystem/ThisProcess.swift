@@ -12,6 +12,16 @@ public enum ThisProcess {
     /// the parent is killed outright.
     public static func dieWithParent() { _ = diot_set_parent_death_signal(SIGKILL) }
 
+    /// Has malloc keep the memory a process frees for its next allocations. By default glibc
+    /// serves blocks of 128 KiB and more with a mapping of their own and gives the top of its
+    /// heap back once 128 KiB of it is free, so a case's per-iteration buffers (expected file
+    /// contents, bounce buffers, records) came back as fresh pages, faulted in and cleared
+    /// every time: a quarter of a quick suite's page faults.
+    public static func keepFreedMemory() {
+        _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        _ = mallopt(M_TRIM_THRESHOLD, 128 << 20)
+    }
+
     /// This executable's path (/proc/self/exe), for starting copies of itself.
     public static func executablePath() throws -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

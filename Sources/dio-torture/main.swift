@@ -1,4 +1,5 @@
 import ArgumentParser
+import DIOSystem
 import DIOTorture
 import Foundation
 import Glibc
@@ -10,6 +11,8 @@ struct DIOTortureCommand: ParsableCommand {
         subcommands: [Run.self, Sweep.self, Merge.self, VM.self, Report.self, Compare.self, Repro.self, ReportBug.self, Replay.self, Exec.self, List.self, Probe.self, Bench.self, CaseWorker.self, FuseServerCommand.self, FilesystemHelper.self],
         defaultSubcommand: Run.self)
 }
+
+ThisProcess.keepFreedMemory()
 
 // A run starts a case worker for every few dozen cases: it skips ArgumentParser, whose reflection
 // over every command was a third of a worker's start.
