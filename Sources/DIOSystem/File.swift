@@ -154,7 +154,8 @@ public final class OpenFile {
     /// written back and clean when it returns, without fsync's metadata, journal commit and
     /// cache flush.
     public func writeBackAndWait() throws {
-        _ = try checked { diot_sync_file_range(descriptor, 0, 0, DIOT_SYNC_FILE_RANGE_WAIT_BEFORE_WRITE_WAIT_AFTER) }
+        let flags = DIOT_SYNC_FILE_RANGE_WAIT_BEFORE | DIOT_SYNC_FILE_RANGE_WRITE | DIOT_SYNC_FILE_RANGE_WAIT_AFTER
+        _ = try checked { diot_sync_file_range(descriptor, 0, 0, flags) }
     }
 
     /// The file's dirty, under-writeback and cached pages (cachestat, Linux 6.5+); throws ENOSYS before.
