@@ -10,7 +10,7 @@ extension OnTheRealKernel {
     @Suite struct ZramFindingTests {
         static let unavailable: String? = rootRequirement
             ?? (findExecutable("gcc") == nil ? "needs gcc to build the C program" : nil)
-            ?? (access("/sys/class/zram-control/hot_add", F_OK) != 0 ? "this kernel has no zram (/sys/class/zram-control)" : nil)
+            ?? (ZramDevice.isAvailable ? nil : "this kernel has no zram (/sys/class/zram-control)")
 
         @Test(.enabled(if: unavailable == nil, "\(unavailable ?? "")"))
         func theZramUnalignedBufferCorruptionReproducesInC() throws {
@@ -40,21 +40,19 @@ extension OnTheRealKernel {
         /// writes from memory at +512 and +1 FAIL, the aligned ones PASS.
         @Test(.enabled(if: unavailable == nil, "\(unavailable ?? "")"))
         func theToolFailsMisalignedMemoryOnAZramDevice() throws {
-            let id = try String(contentsOfFile: "/sys/class/zram-control/hot_add", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            defer {
-                try? "1".write(toFile: "/sys/block/zram\(id)/reset", atomically: false, encoding: .utf8)
-                try? id.write(toFile: "/sys/class/zram-control/hot_remove", atomically: false, encoding: .utf8)
-            }
-            try "512M".write(toFile: "/sys/block/zram\(id)/disksize", atomically: false, encoding: .utf8)
+            let devices = try zramDevices()
             let directory = NSTemporaryDirectory() + "dio-torture-zram-run-\(getpid())"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let run = try runTool(["run", "--fs", "xfs", "--scenario", "dio-alignment", "--iterations", "3", "--scratch-device", "/dev/zram\(id)",
-                                   "--json", "\(directory)/report.json"])
+            let run = try withExtendedLifetime(try ZramDevice(size: 512 << 20)) { zram in
+                try runTool(["run", "--fs", "xfs", "--scenario", "dio-alignment", "--iterations", "3", "--scratch-device", zram.path,
+                             "--json", "\(directory)/report.json"])
+            }
+            #expect(try zramDevices() == devices, "the zram device is removed")
             let report = try RunReport.decode(Data(contentsOf: URL(fileURLWithPath: "\(directory)/report.json")))
             let verdicts = Dictionary(grouping: report.cases) { $0.id.contains("/mem+") ? "misaligned memory" : "aligned memory" }
                 .mapValues { Set($0.map(\.verdict)) }
-            print("dio-alignment on xfs on zram\(id), \(Kernel.release): \(verdicts.mapValues { $0.map(\.rawValue).sorted() })")
+            print("dio-alignment on xfs on zram, \(Kernel.release): \(verdicts.mapValues { $0.map(\.rawValue).sorted() })")
             #expect(verdicts["aligned memory"]?.contains(.fail) == false, "\(run.stdout)")
             guard Kernel.release.hasPrefix("6.18.") else { return }
             #expect(run.status == 1 && verdicts["misaligned memory"]?.contains(.fail) == true, "\(run.stdout)")
