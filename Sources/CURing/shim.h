@@ -222,9 +222,7 @@ static const int DIOT_FALLOC_FL_KEEP_SIZE = 0x01;
 static const int DIOT_FALLOC_FL_PUNCH_HOLE = 0x02;
 static const int DIOT_FALLOC_FL_COLLAPSE_RANGE = 0x08;
 static const int DIOT_FALLOC_FL_ZERO_RANGE = 0x10;
-static const unsigned DIOT_SYNC_FILE_RANGE_WAIT_BEFORE = 1;
 static const unsigned DIOT_SYNC_FILE_RANGE_WRITE = 2;
-static const unsigned DIOT_SYNC_FILE_RANGE_WAIT_AFTER = 4;
 static const unsigned DIOT_LO_FLAGS_DIRECT_IO = LO_FLAGS_DIRECT_IO;
 static const unsigned DIOT_LO_FLAGS_READ_ONLY = LO_FLAGS_READ_ONLY;
 static inline int diot_fallocate(int fd, int mode, off_t offset, off_t length) {

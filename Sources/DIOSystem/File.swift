@@ -150,14 +150,6 @@ public final class OpenFile {
         _ = try checked { diot_sync_file_range(descriptor, off_t(offset), off_t(length), DIOT_SYNC_FILE_RANGE_WRITE) }
     }
 
-    /// sync_file_range(WAIT_BEFORE | WRITE | WAIT_AFTER) over the whole file: every dirty page
-    /// written back and clean when it returns, without fsync's metadata, journal commit and
-    /// cache flush.
-    public func writeBackAndWait() throws {
-        let flags = DIOT_SYNC_FILE_RANGE_WAIT_BEFORE | DIOT_SYNC_FILE_RANGE_WRITE | DIOT_SYNC_FILE_RANGE_WAIT_AFTER
-        _ = try checked { diot_sync_file_range(descriptor, 0, 0, flags) }
-    }
-
     /// The file's dirty, under-writeback and cached pages (cachestat, Linux 6.5+); throws ENOSYS before.
     public func cacheState() throws -> (dirty: Int, writeback: Int, cached: Int) {
         var dirty: UInt64 = 0, writeback: UInt64 = 0, cached: UInt64 = 0

@@ -101,8 +101,8 @@ public struct BufferContext {
 /// each iteration puts them back in the state its pattern needs (and proves it). They close with
 /// the case. A write's sources are only read from, so one file of each size serves them all; a
 /// read into a mapping of such a file changes it, so a read's buffer has a file of its own while
-/// it lives, written and written back afresh before it is lent again (cheaper than a new file's
-/// create, fsync and unlink).
+/// it lives, written and synced afresh before it is lent again (an overwrite and fdatasync cost
+/// half of a new file's create, fsync and unlink).
 public final class CaseFiles {
     /// What the mapped-file patterns' other file holds: the case's, not an iteration's.
     let coldSourceStamp: DataStamp
@@ -125,7 +125,7 @@ public final class CaseFiles {
             file = idle
             if !keepsSources {
                 try writeStamped(file, range: 0..<pages * pageSize, stamp: coldSourceStamp)
-                try file.writeBackAndWait()
+                try file.dataSync()
             }
         } else {
             file = try OpenFile.scratch(at: directory + "/cold-\(coldSourceStamp.fileID)-\(pages).dat")

@@ -28,7 +28,7 @@ public enum FileCachePlan: String, Codable, Sendable, CaseIterable {
         let page = try MappedRegion(anonymousLength: pageSize)
         for attempt in 0..<Self.attempts {
             if attempt > 0 { ThisProcess.pause(microseconds: 1000 << attempt) }
-            try file.writeBackAndWait()
+            try file.sync()
             try file.dropCache()
             for index in 0..<pages where planned[index] { _ = try reader.read(into: page.bytes, at: index * pageSize) }
             if try MappedRegion(readOnly: file, length: pages * pageSize).residency() == planned { return true }

@@ -43,9 +43,8 @@ extension FaultPattern {
 /// buffer inaccessible and EFAULT would be legal: the buffer's pages past EOF are anonymous.
 func mapFileRange(_ context: BufferContext, offset: Int, stamp: DataStamp) throws -> PreparedBuffer {
     let pages = context.pages
-    // An earlier read through such a mapping left these pages dirty; DONTNEED drops clean ones
-    // only, and clean is all it needs: writeback, not fsync's commit.
-    try context.file.writeBackAndWait()
+    // An earlier read through such a mapping left these pages dirty; DONTNEED drops clean ones only.
+    try context.file.sync()
     try context.file.dropCache()
     let filePages = min(pages, max(0, (try context.file.size() - offset + pageSize - 1) / pageSize))
     let region = try MappedRegion(anonymousLength: pages * pageSize)
